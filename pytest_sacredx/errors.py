@@ -1,0 +1,152 @@
+"""The error hierarchy: every error we raise on purpose is a :class:`SacredxError`.
+
+Each class also subclasses the builtin it is closest to, so code written for Sacred (``except KeyError``)
+or for plain Python keeps working. Messages are one line that names the mistake and the fix; the command
+line prints ``str(error)`` and exits 2, the pytest plugin turns it into ``pytest.UsageError``.
+
+>>> try:
+...     raise NamedConfigNotFoundError("Named config not found: 'fats'. Did you mean 'fast'?")
+... except KeyError as e:
+...     print(e)
+Named config not found: 'fats'. Did you mean 'fast'?
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Any
+
+
+class SacredxError(Exception):
+    """Base of our errors; Sacred's ``SacredError`` is the same class.
+
+    The keyword arguments are Sacred's: they steer how the command line prints the error.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        print_traceback: bool = False,
+        filter_traceback: str = "default",
+        print_usage: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.print_traceback = print_traceback
+        self.filter_traceback = filter_traceback
+        self.print_usage = print_usage
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return self.message
+
+
+SacredError = SacredxError
+
+
+class ConfigError(SacredxError, ValueError):
+    """A configuration value or key is wrong."""
+
+    def __init__(
+        self,
+        message: str = "",
+        conflicting_configs: Iterable[str] = (),
+        config: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.conflicting_configs = tuple(conflicting_configs)
+        self.config = config
+
+
+class InvalidConfigError(ConfigError):
+    """A config value that cannot be stored (not JSON-representable, bad key)."""
+
+
+class ConfigAddedError(ConfigError):
+    """An update adds a key that no captured function uses (Sacred's check; ``--force`` skips it)."""
+
+
+class UpdateSyntaxError(ConfigError):
+    """A ``with`` update or sweep item that does not parse (``a=``, ``=1``)."""
+
+
+class ConfigFileError(ConfigError):
+    """A config file that is missing, unreadable, malformed or of an unknown format."""
+
+
+class ReadOnlyConfigError(SacredxError, TypeError):
+    """A captured function tried to change its (read-only) config."""
+
+
+class ConfigKeyError(SacredxError, KeyError):
+    """A config path that does not exist or cannot hold the value (``a.b=1`` where ``a`` is a number)."""
+
+
+class MissingConfigError(SacredxError, TypeError):
+    """A captured function lacks an argument that the config does not provide."""
+
+
+class SignatureError(SacredxError, TypeError):
+    """A captured function was called with arguments its signature does not accept."""
+
+
+class NamedConfigNotFoundError(SacredxError, KeyError):
+    """A named config that neither the experiment nor a file provides."""
+
+
+class CommandNotFoundError(SacredxError, KeyError):
+    """A command the experiment does not have."""
+
+
+class CommandLineError(SacredxError, ValueError):
+    """A command line that does not parse (unknown flag, missing flag value)."""
+
+
+class CircularDependencyError(SacredxError, RuntimeError):
+    """Ingredients that include each other; the message shows the cycle as ``exp->ing->exp``."""
+
+
+class SettingError(SacredxError, AttributeError):
+    """An unknown key in ``SETTINGS`` or a scalar assigned over a group."""
+
+
+class ArtifactNameError(SacredxError, ValueError):
+    """An artifact name with a path separator, ``..``, or a store's reserved file name."""
+
+
+class ObserverError(SacredxError):
+    """An observer could not store an event."""
+
+
+class ObserverURIError(SacredxError, ValueError):
+    """An observer URI with an unknown scheme or a bad form."""
+
+
+class MissingExtraError(SacredxError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""
+
+
+class SacredInterrupt(Exception):
+    """Raise inside a run to end it with ``STATUS`` instead of FAILED (not a SacredxError, as in Sacred)."""
+
+    STATUS = "INTERRUPTED"
+
+
+class TimeoutInterrupt(SacredInterrupt):
+    """End a run with status TIMEOUT."""
+
+    STATUS = "TIMEOUT"
+
+
+def did_you_mean(given: str, choices: Iterable[str]) -> str:
+    """Return ``" Did you mean 'x'?"`` for the closest choice, or ``""`` when nothing is close."""
+    close = difflib.get_close_matches(given, list(choices), n=1, cutoff=0.6)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def missing_extra(extra: str, module: str) -> MissingExtraError:
+    """The error for an optional backend whose package is not installed."""
+    return MissingExtraError(
+        f"{module} is not installed; install it with: pip install 'pytest-sacredx[{extra}]'"
+    )
