@@ -127,6 +127,14 @@ class MissingExtraError(SacredxError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
 
 
+class HostInfoError(SacredxError, KeyError):
+    """A host-info gatherer whose name clashes with a default key (``cpu``, ``ENV``…) or another gatherer."""
+
+
+class DiscoveryModeError(SacredxError, ValueError):
+    """An unknown ``DISCOVER_SOURCES`` / ``DISCOVER_DEPENDENCIES`` mode; the message lists the valid ones."""
+
+
 class SacredInterrupt(Exception):
     """Raise inside a run to end it with ``STATUS`` instead of FAILED (not a SacredxError, as in Sacred)."""
 
