@@ -99,6 +99,10 @@ class CommandNotFoundError(SacredxError, KeyError):
     """A command the experiment does not have."""
 
 
+class CaptureModeError(SacredxError, KeyError):
+    """An output capture mode other than ``no``, ``sys`` or ``fd`` (Sacred raises a plain ``KeyError``)."""
+
+
 class CommandLineError(SacredxError, ValueError):
     """A command line that does not parse (unknown flag, missing flag value)."""
 
