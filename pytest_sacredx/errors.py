@@ -123,6 +123,10 @@ class ObserverError(SacredxError):
     """An observer could not store an event."""
 
 
+class RunIdExistsError(SacredxError, FileExistsError):
+    """A run id asked for (``_id``) that the store already holds; ask for another or pass none."""
+
+
 class ObserverURIError(SacredxError, ValueError):
     """An observer URI with an unknown scheme or a bad form."""
 
