@@ -143,6 +143,10 @@ class DiscoveryModeError(SacredxError, ValueError):
     """An unknown ``DISCOVER_SOURCES`` / ``DISCOVER_DEPENDENCIES`` mode; the message lists the valid ones."""
 
 
+class SourceNotFoundError(SacredxError, ValueError):
+    """A source file to record (main file, ``add_source_file``) that does not exist (``ValueError`` as in Sacred)."""
+
+
 class SacredInterrupt(Exception):
     """Raise inside a run to end it with ``STATUS`` instead of FAILED (not a SacredxError, as in Sacred)."""
 
