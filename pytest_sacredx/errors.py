@@ -75,6 +75,10 @@ class ConfigFileError(ConfigError):
     """A config file that is missing, unreadable, malformed or of an unknown format."""
 
 
+class ConfigScopeError(ConfigError, SyntaxError):
+    """A config scope whose body cannot be one (``return``/``yield``); a SyntaxError, as in Sacred."""
+
+
 class ReadOnlyConfigError(SacredxError, TypeError):
     """A captured function tried to change its (read-only) config."""
 
