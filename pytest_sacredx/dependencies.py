@@ -41,7 +41,9 @@ __all__ = [
 ]
 
 
-def get_main_file(globs: Mapping[str, Any], save_git_info: bool = True) -> tuple[str, Source | None]:
+def get_main_file(
+    globs: Mapping[str, Any], save_git_info: bool = True
+) -> tuple[str, Source | None]:
     """``(experiment directory, main Source)`` from ``globs["__file__"]``; the cwd and None without one
     (an interactive session or a notebook).
     """

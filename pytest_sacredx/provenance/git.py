@@ -130,7 +130,11 @@ def git_info(path: str) -> GitInfo | None:
         if candidate not in _info_by_toplevel:
             _info_by_toplevel[candidate] = _ask_git(candidate)
         info = _info_by_toplevel[candidate]
-    return None if info is None else GitInfo(url=info["url"], commit=info["commit"], dirty=info["dirty"])
+    return (
+        None
+        if info is None
+        else GitInfo(url=info["url"], commit=info["commit"], dirty=info["dirty"])
+    )
 
 
 def gather_repositories(sources: Iterable[Source]) -> list[dict[str, Any]]:
@@ -142,7 +146,9 @@ def gather_repositories(sources: Iterable[Source]) -> list[dict[str, Any]]:
     []
     """
     seen = {
-        (s.repo, s.commit, s.is_dirty) for s in sources if s.repo is not None and s.commit is not None
+        (s.repo, s.commit, s.is_dirty)
+        for s in sources
+        if s.repo is not None and s.commit is not None
     }
     return [
         {"url": url, "commit": commit, "dirty": dirty}

@@ -214,7 +214,7 @@ def _packages_distributions() -> Mapping[str, list[str]]:
     return _import_map[0]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _dist_version(dist: str) -> str | None:
     import importlib.metadata
 
@@ -224,7 +224,7 @@ def _dist_version(dist: str) -> str | None:
         return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _dist_name(import_name: str) -> str | None:
     import importlib.metadata
 
@@ -238,7 +238,7 @@ def _dist_name(import_name: str) -> str | None:
     return name or None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _installed() -> dict[str, str]:
     import importlib.metadata
 

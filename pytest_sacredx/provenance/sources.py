@@ -249,11 +249,10 @@ def _module_parts(path: str) -> list[str]:
 
 
 def _module_name_of(value: Any) -> str | None:
+    name: object
     if isinstance(value, types.ModuleType):
         name = value.__name__
-    elif isinstance(value, type) or isinstance(
-        value, (types.FunctionType, types.BuiltinFunctionType, types.MethodType)
-    ):
+    elif isinstance(value, (type, types.FunctionType, types.BuiltinFunctionType, types.MethodType)):
         name = getattr(value, "__module__", None)
     else:
         name = type(value).__module__
