@@ -1,0 +1,518 @@
+"""Capturing a run's stdout and stderr while the user still sees them, without ever losing a line.
+
+Three modes, as in Sacred: ``no`` captures nothing; ``sys`` swaps ``sys.stdout``/``sys.stderr`` for tee
+proxies; ``fd`` (the default on POSIX) also catches output of C code and child processes by pointing fds
+1 and 2 at pipes. Unlike Sacred's ``fd`` mode there are no ``tee`` subprocesses (they lost output and
+deadlocked, Sacred issues #289, #705, #718, #755): one reader thread in this process copies each pipe to
+the original fd and into the buffer, and ``__exit__`` collects everything written before it returned, on
+every exit path. Both streams go into one buffer; stdout still reaches the original stdout and stderr
+the original stderr, so ``2>err.log`` and pytest's "Captured stderr" keep working.
+
+Under pytest, ``sys.stdout`` is often not a writer to fd 1 (pytest's ``sys`` capture has no fileno, its
+``fd`` capture writes to a temp file of its own); such streams are teed at the ``sys`` level as well, so
+a run inside a test captures everything and pytest still shows it.
+
+>>> with OutputCapture("sys") as capture:
+...     print("hello")
+hello
+>>> capture.get()
+'hello\\n'
+>>> apply_backspaces_and_linefeeds("10%\\r50%\\r100%\\n")
+'100%\\n'
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+import select
+import sys
+import threading
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Literal
+
+from ..errors import CaptureModeError
+
+__all__ = [
+    "CAPTURE_MODES",
+    "CaptureMode",
+    "OutputCapture",
+    "apply_backspaces_and_linefeeds",
+    "resolve_capture_mode",
+]
+
+CaptureMode = Literal["no", "sys", "fd"]
+CAPTURE_MODES: tuple[CaptureMode, ...] = ("no", "sys", "fd")
+
+# fd mode needs poll() to wait on its pipes and a wake-up pipe at once; Windows has none and uses sys mode.
+_HAS_POLL = hasattr(select, "poll")
+_READ_SIZE = 65536
+
+
+def resolve_capture_mode(requested: str | None, has_observers: bool) -> str:
+    """The mode a run captures with: ``--capture`` if given, else ``no`` without observers, else the setting.
+
+    >>> resolve_capture_mode(None, has_observers=False)
+    'no'
+    >>> resolve_capture_mode("sys", has_observers=False)
+    'sys'
+    """
+    if requested is None:
+        if not has_observers:
+            return "no"
+        from ..settings import SETTINGS
+
+        requested = SETTINGS.CAPTURE_MODE
+    _check_mode(requested)
+    return requested  # type: ignore[return-value]
+
+
+def _check_mode(mode: object) -> None:
+    if mode not in CAPTURE_MODES:
+        raise CaptureModeError(
+            f"Unknown capture mode {mode!r}; expected one of 'no', 'sys', 'fd' "
+            "(set it with --capture=sys or SETTINGS.CAPTURE_MODE = 'sys')"
+        )
+
+
+class _Buffer:
+    """Captured text: appends never block on a lock, readers get the filtered whole text, cached.
+
+    ``append`` only appends to a list (atomic); ``get`` removes exactly the prefix it joined, so chunks
+    appended meanwhile wait for the next ``get``. The filter runs only when new text arrived.
+    """
+
+    __slots__ = ("_pending", "_text", "_filter", "_filtered", "_filtered_len", "_get_lock", "append")
+
+    def __init__(self, filter: Callable[[str], str] | None) -> None:
+        self._pending: list[str] = []
+        self._text = ""
+        self._filter = filter
+        self._filtered = ""
+        self._filtered_len = 0
+        self._get_lock = threading.Lock()
+        self.append = self._pending.append
+
+    def get(self) -> str:
+        with self._get_lock:
+            pending = self._pending
+            count = len(pending)
+            if count:
+                self._text += "".join(pending[:count])
+                del pending[:count]
+            text = self._text
+            if self._filter is None:
+                return text
+            if len(text) != self._filtered_len or not text:
+                self._filtered = self._filter(text)
+                self._filtered_len = len(text)
+            return self._filtered
+
+
+class _TeeStream:
+    """Stands in for ``sys.stdout``/``sys.stderr``: writes go to the wrapped stream and into the buffer.
+
+    Everything else (``encoding``, ``isatty``, ``fileno``, ``buffer``, ...) is the wrapped stream's, and
+    ``isinstance`` sees the wrapped stream's class, like Sacred's wrapt proxy. Once its capture ends, a
+    proxy that someone else has wrapped meanwhile stays in their chain and only forwards.
+    """
+
+    def __init__(self, wrapped: Any, sink: Callable[[str], None]) -> None:
+        self._wrapped = wrapped
+        self._sink = sink
+        self._active = True
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # noqa: D105 - isinstance(sys.stdout, io.TextIOWrapper) keeps working
+        return type(self._wrapped) if self._wrapped is not None else _TeeStream
+
+    def write(self, text: str) -> int:
+        # Into the buffer first: if the original stream is broken (closed pipe) the run still has it.
+        if self._active and type(text) is str:
+            self._sink(text)
+        if self._wrapped is None:  # pythonw and daemons: sys.stdout is None, print() drops output
+            return len(text)
+        return self._wrapped.write(text)  # type: ignore[no-any-return]
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if self._wrapped is not None:
+            self._wrapped.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._wrapped, name)
+
+    def __repr__(self) -> str:
+        return f"<sacredx tee of {self._wrapped!r}>"
+
+
+def _unwrap_finished(stream: Any) -> Any:
+    while type(stream) is _TeeStream and not stream._active:
+        stream = stream._wrapped
+    return stream
+
+
+def _stream_fd(stream: Any) -> int | None:
+    try:
+        return int(stream.fileno())
+    except (AttributeError, ValueError, OSError, TypeError):  # io.UnsupportedOperation is both
+        return None
+
+
+_libc: Any = None
+
+
+def _flush_all() -> None:
+    """Flush Python's and C's stdio buffers so that what was printed reaches the fds now."""
+    global _libc
+    for stream in {id(s): s for s in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)}.values():
+        try:
+            if stream is not None:
+                stream.flush()
+        except Exception:  # closed, broken pipe, or a user stream without flush: nothing to flush then
+            pass
+    if _libc is None:
+        try:
+            import ctypes
+
+            _libc = ctypes.CDLL(None)
+            _libc.fflush  # noqa: B018 - look it up once; a libc without it means no C flush
+        except Exception:
+            _libc = False
+    if _libc:
+        try:
+            _libc.fflush(None)
+        except Exception:
+            pass
+
+
+class _FdTee:
+    """Points fds 1 and 2 at pipes; a reader thread copies each pipe to the original fd and to ``sink``.
+
+    ``stop`` restores the fds and closes this process's write ends; the reader then reads to EOF. When a
+    child process that inherited a pipe is still alive, there is no EOF: after ``drain_timeout`` the
+    reader collects what is already in the pipes (all that was written before ``stop``) and goes on
+    forwarding, without capturing, until the child exits — so the child is never cut off mid-write.
+    """
+
+    def __init__(self, sink: Callable[[str], None], drain_timeout: float) -> None:
+        self._sink = sink
+        self._drain_timeout = drain_timeout
+        self._saved: list[int] = []
+        self._writers: list[int] = []
+        self._wake_w = -1
+        self._drained = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        opened: list[int] = []
+        try:
+            self._saved = [os.dup(1), os.dup(2)]
+            opened += self._saved
+            pipes = [os.pipe(), os.pipe()]
+            opened += [fd for pipe in pipes for fd in pipe]
+            wake_r, self._wake_w = os.pipe()
+            opened += [wake_r, self._wake_w]
+            # The reader forwards through its own copies, which it closes when it is done.
+            forward = [os.dup(fd) for fd in self._saved]
+            opened += forward
+            self._writers = [w for _, w in pipes]
+            self._thread = threading.Thread(
+                target=self._read,
+                args=([r for r, _ in pipes], forward, wake_r),
+                name="sacredx-output-capture",
+                daemon=True,
+            )
+            self._thread.start()
+        except BaseException:
+            for fd in opened:
+                _close(fd)
+            raise
+        os.dup2(self._writers[0], 1)
+        os.dup2(self._writers[1], 2)
+
+    def stop(self) -> None:
+        try:
+            os.dup2(self._saved[0], 1)
+            os.dup2(self._saved[1], 2)
+        finally:
+            for fd in (*self._saved, *self._writers):
+                _close(fd)
+            self._collect()
+
+    def _collect(self) -> None:
+        """Wait until the reader holds everything written so far; a Ctrl-C meanwhile waits its turn."""
+        assert self._thread is not None
+        interrupted: BaseException | None = None
+        woken = False
+        while True:
+            try:
+                if not woken:
+                    self._thread.join(self._drain_timeout)
+                    if not self._thread.is_alive():
+                        break
+                    woken = True
+                    os.write(self._wake_w, b"x")
+                self._drained.wait()
+                break
+            except KeyboardInterrupt as exc:  # losing the last output to a second Ctrl-C is issue #755
+                interrupted = exc
+                if not woken:
+                    woken = True
+                    os.write(self._wake_w, b"x")
+        _close(self._wake_w)
+        if interrupted is not None:
+            raise interrupted
+
+    def _read(self, readers: list[int], forward: list[int], wake_r: int) -> None:
+        decoders = [codecs.getincrementaldecoder("utf-8")("replace") for _ in readers]
+        targets: list[int | None] = list(forward)
+        open_index = {fd: i for i, fd in enumerate(readers)}
+        poller = select.poll()
+        for fd in (*readers, wake_r):
+            poller.register(fd, select.POLLIN)
+        capturing = True
+
+        def handle(fd: int) -> None:
+            i = open_index[fd]
+            try:
+                data = os.read(fd, _READ_SIZE)
+            except OSError:
+                data = b""
+            if not data:  # EOF: every write end is closed
+                poller.unregister(fd)
+                del open_index[fd]
+                return
+            target = targets[i]
+            if target is not None:
+                try:
+                    _write_all(target, data)
+                except OSError:  # the original stream went away; keep capturing regardless
+                    targets[i] = None
+            if capturing:
+                text = decoders[i].decode(data)
+                if text:
+                    self._sink(text)
+
+        try:
+            while open_index:
+                ready = [fd for fd, _event in poller.poll()]
+                if wake_r in ready:
+                    poller.unregister(wake_r)
+                    # Collect what is in the pipes now: everything written before stop(). Each read
+                    # follows a fresh poll, so it never blocks on a pipe emptied meanwhile.
+                    while open_index:
+                        ready = [fd for fd, _event in poller.poll(0) if fd in open_index]
+                        if not ready:
+                            break
+                        for fd in ready:
+                            handle(fd)
+                    self._finish(decoders, capturing)
+                    capturing = False
+                    continue
+                for fd in ready:
+                    if fd in open_index:
+                        handle(fd)
+        finally:
+            self._finish(decoders, capturing)
+            for fd in (*readers, *forward, wake_r):
+                _close(fd)
+
+    def _finish(self, decoders: list[Any], capturing: bool) -> None:
+        if capturing:
+            for decoder in decoders:
+                tail = decoder.decode(b"", final=True)
+                if tail:
+                    self._sink(tail)
+        self._drained.set()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _close(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+_fd_owner_lock = threading.Lock()
+_fd_owners: list[int] = []  # thread ids of the fd captures now active, innermost last
+
+
+class OutputCapture:
+    """Capture a run's output while it still reaches the terminal (or pytest); a one-shot context manager.
+
+    ``get()`` may be called at any time from any thread (the heartbeat does) and returns the whole text
+    so far with ``filter`` applied; after the ``with`` block it returns the complete final text.
+    ``mode`` is the mode in effect: ``fd`` falls back to ``sys`` where fds cannot be redirected (Windows,
+    closed fds) and for a run started while another thread's run holds the fds.
+
+    >>> import sys
+    >>> with OutputCapture("sys", filter=str.upper) as capture:
+    ...     print("progress", file=sys.stderr)
+    >>> capture.get()
+    'PROGRESS\\n'
+    """
+
+    #: How long ``__exit__`` waits for EOF on the pipes before assuming a live child holds them.
+    drain_timeout: float = 0.25
+
+    def __init__(self, mode: str, filter: Callable[[str], str] | None = None) -> None:
+        _check_mode(mode)
+        self.requested_mode: str = mode
+        self.mode: str = mode
+        self._buffer = _Buffer(filter)
+        self._proxies: list[tuple[str, _TeeStream]] = []
+        self._saved_streams: dict[str, Any] = {}
+        self._fd: _FdTee | None = None
+        self._fd_owner = 0
+        self._state = "new"
+
+    def __enter__(self) -> OutputCapture:
+        if self._state != "new":
+            raise RuntimeError("an OutputCapture can be entered only once; make a new one per run")
+        self._state = "active"
+        if self.mode == "sys":
+            self._tee_streams("stdout", "stderr")
+        elif self.mode == "fd":
+            self._start_fd()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._state != "active":
+            return
+        self._state = "done"
+        # Nested finally blocks: even a Ctrl-C in the middle of one step runs the others.
+        try:
+            if self._fd is not None:
+                _flush_all()
+        finally:
+            try:
+                self._untee_streams()
+            finally:
+                if self._fd is not None:
+                    try:
+                        self._fd.stop()
+                    finally:
+                        with _fd_owner_lock:
+                            _fd_owners.remove(self._fd_owner)
+
+    def get(self) -> str:
+        """The captured text so far (all of it, filtered); thread-safe and cheap when nothing is new."""
+        return self._buffer.get()
+
+    def __repr__(self) -> str:
+        return f"<OutputCapture mode={self.mode!r} {self._state}>"
+
+    def _start_fd(self) -> None:
+        me = self._fd_owner = threading.get_ident()
+        with _fd_owner_lock:
+            # fds are process-wide: two threads' runs would restore each other's fds out of order.
+            usable = _HAS_POLL and all(owner == me for owner in _fd_owners)
+            if usable:
+                _fd_owners.append(me)
+        if not usable:
+            self.mode = "sys"
+            self._tee_streams("stdout", "stderr")
+            return
+        _flush_all()
+        fd_tee = _FdTee(self._buffer.append, self.drain_timeout)
+        try:
+            fd_tee.start()
+        except (OSError, RuntimeError):  # fd 1 or 2 closed, out of fds, or no threads: sys mode will do
+            with _fd_owner_lock:
+                _fd_owners.remove(me)
+            self.mode = "sys"
+            self._tee_streams("stdout", "stderr")
+            return
+        self._fd = fd_tee
+        # A Python stream that does not write to its fd (pytest's capture, redirect_stdout) bypasses the
+        # pipes; tee it at the sys level too.
+        self._tee_streams(
+            *(name for name, fd in (("stdout", 1), ("stderr", 2)) if _stream_fd(getattr(sys, name)) != fd)
+        )
+
+    def _tee_streams(self, *names: str) -> None:
+        for name in names:
+            proxy = _TeeStream(getattr(sys, name), self._buffer.append)
+            self._proxies.append((name, proxy))
+            setattr(sys, name, proxy)
+
+    def _untee_streams(self) -> None:
+        for name, proxy in reversed(self._proxies):
+            proxy._active = False
+            if getattr(sys, name) is proxy:
+                try:
+                    proxy.flush()
+                except Exception:
+                    pass
+                setattr(sys, name, _unwrap_finished(proxy._wrapped))
+            # Otherwise someone replaced it after us and will put our proxy back; it only forwards now.
+
+
+_CONTROL = re.compile("([\r\b])")
+
+
+def apply_backspaces_and_linefeeds(text: str) -> str:
+    """Interpret ``\\b`` and ``\\r`` as a terminal would, so a progress bar keeps only its last frame.
+
+    ``\\r`` returns to the start of the line and ``\\b`` moves one character left; what follows
+    overwrites. A ``\\r`` at the very end is kept, so that the next chunk still overwrites that line
+    (Sacred's behaviour).
+
+    >>> apply_backspaces_and_linefeeds("epoch 1: 10%\\repoch 1: 99%\\repoch 1: done\\n")
+    'epoch 1: done\\n'
+    >>> apply_backspaces_and_linefeeds("abc\\b\\bX")
+    'aXc'
+    >>> apply_backspaces_and_linefeeds("50%\\r")
+    '50%\\r'
+    """
+    if "\r" not in text and "\b" not in text:
+        return text
+    lines = text.split("\n")
+    last = len(lines) - 1
+    for index, line in enumerate(lines):
+        if "\r" not in line and "\b" not in line:
+            continue
+        keep_cr = index == last and line.endswith("\r")
+        if keep_cr:
+            line = line[:-1]
+        if "\b" in line:
+            line = _render_line(line)
+        else:  # only carriage returns: overlay the frames
+            frames = line.split("\r")
+            line = frames[0]
+            for frame in frames[1:]:
+                line = frame + line[len(frame) :]
+        lines[index] = line + "\r" if keep_cr else line
+    return "\n".join(lines)
+
+
+def _render_line(line: str) -> str:
+    chars: list[str] = []
+    cursor = 0
+    for token in _CONTROL.split(line):
+        if token == "\r":
+            cursor = 0
+        elif token == "\b":
+            if cursor:
+                cursor -= 1
+        elif token:
+            chars[cursor : cursor + len(token)] = token
+            cursor += len(token)
+    return "".join(chars)
