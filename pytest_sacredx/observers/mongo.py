@@ -1,0 +1,1005 @@
+"""MongoObserver: runs in MongoDB, in Sacred's schema, so Omniboard and Incense read them.
+
+>>> from pytest_sacredx.observers import MongoObserver  # doctest: +SKIP
+>>> ex.observers.append(MongoObserver(url="mongodb://127.0.0.1:27017", db_name="sacred"))  # doctest: +SKIP
+
+Layout (Sacred 0.8.7's): a ``runs`` collection (``<prefix>_runs`` with ``collection_prefix``) with one
+document per run and an integer ``_id``; a ``metrics`` collection with one document per (run, metric):
+``{_id, run_id, name, steps, values, timestamps}``, listed on the run as ``info.metrics = [{name, id}]``;
+and GridFS (``fs.files``/``fs.chunks``) holding sources (de-duplicated by filename and md5), resources and
+artifacts (``artifact://<runs collection>/<run id>/<name>``).
+
+Where we differ from Sacred, and why:
+
+- **Whole-document writes.** The run document and each metric document live in memory and every event
+  writes them whole (``insert_one``/``replace_one``). No ``$set``/``$push`` partial updates: a write that
+  fails loses nothing, because the next one carries the full state, and MongoDB-compatible servers that
+  mistype partial updates (the nx-27017 wire server) still get BSON dates and numbers.
+- **Fast, clear connection errors.** The client uses ``serverSelectionTimeoutMS=5000`` unless given, and
+  the first event pings the server: an unreachable server is one line naming the URL (password hidden)
+  and the fix, after 5 s — not a 30 s hang (Sacred issue #276).
+- **Outages.** A connection error during a run logs *one* warning and the observer carries on: the state
+  stays in memory and the next successful write stores all of it. Terminal events retry (completed 10,
+  interrupted 3, failed 1 attempts, ``retry_delay`` apart) and then dump the run as **JSON** (not pickle)
+  into ``failure_dir``. Inside a :class:`~pytest_sacredx.observers.queue.QueueObserver` errors are raised
+  instead, so the queue retries the event in order (``on_error = "raise"``).
+- **captured_out is capped**: the document keeps the last ``captured_out_limit`` bytes (1 MB) of the
+  output, behind a one-line marker, so a chatty run never hits MongoDB's 16 MB document limit.
+- **Resources are uploaded to GridFS**, as Sacred's documentation promises (0.8.7 only records them).
+- Values go through :func:`~pytest_sacredx.serialize.to_jsonable` (datetimes kept); a document MongoDB
+  still refuses is passed through :func:`force_bson_encodeable` and written again.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import logging
+import mimetypes
+import os
+import re
+import threading
+import time
+import warnings
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..errors import ObserverError, ObserverURIError, missing_extra
+from ..serialize import to_jsonable
+from .base import RunObserver
+from .queue import QueueObserver
+from .record import RunRecord
+from .redact import redact_url
+
+if TYPE_CHECKING:  # pragma: no cover
+    import gridfs
+    import pymongo
+    import pymongo.collection
+
+__all__ = [
+    "DEFAULT_MONGO_PRIORITY",
+    "MongoObserver",
+    "QueuedMongoObserver",
+    "MongoConfigError",
+    "MongoCollectionNameError",
+    "MongoConnectionError",
+    "force_bson_encodeable",
+    "parse_mongo_db_arg",
+]
+
+logger = logging.getLogger("sacred.observers.mongo")
+
+DEFAULT_MONGO_PRIORITY = 30
+DEFAULT_URL = "localhost:27017"
+#: how long pymongo looks for a server before an operation fails (pymongo's own default is 30 s)
+DEFAULT_SERVER_SELECTION_TIMEOUT_MS = 5000
+_RESERVED_COLLECTIONS = frozenset(
+    {"fs.files", "fs.chunks", "_properties", "system.indexes", "search_space", "search_spaces"}
+)
+_FINAL_ATTEMPTS = {"COMPLETED": 10, "INTERRUPTED": 3, "FAILED": 1}
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+class MongoConfigError(ObserverError, ValueError):
+    """MongoObserver arguments that do not fit together (``client`` and ``url``, a non-client ``client``)."""
+
+
+class MongoCollectionNameError(ObserverError, KeyError):
+    """A runs/metrics collection name that MongoDB or Sacred's tools reserve (``fs.files``…)."""
+
+
+class MongoConnectionError(ObserverError, ConnectionError):
+    """The MongoDB server did not answer within ``serverSelectionTimeoutMS``."""
+
+
+def _pymongo() -> Any:
+    try:
+        import pymongo
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise missing_extra("mongo", "pymongo") from exc
+    return pymongo
+
+
+def _connection_errors() -> tuple[type[BaseException], ...]:
+    from pymongo.errors import ConnectionFailure
+
+    return (ConnectionFailure,)
+
+
+def _encoding_errors() -> tuple[type[BaseException], ...]:
+    from bson.errors import InvalidDocument
+
+    return (InvalidDocument, OverflowError)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# -m flag grammar
+# ---------------------------------------------------------------------------------------------------------
+
+_DB_SPEC = re.compile(
+    r"(?P<db_name>[A-Za-z_][\w\-]*)"
+    r"(?:\.(?P<collection>[A-Za-z_][\w\-]*)(?::(?P<overwrite>\d+))?)?"
+    r"(?:!(?P<priority>-?\d+))?"
+)
+_HOST_PORT = re.compile(r"(?P<host>[^\s:/!@]+|\[[0-9A-Fa-f:.]+\]):(?P<port>\d{1,5})")
+
+
+def parse_mongo_db_arg(spec: str) -> dict[str, Any]:
+    """Parse the ``-m``/``--mongo_db`` value into :class:`MongoObserver` keyword arguments.
+
+    Grammar: ``[host:port:]db_name[.collection[:overwrite_id]][!priority]``, or ``host:port``, or a full
+    ``mongodb://`` / ``mongodb+srv://`` URL (its path names the database).
+
+    >>> parse_mongo_db_arg("localhost:27017:mydb.runs:5!40")
+    {'url': 'localhost:27017', 'db_name': 'mydb', 'collection': 'runs', 'overwrite': 5, 'priority': 40}
+    >>> parse_mongo_db_arg("mydb")
+    {'db_name': 'mydb'}
+    >>> parse_mongo_db_arg("mongodb://u:pw@h:1/exps?authSource=admin")
+    {'url': 'mongodb://u:pw@h:1/exps?authSource=admin', 'db_name': 'exps'}
+
+    ``db.coll:5`` reads as database ``db``, collection ``coll``, overwrite run 5 (Sacred's reading); write
+    ``host:port:db_name`` or a URL when you mean a host.
+    """
+    spec = spec.strip()
+    if spec.startswith(("mongodb://", "mongodb+srv://")):
+        out: dict[str, Any] = {"url": spec}
+        db_name = _db_from_url(spec)
+        if db_name:
+            out["db_name"] = db_name
+        return out
+    match = _DB_SPEC.fullmatch(spec)
+    if match is None:
+        host = _HOST_PORT.fullmatch(spec)
+        if host is not None:
+            return {"url": spec}
+        prefix = _HOST_PORT.match(spec)
+        if prefix is not None and spec[prefix.end() : prefix.end() + 1] == ":":
+            match = _DB_SPEC.fullmatch(spec[prefix.end() + 1 :])
+            if match is not None:
+                return {"url": prefix.group(0), **_db_spec_kwargs(match)}
+        raise ObserverURIError(
+            f"Invalid MongoDB spec {spec!r}: expected [host:port:]db_name[.collection[:overwrite_id]]"
+            "[!priority], host:port, or a mongodb:// URL."
+        )
+    return _db_spec_kwargs(match)
+
+
+def _db_spec_kwargs(match: re.Match[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"db_name": match["db_name"]}
+    if match["collection"]:
+        out["collection"] = match["collection"]
+    if match["overwrite"]:
+        out["overwrite"] = int(match["overwrite"])
+    if match["priority"]:
+        out["priority"] = int(match["priority"])
+    return out
+
+
+def _db_from_url(url: str) -> str | None:
+    """The database named in a ``mongodb://host/DB?…`` URL path, or None."""
+    rest = url.split("://", 1)[1]
+    rest = rest.split("?", 1)[0]
+    rest = rest.rsplit("@", 1)[-1]  # after userinfo
+    if "/" not in rest:
+        return None
+    db = rest.split("/", 1)[1]
+    return db or None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# making documents BSON-safe
+# ---------------------------------------------------------------------------------------------------------
+
+
+def force_bson_encodeable(obj: Any) -> Any:
+    """A copy of ``obj`` that BSON can encode: the last resort after MongoDB refused a document.
+
+    Keys become strings with ``.`` → ``,`` and ``$`` → ``@`` (old servers refuse both); integers beyond
+    64 bits and any value BSON cannot encode become ``str(value)``.
+
+    >>> force_bson_encodeable({"a.b": {"$c": 2**70}, "d": (1, {1, 2})})
+    {'a,b': {'@c': '1180591620717411303424'}, 'd': [1, [1, 2]]}
+    """
+    import bson
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {str(k).replace(".", ",").replace("$", "@"): convert(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return [convert(v) for v in value]
+        if isinstance(value, bool) or value is None:
+            return value
+        if isinstance(value, int):
+            return value if _INT64[0] <= value <= _INT64[1] else str(value)
+        try:
+            bson.encode({"v": value})
+        except Exception:
+            return str(value)
+        return value
+
+    return convert(obj)
+
+
+def _store(value: Any) -> Any:
+    return to_jsonable(value, keep_datetime=True)
+
+
+def _as_datetime(value: Any) -> _dt.datetime | None:
+    """Stored times, tolerating servers that return them as ISO strings (see SERVICES.md)."""
+    if value is None or isinstance(value, _dt.datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return _dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _cap_output(text: str, limit: int) -> str:
+    """The last ``limit`` bytes (UTF-8) of ``text``, behind a marker line when anything was cut."""
+    if limit <= 0 or len(text) * 4 <= limit:  # cheap check first: 4 bytes is the widest UTF-8 char
+        return text
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        return text
+    tail = data[-limit:].decode("utf-8", "ignore")
+    dropped = len(text) - len(tail)
+    return (
+        f"[sacredx: {dropped} earlier characters of captured output were not stored "
+        f"(MongoObserver keeps the last {limit} bytes)]\n{tail}"
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the observer
+# ---------------------------------------------------------------------------------------------------------
+
+
+class MongoObserver(RunObserver):
+    """Stores each run as a document in MongoDB (Sacred's schema); also reads runs back as RunRecords.
+
+    >>> obs = MongoObserver(url="mongodb://127.0.0.1:27017", db_name="sacred")  # doctest: +SKIP
+    >>> obs.load_run(1).status  # doctest: +SKIP
+    'COMPLETED'
+
+    Extra keyword arguments go to :class:`pymongo.MongoClient`. The client is created on first use, so an
+    observer built at import time opens no connection.
+    """
+
+    COLLECTION_NAME_BLACKLIST = _RESERVED_COLLECTIONS
+    VERSION = "MongoObserver-0.7.0"
+    priority = DEFAULT_MONGO_PRIORITY
+
+    #: bytes of captured output kept in the run document (the tail; MongoDB documents are capped at 16 MB)
+    captured_out_limit: int = 1_000_000
+    #: seconds between the attempts of a final save
+    retry_delay: float = 1.0
+    #: ``"warn"``: log a connection error once and keep going; ``"raise"``: let it propagate (QueueObserver)
+    on_error: Literal["warn", "raise"] = "warn"
+
+    @classmethod
+    def create(cls, *args: Any, **kwargs: Any) -> MongoObserver:
+        """Deprecated alias of the constructor (Sacred < 0.8)."""
+        warnings.warn(
+            "MongoObserver.create(...) is deprecated; call MongoObserver(...) instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return cls(*args, **kwargs)
+
+    def __init__(
+        self,
+        url: str | None = None,
+        db_name: str = "sacred",
+        collection: str = "runs",
+        collection_prefix: str = "",
+        overwrite: Any = None,
+        priority: int = DEFAULT_MONGO_PRIORITY,
+        client: pymongo.MongoClient[Any] | None = None,
+        failure_dir: str | os.PathLike[str] | None = None,
+        **client_kwargs: Any,
+    ) -> None:
+        pymongo = _pymongo()
+        if client is not None:
+            if not isinstance(client, pymongo.MongoClient):
+                raise MongoConfigError(
+                    f"client must be a pymongo.MongoClient, got {type(client).__name__}; "
+                    "pass url=... instead, or use MongoObserver.create_from(collection, fs)."
+                )
+            if url is not None:
+                raise MongoConfigError(
+                    "Cannot pass both a client and a url to MongoObserver; pass one of them."
+                )
+            if client_kwargs:
+                raise MongoConfigError(
+                    f"MongoClient arguments {sorted(client_kwargs)} have no effect with client=...; "
+                    "set them on the client you pass."
+                )
+        if collection != "runs":
+            if collection_prefix:
+                raise MongoConfigError(
+                    "Cannot pass both collection and collection_prefix to MongoObserver; "
+                    "use collection_prefix only."
+                )
+            warnings.warn(
+                "MongoObserver(collection=...) is deprecated; use collection_prefix=... "
+                f"(collection={collection!r} keeps writing runs to {collection!r}).",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            runs_name, metrics_name = collection, "metrics"
+        else:
+            sep = "_" if collection_prefix else ""
+            runs_name = f"{collection_prefix}{sep}runs"
+            metrics_name = f"{collection_prefix}{sep}metrics"
+        for name in (runs_name, metrics_name):
+            if name in _RESERVED_COLLECTIONS:
+                raise MongoCollectionNameError(
+                    f"Collection name {name!r} is reserved (reserved: "
+                    f"{', '.join(sorted(_RESERVED_COLLECTIONS))}); choose another collection_prefix."
+                )
+        self._url = url if url is not None else (None if client is not None else DEFAULT_URL)
+        if self._url is not None:
+            _validate_url(self._url)
+        client_kwargs.setdefault("serverSelectionTimeoutMS", DEFAULT_SERVER_SELECTION_TIMEOUT_MS)
+        self._client_kwargs = client_kwargs
+        self._client = client
+        self._db_name = db_name
+        self._runs_name = runs_name
+        self._metrics_name = metrics_name
+        self._runs: pymongo.collection.Collection[Any] | None = None
+        self._metrics: pymongo.collection.Collection[Any] | None = None
+        self._fs: gridfs.GridFS | None = None
+        self._init_state(overwrite, priority, failure_dir)
+
+    @classmethod
+    def create_from(
+        cls,
+        runs_collection: Any,
+        fs: Any,
+        overwrite: Any = None,
+        metrics_collection: Any = None,
+        failure_dir: str | os.PathLike[str] | None = None,
+        priority: int = DEFAULT_MONGO_PRIORITY,
+    ) -> MongoObserver:
+        """Build an observer on existing collections (any pymongo-compatible ones, e.g. mongomock's).
+
+        >>> obs = MongoObserver.create_from(db.runs, gridfs.GridFS(db))  # doctest: +SKIP
+        """
+        self = cls.__new__(cls)
+        self._url = None
+        self._client_kwargs = {}
+        self._client = None
+        self._runs = runs_collection
+        self._runs_name = runs_collection.name
+        self._db_name = runs_collection.database.name
+        if metrics_collection is None:
+            metrics_collection = runs_collection.database["metrics"]
+        self._metrics = metrics_collection
+        self._metrics_name = metrics_collection.name
+        self._fs = fs
+        self._init_state(overwrite, priority, failure_dir)
+        return self
+
+    def _init_state(self, overwrite: Any, priority: int, failure_dir: Any) -> None:
+        self.overwrite = overwrite
+        self.priority = priority
+        self.failure_dir = os.fspath(failure_dir) if failure_dir is not None else None
+        self.run_entry: dict[str, Any] | None = None
+        self._metric_docs: dict[str, dict[str, Any]] = {}
+        self._dirty_metrics: set[str] = set()
+        self._pending_files: list[dict[str, Any]] = []
+        self._connected = False
+        self._outage = False
+        self._lock = threading.RLock()
+
+    # -- connection ---------------------------------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        """The MongoClient (created on first access)."""
+        if self._client is None:
+            if self._runs is not None:
+                return self._runs.database.client
+            self._client = _pymongo().MongoClient(self._url, **self._client_kwargs)
+        return self._client
+
+    @property
+    def runs(self) -> Any:
+        """The runs collection."""
+        if self._runs is None:
+            self._runs = self.client[self._db_name][self._runs_name]
+        return self._runs
+
+    @property
+    def metrics(self) -> Any:
+        """The metrics collection."""
+        if self._metrics is None:
+            self._metrics = self.client[self._db_name][self._metrics_name]
+        return self._metrics
+
+    @property
+    def fs(self) -> Any:
+        """The GridFS holding sources, resources and artifacts."""
+        if self._fs is None:
+            import gridfs
+
+            self._fs = gridfs.GridFS(self.client[self._db_name])
+        return self._fs
+
+    @property
+    def url(self) -> str:
+        """Where runs go, password hidden: ``mongodb://host:port/<db>.<runs collection>``."""
+        if self._url is not None:
+            base = self._url if "://" in self._url else f"mongodb://{self._url}"
+            base = base.split("?", 1)[0]
+            head, _, path = base.partition("://")
+            hosts = path.split("/", 1)[0]
+            return redact_url(f"{head}://{hosts}/{self._db_name}.{self._runs_name}")
+        return f"mongodb://<client>/{self._db_name}.{self._runs_name}"
+
+    def check_connection(self) -> None:
+        """Ping the server; :class:`MongoConnectionError` (one line, with the fix) when it does not answer."""
+        if self._connected:
+            return
+        client = self.client
+        if type(client).__module__.startswith("mongomock"):
+            self._connected = True
+            return
+        try:
+            client.admin.command("ping")
+        except _connection_errors() as exc:
+            timeout = self._client_kwargs.get(
+                "serverSelectionTimeoutMS", DEFAULT_SERVER_SELECTION_TIMEOUT_MS
+            )
+            raise MongoConnectionError(
+                f"Cannot reach MongoDB at {self.url} within {int(timeout) / 1000:g} s "
+                f"({type(exc).__name__}). Start the server or fix the URL (for this project's tests: "
+                "`source .ci/services.sh && services_start`); pass serverSelectionTimeoutMS=... "
+                "to wait longer."
+            ) from exc
+        self._connected = True
+
+    # -- writing ------------------------------------------------------------------------------------------
+
+    def queued_event(
+        self,
+        ex_info: dict[str, Any],
+        command: str,
+        host_info: dict[str, Any],
+        queue_time: _dt.datetime,
+        config: dict[str, Any],
+        meta_info: dict[str, Any],
+        _id: Any,
+    ) -> Any:
+        return self._begin(
+            ex_info, command, host_info, config, meta_info, _id,
+            {"status": "QUEUED", "queue_time": queue_time, "start_time": None},
+        )
+
+    def started_event(
+        self,
+        ex_info: dict[str, Any],
+        command: str,
+        host_info: dict[str, Any],
+        start_time: _dt.datetime,
+        config: dict[str, Any],
+        meta_info: dict[str, Any],
+        _id: Any,
+    ) -> Any:
+        return self._begin(
+            ex_info, command, host_info, config, meta_info, _id,
+            {"status": "RUNNING", "start_time": start_time},
+        )
+
+    def _begin(
+        self,
+        ex_info: dict[str, Any],
+        command: str,
+        host_info: dict[str, Any],
+        config: dict[str, Any],
+        meta_info: dict[str, Any],
+        _id: Any,
+        fields: dict[str, Any],
+    ) -> Any:
+        with self._lock:
+            self.check_connection()
+            self._metric_docs = {}
+            self._dirty_metrics = set()
+            self._pending_files = []
+            self._outage = False
+            entry: dict[str, Any] = {}
+            if self.overwrite is not None:
+                if _id is not None:
+                    raise MongoConfigError(
+                        f"Cannot overwrite run {self.overwrite!r} and also store under _id={_id!r}; "
+                        "drop one of them."
+                    )
+                old = self._find_overwrite()
+                entry.update(old)
+                _id = old["_id"]
+            experiment = _store(ex_info)
+            experiment["sources"] = self._save_sources(ex_info)
+            entry.update(
+                experiment=experiment,
+                format=self.VERSION,
+                command=command,
+                host=_store(host_info),
+                config=_store(config),
+                meta=_store(meta_info),
+                resources=[],
+                artifacts=[],
+                captured_out="",
+                info={},
+                heartbeat=None,
+                result=None,
+                stop_time=None,
+                fail_trace=None,
+            )
+            entry.update(fields)
+            if _id is not None or self.overwrite is not None:
+                entry["_id"] = _id
+                doc = self._encodeable(entry)
+                if self.overwrite is not None:
+                    self.runs.replace_one({"_id": _id}, doc, upsert=True)
+                else:
+                    self.runs.insert_one(doc)
+                entry = doc
+            else:
+                entry = self._insert_with_new_id(entry)
+            self.run_entry = entry
+            return entry["_id"]
+
+    def _find_overwrite(self) -> dict[str, Any]:
+        if isinstance(self.overwrite, Mapping):
+            return dict(self.overwrite)
+        doc = self.runs.find_one({"_id": self.overwrite})
+        if doc is None:
+            raise ObserverError(
+                f"Cannot overwrite run {self.overwrite!r}: no such run in {self.url}."
+            )
+        return doc
+
+    def _encodeable(self, doc: dict[str, Any]) -> dict[str, Any]:
+        import bson
+
+        try:
+            bson.encode(doc)
+        except _encoding_errors():
+            return force_bson_encodeable(doc)
+        return doc
+
+    def _insert_with_new_id(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """Insert with ``_id = max + 1``; on a clash with another writer, take the next id and retry."""
+        from pymongo.errors import DuplicateKeyError
+
+        doc = self._encodeable(entry)
+        candidate = self._next_id()
+        for attempt in range(200):
+            doc["_id"] = candidate
+            try:
+                self.runs.insert_one(doc)
+                return doc
+            except DuplicateKeyError:
+                # every few clashes, look again: many writers may have moved far ahead of us
+                candidate = self._next_id() if attempt % 8 == 7 else candidate + 1
+                candidate = max(candidate, doc["_id"] + 1)
+        raise ObserverError(
+            f"Could not allocate a run id in {self.url} after 200 attempts (too many concurrent writers?)."
+        )
+
+    def _next_id(self) -> int:
+        # ``$type: number`` keeps string ids (from _id=... or other tools) out of the maximum.
+        last = self.runs.find_one(
+            {"_id": {"$type": "number"}}, projection={"_id": 1}, sort=[("_id", -1)]
+        )
+        return int(last["_id"]) + 1 if last is not None else 1
+
+    def _save_sources(self, ex_info: Mapping[str, Any]) -> list[list[Any]]:
+        base_dir = ex_info.get("base_dir") or ""
+        out: list[list[Any]] = []
+        for item in ex_info.get("sources", ()) or ():
+            name, md5 = item[0], item[1]
+            path = os.path.join(base_dir, name)
+            file_id = self._find_file(path, md5)
+            if file_id is None:
+                try:
+                    with open(path, "rb") as fh:
+                        data = fh.read()
+                except OSError:
+                    logger.warning("MongoObserver: source file %s is missing; not stored", path)
+                    continue
+                file_id = self.fs.put(data, filename=os.path.abspath(path), md5=md5)
+            out.append([name, file_id])
+        return out
+
+    def _find_file(self, filename: str, md5: str) -> Any:
+        found = self.fs.find_one({"filename": os.path.abspath(filename), "md5": md5})
+        return found._id if found is not None else None
+
+    def heartbeat_event(
+        self, info: dict[str, Any], captured_out: str, beat_time: _dt.datetime, result: Any
+    ) -> None:
+        with self._lock:
+            self._update(
+                {
+                    "info": self._info(info),
+                    "captured_out": _cap_output(captured_out or "", self.captured_out_limit),
+                    "heartbeat": beat_time,
+                    "result": _store(result),
+                }
+            )
+
+    def _info(self, info: Mapping[str, Any] | None) -> dict[str, Any]:
+        stored = _store(dict(info or {}))
+        if self._metric_docs:
+            stored["metrics"] = [
+                {"name": name, "id": str(doc["_id"])} for name, doc in self._metric_docs.items()
+            ]
+        return stored
+
+    def completed_event(self, stop_time: _dt.datetime, result: Any) -> None:
+        with self._lock:
+            self._final({"stop_time": stop_time, "result": _store(result), "status": "COMPLETED"})
+
+    def interrupted_event(self, interrupt_time: _dt.datetime, status: str) -> None:
+        with self._lock:
+            self._final({"stop_time": interrupt_time, "status": status})
+
+    def failed_event(self, fail_time: _dt.datetime, fail_trace: list[str]) -> None:
+        with self._lock:
+            self._final(
+                {"stop_time": fail_time, "status": "FAILED", "fail_trace": _store(fail_trace)}
+            )
+
+    def resource_event(self, filename: str) -> None:
+        with self._lock:
+            entry = self._require_run()
+            data = _read(filename)
+            md5 = hashlib.md5(data).hexdigest()
+            item = [os.fspath(filename), md5]
+            if item in entry["resources"]:
+                return
+            upload = {"kind": "resource", "data": data, "filename": os.path.abspath(filename),
+                      "md5": md5}
+            self._with_upload(upload, {"resources": entry["resources"] + [item]})
+
+    def artifact_event(
+        self,
+        name: str,
+        filename: str,
+        metadata: dict[str, Any] | None = None,
+        content_type: str | None = None,
+    ) -> None:
+        with self._lock:
+            entry = self._require_run()
+            if content_type is None:
+                content_type = mimetypes.guess_type(os.fspath(filename))[0]
+            upload = {
+                "kind": "artifact",
+                "name": name,
+                "data": _read(filename),
+                "filename": f"artifact://{self._runs_name}/{entry['_id']}/{name}",
+                "metadata": _store(metadata) if metadata is not None else None,
+                "contentType": content_type,
+            }
+            self._with_upload(upload, {})
+
+    def log_metrics(self, metrics_by_name: dict[str, dict[str, Any]], info: dict[str, Any]) -> None:
+        """Append the new values to each metric's document and write the changed documents whole."""
+        with self._lock:
+            entry = self._require_run()
+            from bson import ObjectId
+
+            updated: dict[str, dict[str, Any]] = {}
+            for name, series in metrics_by_name.items():
+                old = self._metric_docs.get(name) or {
+                    "_id": ObjectId(), "run_id": entry["_id"], "name": name,
+                    "steps": [], "values": [], "timestamps": [],
+                }
+                doc = dict(old)
+                for key in ("steps", "values", "timestamps"):
+                    doc[key] = list(old[key]) + _store(list(series.get(key, ())))
+                updated[name] = doc
+            names = list(updated)
+            try:
+                for name in names + sorted(self._dirty_metrics - set(names)):
+                    doc = updated.get(name) or self._metric_docs[name]
+                    self._write_metric(doc)
+            except _connection_errors() as exc:
+                if self.on_error == "raise":
+                    raise
+                self._metric_docs.update(updated)
+                self._dirty_metrics.update(names)
+                self._note_outage(exc)
+            else:
+                self._metric_docs.update(updated)
+                self._dirty_metrics.clear()
+            # Sacred's contract: the run's info dict (passed by reference) lists the metric documents
+            info["metrics"] = [
+                {"name": n, "id": str(d["_id"])} for n, d in self._metric_docs.items()
+            ]
+
+    def _write_metric(self, doc: dict[str, Any]) -> None:
+        try:
+            self.metrics.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+        except _encoding_errors():
+            self.metrics.replace_one({"_id": doc["_id"]}, force_bson_encodeable(doc), upsert=True)
+
+    # -- the write path -----------------------------------------------------------------------------------
+
+    def _require_run(self) -> dict[str, Any]:
+        if self.run_entry is None:
+            raise ObserverError("MongoObserver got a run event before started_event/queued_event.")
+        return self.run_entry
+
+    def _with_upload(self, upload: dict[str, Any], changes: dict[str, Any]) -> None:
+        """Store a file in GridFS and then the run; on an outage keep both for the next write."""
+        try:
+            self._flush_pending()
+            changes = {**changes, **self._upload(upload)}
+        except _connection_errors() as exc:
+            if self.on_error == "raise":
+                raise
+            self._pending_files.append(upload)
+            self.run_entry = {**self._require_run(), **changes}
+            self._note_outage(exc)
+            return
+        self._update(changes)
+
+    def _upload(self, upload: dict[str, Any]) -> dict[str, Any]:
+        """Put one pending file into GridFS; return the run fields it changes."""
+        entry = self._require_run()
+        if upload["kind"] == "resource":
+            if self._find_file(upload["filename"], upload["md5"]) is None:
+                self.fs.put(upload["data"], filename=upload["filename"], md5=upload["md5"])
+            return {}
+        kwargs: dict[str, Any] = {"filename": upload["filename"]}
+        if upload["metadata"] is not None:
+            kwargs["metadata"] = upload["metadata"]
+        if upload["contentType"] is not None:
+            kwargs["contentType"] = upload["contentType"]
+        file_id = self.fs.put(upload["data"], **kwargs)
+        artifacts = [a for a in entry["artifacts"] if a["name"] != upload["name"]]
+        return {"artifacts": artifacts + [{"name": upload["name"], "file_id": file_id}]}
+
+    def _flush_pending(self) -> None:
+        """Write what an outage held back: files first, then stale metric documents."""
+        while self._pending_files:
+            changes = self._upload(self._pending_files[0])
+            self.run_entry = {**self._require_run(), **changes}
+            self._pending_files.pop(0)
+        for name in sorted(self._dirty_metrics):
+            self._write_metric(self._metric_docs[name])
+            self._dirty_metrics.discard(name)
+
+    def _merged(self, changes: dict[str, Any]) -> dict[str, Any]:
+        doc = {**self._require_run(), **changes}
+        doc["info"] = self._info(doc.get("info"))
+        return doc
+
+    def _update(self, changes: dict[str, Any]) -> None:
+        """Apply ``changes`` to the run document and write it whole."""
+        try:
+            self._flush_pending()
+            self.run_entry = self._replace(self._merged(changes))
+        except _connection_errors() as exc:
+            if self.on_error == "raise":
+                raise
+            self.run_entry = self._merged(changes)  # the next successful write carries it
+            self._note_outage(exc)
+            return
+        self._note_recovery()
+
+    def _replace(self, doc: dict[str, Any]) -> dict[str, Any]:
+        try:
+            self.runs.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+        except _encoding_errors():
+            doc = force_bson_encodeable(doc)
+            try:
+                self.runs.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+            except _encoding_errors() as exc:
+                raise ObserverError(
+                    f"MongoObserver could not store run {doc['_id']} in {self.url}: {exc}"
+                ) from exc
+        return doc
+
+    def _note_outage(self, exc: BaseException) -> None:
+        if not self._outage:
+            self._outage = True
+            logger.warning(
+                "MongoObserver: lost the connection to %s (%s); run %s is kept in memory and "
+                "written when the server answers again",
+                self.url, type(exc).__name__, (self.run_entry or {}).get("_id"),
+            )
+
+    def _note_recovery(self) -> None:
+        if self._outage:
+            self._outage = False
+            logger.info("MongoObserver: %s answers again; run %s is up to date",
+                        self.url, (self.run_entry or {}).get("_id"))
+
+    def _final(self, changes: dict[str, Any]) -> None:
+        """The terminal write: retried (completed 10, interrupted 3, failed 1), then dumped as JSON."""
+        if self.on_error == "raise":
+            self._flush_pending()
+            self.run_entry = self._replace(self._merged(changes))
+            return
+        from pymongo.errors import PyMongoError
+
+        attempts = _FINAL_ATTEMPTS.get(str(changes.get("status")), 3)
+        last: BaseException | None = None
+        for attempt in range(attempts):
+            try:
+                self._flush_pending()
+                self.run_entry = self._replace(self._merged(changes))
+            except _connection_errors() as exc:
+                last = exc
+                if attempt + 1 < attempts:
+                    time.sleep(self.retry_delay)
+                continue
+            except (PyMongoError, ObserverError) as exc:  # not transient: retrying cannot help
+                last = exc
+                break
+            self._note_recovery()
+            return
+        self.run_entry = self._merged(changes)
+        path = self._dump_failure(self.run_entry)
+        where = f"saved it as JSON to {path}" if path else "pass failure_dir=... to keep a JSON copy"
+        logger.error(
+            "MongoObserver: could not store the end of run %s in %s after %d attempt(s) (%s); %s",
+            self.run_entry.get("_id"), self.url, attempt + 1, type(last).__name__, where,
+        )
+
+    def _dump_failure(self, doc: dict[str, Any]) -> str | None:
+        if not self.failure_dir:
+            return None
+        from .atomic import write_json_atomic
+
+        os.makedirs(self.failure_dir, exist_ok=True)
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+        path = os.path.join(self.failure_dir, f"sacred_mongo_fail_{doc.get('_id')}_{stamp}.json")
+        metrics = [_plain(d) for d in self._metric_docs.values()]
+        write_json_atomic(path, {"run": _plain(doc), "metrics": metrics})
+        return path
+
+    # -- reading back -------------------------------------------------------------------------------------
+
+    def list_runs(self) -> Iterator[RunRecord]:
+        """All runs in the collection, by id (integers first, in numeric order)."""
+        docs = list(self.runs.find({}))
+        docs.sort(key=lambda d: (not isinstance(d["_id"], int), d["_id"] if isinstance(d["_id"], int)
+                                 else str(d["_id"])))
+        for doc in docs:
+            yield self._record(doc)
+
+    def load_run(self, run_id: Any) -> RunRecord:
+        """The run stored under ``run_id`` (``"3"`` finds the integer id 3); ``KeyError`` if none."""
+        candidates: list[Any] = [run_id]
+        if isinstance(run_id, str) and run_id.lstrip("-").isdigit():
+            candidates.insert(0, int(run_id))
+        for candidate in candidates:
+            doc = self.runs.find_one({"_id": candidate})
+            if doc is not None:
+                return self._record(doc)
+        raise KeyError(f"No run {run_id!r} in {self.url}")
+
+    def _record(self, doc: dict[str, Any]) -> RunRecord:
+        metrics: dict[str, dict[str, list[Any]]] = {}
+        for m in self.metrics.find({"run_id": doc["_id"]}):
+            metrics[m["name"]] = {
+                "steps": list(m.get("steps", [])),
+                "values": list(m.get("values", [])),
+                "timestamps": [_as_datetime(t) or t for t in m.get("timestamps", [])],
+            }
+        experiment = _plain_ids(dict(doc.get("experiment") or {}))
+        return RunRecord(
+            id=str(doc["_id"]),
+            status=str(doc.get("status", "")),
+            experiment=experiment,
+            command=doc.get("command") or "main",
+            config=doc.get("config") or {},
+            meta=doc.get("meta") or {},
+            host=doc.get("host") or {},
+            start_time=_as_datetime(doc.get("start_time")),
+            stop_time=_as_datetime(doc.get("stop_time")),
+            heartbeat=_as_datetime(doc.get("heartbeat")),
+            queue_time=_as_datetime(doc.get("queue_time")),
+            result=doc.get("result"),
+            fail_trace=doc.get("fail_trace"),
+            info=doc.get("info") or {},
+            captured_out=doc.get("captured_out") or "",
+            metrics=metrics,
+            artifacts=[a["name"] for a in doc.get("artifacts") or []],
+            resources=[list(r) for r in doc.get("resources") or []],
+            store=self.url,
+        )
+
+    # -- identity -----------------------------------------------------------------------------------------
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, MongoObserver):
+            return self.runs == other.runs
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((MongoObserver, self._db_name, self._runs_name))
+
+    def __repr__(self) -> str:
+        return f"MongoObserver({self.url!r})"
+
+
+def _read(filename: str | os.PathLike[str]) -> bytes:
+    with open(filename, "rb") as fh:
+        return fh.read()
+
+
+def _plain_ids(doc: Any) -> Any:
+    """``doc`` with every ObjectId as its hex string (readers hand out plain Python values)."""
+    from bson import ObjectId
+
+    if isinstance(doc, ObjectId):
+        return str(doc)
+    if isinstance(doc, Mapping):
+        return {k: _plain_ids(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [_plain_ids(v) for v in doc]
+    return doc
+
+
+def _plain(doc: Any) -> Any:
+    """A JSON-ready copy of a stored document (ObjectIds as strings, datetimes as ISO strings)."""
+    return to_jsonable(_plain_ids(doc))
+
+
+def _validate_url(url: str) -> None:
+    """Reject malformed URLs at construction (no network: SRV records are looked up later)."""
+    if "://" not in url:
+        url = f"mongodb://{url}"
+    if url.startswith("mongodb+srv://"):
+        host = url[len("mongodb+srv://"):].rsplit("@", 1)[-1].split("/", 1)[0].split("?", 1)[0]
+        if not host or "," in host or ":" in host:
+            raise ObserverURIError(
+                f"Invalid MongoDB URL {redact_url(url)!r}: mongodb+srv:// needs exactly one host name "
+                "without a port."
+            )
+        return
+    from pymongo.errors import PyMongoError
+    from pymongo.uri_parser import parse_uri
+
+    try:
+        parse_uri(url, warn=True)
+    except (PyMongoError, ValueError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ObserverURIError(
+            f"Invalid MongoDB URL {redact_url(url)!r}: {message}"
+        ) from None
+
+
+class QueuedMongoObserver(QueueObserver):
+    """A :class:`MongoObserver` behind a :class:`QueueObserver`: events are written by a background
+    thread, and a failed write is retried in order until MongoDB answers again.
+
+    >>> ex.observers.append(QueuedMongoObserver(url="mongodb://127.0.0.1:27017"))  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        interval: float = 20.0,
+        retry_interval: float = 10.0,
+        url: str | None = None,
+        db_name: str = "sacred",
+        collection: str = "runs",
+        overwrite: Any = None,
+        priority: int = DEFAULT_MONGO_PRIORITY,
+        client: Any = None,
+        max_retries: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        covered = MongoObserver(
+            url=url, db_name=db_name, collection=collection, overwrite=overwrite,
+            priority=priority, client=client, **kwargs,
+        )
+        super().__init__(covered, interval=interval, retry_interval=retry_interval,
+                         max_retries=max_retries)

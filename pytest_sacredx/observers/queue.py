@@ -1,0 +1,302 @@
+"""QueueObserver: a wrapper that delivers events from a background thread and loses none of them.
+
+>>> from pytest_sacredx.observers import QueueObserver, MongoObserver  # doctest: +SKIP
+>>> ex.observers.append(QueueObserver(MongoObserver(url="mongodb://db:27017"), interval=5))  # doctest: +SKIP
+
+``started_event``/``queued_event`` go through at once (the run needs their id, and their errors must stop
+the run); every later event joins a FIFO queue that a worker thread delivers every ``interval`` seconds.
+When the covered observer raises, the event stays at the head of the queue and is tried again every
+``retry_interval`` seconds, so events arrive once and in order after the store recovers. With
+``max_retries`` the worker gives up after that many retries of one event: it logs one warning and writes
+the undelivered events as JSON into ``failure_dir`` (default: the covered observer's ``failure_dir``, else
+the temp directory). Terminal events (``completed``/``interrupted``/``failed``) and ``join()`` wait until
+the queue is empty, then stop the worker; the next run starts a new one.
+
+Sacred's QueueObserver retries forever and, after a failure, no longer keeps events in order; it also
+splits ``log_metrics`` into one call per metric. Ours forwards ``log_metrics`` as one call.
+
+A covered observer that handles its own errors (``on_error = "warn"``, as :class:`MongoObserver` does)
+is switched to ``on_error = "raise"``, so that the queue sees the failures it is there to retry.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as _dt
+import logging
+import os
+import tempfile
+import threading
+from typing import Any
+
+from ..serialize import to_jsonable
+from .base import RunObserver
+
+__all__ = ["QueueObserver"]
+
+logger = logging.getLogger("sacred.observers.queue")
+
+_TERMINAL = frozenset({"completed_event", "interrupted_event", "failed_event"})
+
+
+class QueueObserver(RunObserver):
+    """Wraps ``covered_observer``; see the module docstring for the delivery rules.
+
+    >>> from pytest_sacredx.observers.memory import MemoryObserver
+    >>> q = QueueObserver(MemoryObserver(), interval=0.01)
+    >>> import datetime as dt; t = dt.datetime(2024, 1, 1)
+    >>> q.started_event({"name": "x"}, "main", {}, t, {}, {}, None)
+    '1'
+    >>> q.completed_event(t, 42)  # blocks until delivered
+    >>> q.load_run("1").result  # other attributes come from the covered observer
+    42
+    """
+
+    def __init__(
+        self,
+        covered_observer: RunObserver,
+        interval: float = 20.0,
+        retry_interval: float = 10.0,
+        max_retries: int | None = None,
+        failure_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self._covered_observer = covered_observer
+        self._interval = float(interval)
+        self._retry_interval = float(retry_interval)
+        self._max_retries = max_retries
+        self._failure_dir = os.fspath(failure_dir) if failure_dir is not None else None
+        if getattr(covered_observer, "on_error", None) == "warn":
+            covered_observer.on_error = "raise"  # type: ignore[attr-defined]
+        self._cond = threading.Condition()
+        self._queue: collections.deque[tuple[str, tuple[Any, ...]]] = collections.deque()
+        self._worker: threading.Thread | None = None
+        self._wake = False
+        self._stop = False
+        self._gave_up = False
+        self._dumped: list[tuple[str, tuple[Any, ...]]] = []
+        self._failure_path: str | None = None
+        self._run_id: Any = None
+
+    # -- attributes ---------------------------------------------------------------------------------------
+
+    @property
+    def priority(self) -> int:  # type: ignore[override]
+        """The covered observer's priority (the run sorts observers by it)."""
+        return getattr(self._covered_observer, "priority", 0)
+
+    @priority.setter
+    def priority(self, value: int) -> None:
+        self._covered_observer.priority = value
+
+    @property
+    def interval(self) -> float:
+        return self._interval
+
+    @property
+    def retry_interval(self) -> float:
+        return self._retry_interval
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached for names QueueObserver lacks; guard against lookups before __init__ ran
+        if name.startswith("__") or "_covered_observer" not in self.__dict__:
+            raise AttributeError(name)
+        return getattr(self.__dict__["_covered_observer"], name)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, QueueObserver):
+            return self._covered_observer == other._covered_observer
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((QueueObserver, id(self._covered_observer)))
+
+    def __repr__(self) -> str:
+        return f"QueueObserver({self._covered_observer!r})"
+
+    # -- synchronous events -------------------------------------------------------------------------------
+
+    def queued_event(self, *args: Any, **kwargs: Any) -> Any:
+        return self._begin("queued_event", args, kwargs)
+
+    def started_event(self, *args: Any, **kwargs: Any) -> Any:
+        return self._begin("started_event", args, kwargs)
+
+    def _begin(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        self._stop_worker()  # a previous run that never ended: deliver what it left first
+        run_id = getattr(self._covered_observer, name)(*args, **kwargs)
+        with self._cond:
+            self._queue.clear()
+            self._stop = self._wake = self._gave_up = False
+            self._dumped = []
+            self._failure_path = None
+            self._run_id = run_id
+            self._worker = threading.Thread(
+                target=self._work, name=f"sacredx-queue-{run_id}", daemon=True
+            )
+            self._worker.start()
+        return run_id
+
+    # -- queued events ------------------------------------------------------------------------------------
+
+    def heartbeat_event(
+        self, info: dict[str, Any], captured_out: str, beat_time: _dt.datetime, result: Any
+    ) -> None:
+        self._put("heartbeat_event", (info, captured_out, beat_time, result))
+
+    def log_metrics(self, metrics_by_name: dict[str, dict[str, Any]], info: dict[str, Any]) -> None:
+        self._put("log_metrics", (metrics_by_name, info))
+
+    def resource_event(self, filename: str) -> None:
+        self._put("resource_event", (filename,))
+
+    def artifact_event(
+        self,
+        name: str,
+        filename: str,
+        metadata: dict[str, Any] | None = None,
+        content_type: str | None = None,
+    ) -> None:
+        self._put("artifact_event", (name, filename, metadata, content_type))
+
+    def completed_event(self, stop_time: _dt.datetime, result: Any) -> None:
+        self._put("completed_event", (stop_time, result))
+
+    def interrupted_event(self, interrupt_time: _dt.datetime, status: str) -> None:
+        self._put("interrupted_event", (interrupt_time, status))
+
+    def failed_event(self, fail_time: _dt.datetime, fail_trace: list[str]) -> None:
+        self._put("failed_event", (fail_time, fail_trace))
+
+    def join(self) -> None:
+        """Wait until every queued event is delivered (or given up on), stop the worker, then forward."""
+        self._stop_worker()
+        if self._gave_up:
+            with self._cond:
+                self._dumped.append(("join", ()))
+                self._write_failure_file()
+            return
+        covered_join = getattr(self._covered_observer, "join", None)
+        if callable(covered_join):
+            covered_join()
+
+    def _stop_worker(self) -> None:
+        with self._cond:
+            worker = self._worker
+            if worker is None:
+                return
+            self._stop = self._wake = True
+            self._cond.notify_all()
+        worker.join()
+        with self._cond:
+            if self._worker is worker:
+                self._worker = None
+
+    def _put(self, name: str, args: tuple[Any, ...]) -> None:
+        with self._cond:
+            if self._gave_up or self._worker is None:
+                if self._gave_up:
+                    self._dumped.append((name, args))
+                    self._write_failure_file()
+                    return
+                # no run in progress (an event after join): deliver directly, errors to the caller
+                getattr(self._covered_observer, name)(*args)
+                return
+            self._queue.append((name, args))
+            if name in _TERMINAL:
+                self._stop = self._wake = True
+                self._cond.notify_all()
+        if name in _TERMINAL:
+            self._stop_worker()
+
+    # -- the worker ---------------------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        try:
+            self._deliver_until_stopped()
+        except BaseException:  # pragma: no cover - a bug in this module; never kill silently
+            logger.exception("QueueObserver: worker thread crashed; undelivered events are dumped")
+            with self._cond:
+                self._give_up_locked()
+        finally:
+            with self._cond:
+                self._cond.notify_all()
+
+    def _deliver_until_stopped(self) -> None:
+        failures = 0
+        while True:
+            with self._cond:
+                if not self._queue and self._stop:
+                    return
+                if not self._wake:
+                    self._cond.wait_for(lambda: self._wake, timeout=self._interval)
+                self._wake = self._stop
+            while True:
+                with self._cond:
+                    if not self._queue:
+                        break
+                    name, args = self._queue[0]
+                try:
+                    getattr(self._covered_observer, name)(*args)
+                except Exception as exc:
+                    failures += 1
+                    if failures == 1:
+                        logger.warning(
+                            "QueueObserver: %s.%s failed (%s: %s); retrying every %g s",
+                            type(self._covered_observer).__name__, name, type(exc).__name__,
+                            _first_line(exc), self._retry_interval,
+                        )
+                    if self._max_retries is not None and failures > self._max_retries:
+                        with self._cond:
+                            self._give_up_locked()
+                        return
+                    with self._cond:
+                        # sleep; a join() does not shorten the retry interval (that is its point)
+                        self._cond.wait_for(lambda: False, timeout=self._retry_interval)
+                    continue
+                with self._cond:
+                    self._queue.popleft()
+                    self._cond.notify_all()
+                if failures:
+                    logger.info("QueueObserver: %s recovered after %d failed attempt(s)",
+                                type(self._covered_observer).__name__, failures)
+                    failures = 0
+
+    def _give_up_locked(self) -> None:
+        """Stop delivering: dump the undelivered events as JSON and log one warning."""
+        self._gave_up = True
+        self._dumped = list(self._queue)
+        self._queue.clear()
+        path = self._write_failure_file()
+        logger.warning(
+            "QueueObserver: gave up on %s after %s retries; %d undelivered event(s) written to %s",
+            type(self._covered_observer).__name__, self._max_retries, len(self._dumped), path,
+        )
+
+    def _write_failure_file(self) -> str:
+        from .atomic import write_json_atomic
+
+        if self._failure_path is None:
+            directory = (
+                self._failure_dir
+                or getattr(self._covered_observer, "failure_dir", None)
+                or tempfile.gettempdir()
+            )
+            os.makedirs(directory, exist_ok=True)
+            stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+            self._failure_path = os.path.join(
+                directory, f"sacredx_queue_fail_{self._run_id}_{stamp}.json"
+            )
+        write_json_atomic(
+            self._failure_path,
+            {
+                "observer": repr(self._covered_observer),
+                "run_id": to_jsonable(self._run_id),
+                "events": [{"event": n, "args": to_jsonable(list(a))} for n, a in self._dumped],
+            },
+        )
+        return self._failure_path
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc)
+    return text.splitlines()[0] if text else ""
