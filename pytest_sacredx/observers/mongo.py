@@ -49,7 +49,7 @@ from ..serialize import to_jsonable
 from .base import RunObserver
 from .queue import QueueObserver
 from .record import RunRecord
-from .redact import redact_url
+from .redact import redact_options, redact_url
 
 if TYPE_CHECKING:  # pragma: no cover
     import gridfs
@@ -527,7 +527,7 @@ class MongoObserver(RunObserver):
                 command=command,
                 host=_store(host_info),
                 config=_store(config),
-                meta=_store(meta_info),
+                meta=_redacted_meta(meta_info),
                 resources=[],
                 artifacts=[],
                 captured_out="",
@@ -930,6 +930,14 @@ class MongoObserver(RunObserver):
         return f"MongoObserver({self.url!r})"
 
 
+def _redacted_meta(meta_info: Mapping[str, Any]) -> dict[str, Any]:
+    """``meta_info`` for storing: observer URLs in the options lose their passwords."""
+    meta = _store(meta_info)
+    if isinstance(meta.get("options"), dict):
+        meta["options"] = redact_options(meta["options"])
+    return meta
+
+
 def _read(filename: str | os.PathLike[str]) -> bytes:
     with open(filename, "rb") as fh:
         return fh.read()
@@ -969,7 +977,7 @@ def _validate_url(url: str) -> None:
     from pymongo.uri_parser import parse_uri
 
     try:
-        parse_uri(url, warn=True)
+        parse_uri(url, warn=False)
     except (PyMongoError, ValueError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ObserverURIError(
