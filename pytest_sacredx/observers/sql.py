@@ -1,0 +1,744 @@
+"""SqlObserver: runs in any SQLAlchemy 2 database (SQLite, PostgreSQL, …), with a reader.
+
+Sacred's ``SqlObserver`` API and tables (see :mod:`.sql_bases` for the schema and where it differs:
+first run id 1, results of any type in ``run.result_json``, a ``metrics`` table). SQLAlchemy is imported
+only when an observer is built, so ``import pytest_sacredx.observers`` stays cheap; without it the
+constructor raises :class:`~pytest_sacredx.errors.MissingExtraError` naming the ``sql`` extra.
+
+Why it is safe with many writers (xdist workers, several machines on one PostgreSQL):
+
+- run ids come from the database's autoincrement key, never from ``max(id)+1``;
+- each event is one short transaction (heartbeats update only the run row, metrics are one bulk insert);
+  transient lock errors (SQLite's ``database is locked``, PostgreSQL serialization failures) are retried;
+- tables are created on the first started/queued event under a PostgreSQL advisory lock, and a creation
+  race on any other database is caught and retried.
+
+>>> from pytest_sacredx import Experiment  # doctest: +SKIP
+>>> ex = Experiment("demo")  # doctest: +SKIP
+>>> ex.observers.append(SqlObserver("sqlite:///runs.db"))  # doctest: +SKIP
+>>> obs = SqlObserver("postgresql+psycopg://me:pw@127.0.0.1/runs")  # doctest: +SKIP
+>>> [r.id for r in obs.list_runs()], obs.load_run(1).result  # doctest: +SKIP
+(['1', '2'], 0.93)
+
+Passwords in the URL never reach a record, ``repr`` or log line: :attr:`SqlObserver.url` is redacted.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import math
+import mimetypes
+import os
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ..errors import ArtifactNameError, RunIdExistsError, missing_extra
+from ..serialize import to_jsonable
+from .base import RunObserver
+from .record import RunRecord
+from .redact import redact_options, redact_url
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session
+
+__all__ = ["SqlObserver"]
+
+T = TypeVar("T")
+
+DEFAULT_SQL_PRIORITY = 40
+#: attempts for one event when the database reports a transient conflict (lock, serialization)
+_TX_ATTEMPTS = 20
+# PostgreSQL advisory lock key taken while creating tables ("sacredx" in ASCII).
+_PG_DDL_LOCK = 0x73616372656478
+
+
+def _import_sqlalchemy() -> Any:
+    try:
+        import sqlalchemy
+    except ImportError as exc:
+        raise missing_extra("sql", "SQLAlchemy") from exc
+    return sqlalchemy
+
+
+def _bases() -> Any:
+    _import_sqlalchemy()
+    from . import sql_bases
+
+    return sql_bases
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(to_jsonable(value), sort_keys=True)
+
+
+def _naive_utc(value: _dt.datetime | None) -> _dt.datetime | None:
+    # "timestamp without time zone" columns: store naive UTC as Sacred's events give it.
+    if value is not None and value.tzinfo is not None:
+        return value.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def _numeric(value: Any) -> float | None:
+    """The value as a float for a Float column, or None when it is not a real number."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if isinstance(value, (int, float)) or hasattr(value, "dtype"):
+        return number
+    return None
+
+
+def _result_columns(result: Any) -> dict[str, Any]:
+    number = _numeric(result)
+    return {
+        "result": number if number is not None and math.isfinite(number) else None,
+        "result_json": None if result is None else _dumps(result),
+    }
+
+
+def _check_artifact_name(name: str) -> None:
+    if not isinstance(name, str) or not name or name in (".", ".."):
+        raise ArtifactNameError(
+            f"Artifact name {name!r} is empty or a directory name; give a file name"
+        )
+    if "/" in name or "\\" in name or os.sep in name or "\0" in name:
+        raise ArtifactNameError(
+            f"Artifact name {name!r} contains a path separator; give a plain file name such as "
+            f"{name.replace('/', '_').replace(chr(92), '_')!r}"
+        )
+
+
+def _md5_file(filename: str) -> tuple[str, bytes]:
+    with open(filename, "rb") as fh:
+        data = fh.read()
+    return hashlib.md5(data).hexdigest(), data
+
+
+def _is_transient(exc: BaseException) -> bool:
+    text = str(getattr(exc, "orig", exc)).lower()
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return (
+        "database is locked" in text
+        or "database table is locked" in text
+        or "busy" in text
+        or code in ("40001", "40P01")  # serialization failure, deadlock detected
+    )
+
+
+def _step(value: float | None) -> Any:
+    if value is not None and float(value).is_integer():
+        return int(value)
+    return value
+
+
+class SqlObserver(RunObserver):
+    """Record runs in a SQL database; also reads them back (:meth:`list_runs`, :meth:`load_run`).
+
+    ``url`` is any SQLAlchemy URL (``sqlite:///runs.db``, ``postgresql+psycopg://user:pw@host/db``; a
+    bare ``postgresql://`` uses psycopg 3 when psycopg2 is absent).
+
+    >>> obs = SqlObserver("sqlite:///runs.db")  # doctest: +SKIP
+    """
+
+    VERSION = "SqlObserver-0.7.0"
+
+    def __init__(self, url: str, echo: bool = False, priority: int = DEFAULT_SQL_PRIORITY) -> None:
+        sa = _import_sqlalchemy()
+        from sqlalchemy.orm import scoped_session, sessionmaker
+
+        engine = _create_engine(sa, url, echo)
+        self._setup(engine, scoped_session(sessionmaker(bind=engine)), priority)
+
+    @classmethod
+    def create(
+        cls, url: str, echo: bool = False, priority: int = DEFAULT_SQL_PRIORITY
+    ) -> SqlObserver:
+        """Deprecated alias of ``SqlObserver(url, echo, priority)`` (as in Sacred)."""
+        warnings.warn(
+            "SqlObserver.create(...) is deprecated; use SqlObserver(...) instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return cls(url, echo=echo, priority=priority)
+
+    @classmethod
+    def create_from(
+        cls, engine: Engine, session: Any, priority: int = DEFAULT_SQL_PRIORITY
+    ) -> SqlObserver:
+        """An observer over an existing engine (``session`` is kept as ``.session``, as in Sacred).
+
+        Events run in their own short sessions on ``engine``, so the caller's session is never
+        committed or rolled back behind its back.
+        """
+        _import_sqlalchemy()
+        self = cls.__new__(cls)
+        self._setup(engine, session, priority)
+        return self
+
+    def _setup(self, engine: Engine, session: Any, priority: int) -> None:
+        from sqlalchemy.orm import sessionmaker
+
+        self.engine = engine
+        self.session = session
+        self.priority = priority
+        #: the database URL with its password replaced by ``***`` (safe to print and store)
+        self.url = redact_url(engine.url.render_as_string(hide_password=False))
+        self._sessions = sessionmaker(bind=engine, expire_on_commit=False)
+        self._lock = threading.RLock()
+        self._tables_ready = False
+        self._experiment_ids: dict[str, int] = {}
+        self._host_ids: dict[str, int] = {}
+        self.run_pk: int | None = None
+        self.run_id: str | None = None
+
+    def __repr__(self) -> str:
+        return f"SqlObserver({self.url!r}, priority={self.priority})"
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def _transaction(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in one transaction, retrying transient lock/serialization conflicts."""
+        from sqlalchemy import exc as sa_exc
+
+        for attempt in range(_TX_ATTEMPTS):
+            try:
+                with self._sessions.begin() as session:
+                    return work(session)
+            except sa_exc.OperationalError as error:
+                if not _is_transient(error) or attempt == _TX_ATTEMPTS - 1:
+                    raise
+                time.sleep(min(0.01 * 2**attempt, 0.5))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _ensure_tables(self) -> None:
+        if self._tables_ready:
+            return
+        import sqlalchemy as sa
+        from sqlalchemy import exc as sa_exc
+
+        metadata = _bases().Base.metadata
+        for attempt in range(10):
+            try:
+                with self.engine.begin() as conn:
+                    if conn.dialect.name == "postgresql":
+                        # Two processes creating tables at once collide on the catalog; serialize them.
+                        conn.execute(
+                            sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_DDL_LOCK}
+                        )
+                    metadata.create_all(conn, checkfirst=True)
+                break
+            except (sa_exc.IntegrityError, sa_exc.ProgrammingError, sa_exc.OperationalError):
+                # Another writer created a table between our check and our CREATE: check again.
+                if attempt == 9:
+                    raise
+                time.sleep(0.02 * (attempt + 1))
+        self._tables_ready = True
+
+    def _tables_exist(self) -> bool:
+        import sqlalchemy as sa
+
+        if self._tables_ready:
+            return True
+        return bool(sa.inspect(self.engine).has_table("run"))
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def _experiment_id(self, session: Session, ex_info: dict[str, Any]) -> int:
+        import sqlalchemy as sa
+
+        b = _bases()
+        info = to_jsonable(ex_info)
+        md5 = hashlib.md5(json.dumps(info, sort_keys=True).encode()).hexdigest()
+        if md5 in self._experiment_ids:
+            return self._experiment_ids[md5]
+        found = session.scalar(
+            sa.select(b.Experiment.experiment_id).where(b.Experiment.md5sum == md5).limit(1)
+        )
+        if found is not None:
+            return int(found)
+        base_dir = info.get("base_dir") or ""
+        experiment = b.Experiment(
+            name=str(info.get("name", "")),
+            md5sum=md5,
+            base_dir=base_dir,
+            mainfile=info.get("mainfile"),
+        )
+        for entry in info.get("sources", []):
+            filename, source_md5 = str(entry[0]), str(entry[1])
+            source = session.scalars(
+                sa.select(b.Source).where(
+                    b.Source.filename == filename, b.Source.md5sum == source_md5
+                )
+            ).first()
+            if source is None:
+                source = b.Source(
+                    filename=filename, md5sum=source_md5, content=_read_text(base_dir, filename)
+                )
+            experiment.sources.append(source)
+        for dep in sorted(set(info.get("dependencies", []))):
+            name, _, version = str(dep).partition("==")
+            dependency = session.scalars(
+                sa.select(b.Dependency).where(
+                    b.Dependency.name == name, b.Dependency.version == version
+                )
+            ).first()
+            experiment.dependencies.append(dependency or b.Dependency(name=name, version=version))
+        for repo in info.get("repositories", []):
+            url, commit, dirty = repo.get("url"), repo.get("commit"), repo.get("dirty")
+            repository = session.scalars(
+                sa.select(b.Repository).where(
+                    b.Repository.url == url,
+                    b.Repository.commit == commit,
+                    b.Repository.dirty == dirty,
+                )
+            ).first()
+            experiment.repositories.append(
+                repository or b.Repository(url=url, commit=commit, dirty=dirty)
+            )
+        session.add(experiment)
+        session.flush()
+        return int(experiment.experiment_id)
+
+    def _host_id(self, session: Session, host_info: dict[str, Any]) -> int:
+        import sqlalchemy as sa
+
+        b = _bases()
+        info = to_jsonable(host_info)
+        text = json.dumps(info, sort_keys=True)
+        md5 = hashlib.md5(text.encode()).hexdigest()
+        if md5 in self._host_ids:
+            return self._host_ids[md5]
+        found = session.scalar(sa.select(b.Host.host_id).where(b.Host.md5sum == md5).limit(1))
+        if found is not None:
+            return int(found)
+        os_field = info.get("os") or [None, None]
+        if not isinstance(os_field, list):
+            os_field = [os_field, None]
+        host = b.Host(
+            md5sum=md5,
+            cpu=_clip(info.get("cpu"), 256),
+            hostname=_clip(info.get("hostname"), 256),
+            os=_clip(os_field[0] if os_field else None, 64),
+            os_info=_clip(os_field[1] if len(os_field) > 1 else None, 512),
+            python_version=_clip(info.get("python_version"), 64),
+            host_info=text,
+        )
+        session.add(host)
+        session.flush()
+        return int(host.host_id)
+
+    def _insert_run(
+        self,
+        ex_info: dict[str, Any],
+        command: str,
+        host_info: dict[str, Any],
+        config: dict[str, Any],
+        meta_info: dict[str, Any],
+        _id: Any,
+        status: str,
+        **times: _dt.datetime | None,
+    ) -> Any:
+        import sqlalchemy as sa
+        from sqlalchemy import exc as sa_exc
+
+        b = _bases()
+        self._ensure_tables()
+        meta = to_jsonable(meta_info or {})
+        if isinstance(meta.get("options"), dict):
+            meta["options"] = redact_options(meta["options"])
+        priority = _numeric(meta.get("priority"))
+        comment = meta.get("comment")
+        row: dict[str, Any] = {
+            "command": _clip(command, 256),
+            "status": status,
+            "config": _dumps(config),
+            "info": "{}",
+            "meta": json.dumps(meta, sort_keys=True),
+            "priority": priority if priority is not None else 0.0,
+            "comment": None if comment is None else str(comment),
+            **{key: _naive_utc(value) for key, value in times.items()},
+        }
+        table = b.Run.__table__
+        ids: dict[str, int] = {}
+
+        def work(session: Session) -> tuple[int, str]:
+            row["experiment_id"] = self._experiment_id(session, ex_info)
+            row["host_id"] = self._host_id(session, host_info)
+            ids["experiment"], ids["host"] = row["experiment_id"], row["host_id"]
+            if _id is not None:
+                pk = _inserted_pk(session.execute(sa.insert(table).values(run_id=str(_id), **row)))
+                return pk, str(_id)
+            # The autoincrement key is the id. A user-chosen ``_id`` may already hold that text: then
+            # keep the row as a placeholder, take the next key, and delete the placeholders at the end.
+            placeholders: list[int] = []
+            for _ in range(1000):
+                pk = _inserted_pk(session.execute(sa.insert(table).values(run_id=None, **row)))
+                taken = session.scalar(
+                    sa.select(table.c.id).where(table.c.run_id == str(pk)).limit(1)
+                )
+                if taken is None:
+                    session.execute(sa.update(table).where(table.c.id == pk).values(run_id=str(pk)))
+                    break
+                placeholders.append(pk)
+            else:  # pragma: no cover - needs 1000 user-chosen ids in a row
+                raise RuntimeError("could not allocate a run id after 1000 attempts")
+            if placeholders:
+                session.execute(sa.delete(table).where(table.c.id.in_(placeholders)))
+            return pk, str(pk)
+
+        try:
+            pk, run_id = self._transaction(work)
+        except sa_exc.IntegrityError as error:
+            if _id is not None:
+                raise RunIdExistsError(
+                    f"Run id {_id!r} already exists in {self.url}; pass another _id or none to get "
+                    f"the next free one"
+                ) from error
+            raise
+        # Cache only committed rows: a rolled-back experiment id would point at nothing.
+        self._experiment_ids.setdefault(_md5_of(ex_info), ids["experiment"])
+        self._host_ids.setdefault(_md5_of(host_info), ids["host"])
+        self.run_pk, self.run_id = pk, run_id
+        return _id if _id is not None else pk
+
+    def started_event(
+        self,
+        ex_info: dict[str, Any],
+        command: str,
+        host_info: dict[str, Any],
+        start_time: _dt.datetime,
+        config: dict[str, Any],
+        meta_info: dict[str, Any],
+        _id: Any,
+    ) -> Any:
+        with self._lock:
+            return self._insert_run(
+                ex_info,
+                command,
+                host_info,
+                config,
+                meta_info,
+                _id,
+                "RUNNING",
+                start_time=start_time,
+            )
+
+    def queued_event(
+        self,
+        ex_info: dict[str, Any],
+        command: str,
+        host_info: dict[str, Any],
+        queue_time: _dt.datetime,
+        config: dict[str, Any],
+        meta_info: dict[str, Any],
+        _id: Any,
+    ) -> Any:
+        with self._lock:
+            return self._insert_run(
+                ex_info, command, host_info, config, meta_info, _id, "QUEUED", queue_time=queue_time
+            )
+
+    def _update_run(self, **values: Any) -> None:
+        import sqlalchemy as sa
+
+        with self._lock:
+            if self.run_pk is None:
+                return
+            table = _bases().Run.__table__
+            stmt = sa.update(table).where(table.c.id == self.run_pk).values(**values)
+            self._transaction(lambda session: session.execute(stmt))
+
+    def heartbeat_event(
+        self, info: dict[str, Any], captured_out: str, beat_time: _dt.datetime, result: Any
+    ) -> None:
+        self._update_run(
+            heartbeat=_naive_utc(beat_time),
+            captured_out=captured_out,
+            info=_dumps(info or {}),
+            **_result_columns(result),
+        )
+
+    def completed_event(self, stop_time: _dt.datetime, result: Any) -> None:
+        self._update_run(
+            stop_time=_naive_utc(stop_time), status="COMPLETED", **_result_columns(result)
+        )
+
+    def interrupted_event(self, interrupt_time: _dt.datetime, status: str) -> None:
+        self._update_run(stop_time=_naive_utc(interrupt_time), status=str(status)[:32])
+
+    def failed_event(self, fail_time: _dt.datetime, fail_trace: list[str]) -> None:
+        self._update_run(
+            stop_time=_naive_utc(fail_time),
+            status="FAILED",
+            fail_trace=json.dumps([str(line) for line in fail_trace or []]),
+        )
+
+    def resource_event(self, filename: str) -> None:
+        import sqlalchemy as sa
+
+        b = _bases()
+        md5, data = _md5_file(filename)
+
+        def work(session: Session) -> None:
+            resource_id = session.scalar(
+                sa.select(b.Resource.resource_id)
+                .where(b.Resource.filename == filename, b.Resource.md5sum == md5)
+                .limit(1)
+            )
+            if resource_id is None:
+                resource = b.Resource(filename=filename, md5sum=md5, content=data)
+                session.add(resource)
+                session.flush()
+                resource_id = resource.resource_id
+            link = b.runs_resources
+            exists = session.scalar(
+                sa.select(sa.func.count())
+                .select_from(link)
+                .where(link.c.run_id == self.run_id, link.c.resource_id == resource_id)
+            )
+            if not exists:
+                session.execute(sa.insert(link).values(run_id=self.run_id, resource_id=resource_id))
+
+        with self._lock:
+            if self.run_id is not None:
+                self._transaction(work)
+
+    def artifact_event(
+        self,
+        name: str,
+        filename: str,
+        metadata: dict[str, Any] | None = None,
+        content_type: str | None = None,
+    ) -> None:
+        import sqlalchemy as sa
+
+        _check_artifact_name(name)
+        table = _bases().Artifact.__table__
+        with open(filename, "rb") as fh:
+            content = fh.read()
+        if content_type is None:
+            content_type = mimetypes.guess_type(name)[0]
+
+        def work(session: Session) -> None:
+            # Saving an artifact name again replaces it, as FileStorage overwrites the file.
+            session.execute(
+                sa.delete(table).where(table.c.run_id == self.run_id, table.c.filename == name)
+            )
+            session.execute(
+                sa.insert(table).values(
+                    run_id=self.run_id,
+                    filename=name,
+                    content=content,
+                    content_type=content_type,
+                    metadata_json=None if metadata is None else _dumps(metadata),
+                )
+            )
+
+        with self._lock:
+            if self.run_id is not None:
+                self._transaction(work)
+
+    def log_metrics(self, metrics_by_name: dict[str, dict[str, Any]], info: dict[str, Any]) -> None:
+        import sqlalchemy as sa
+
+        with self._lock:
+            if self.run_id is None:
+                return
+            rows = []
+            for name, metric in metrics_by_name.items():
+                steps = metric.get("steps", [])
+                values = metric.get("values", [])
+                stamps = metric.get("timestamps", [None] * len(steps))
+                for step, value, stamp in zip(steps, values, stamps, strict=False):
+                    number = _numeric(value)
+                    rows.append(
+                        {
+                            "run_id": self.run_id,
+                            "name": str(name),
+                            "step": _numeric(step),
+                            "value": number
+                            if number is not None and not math.isnan(number)
+                            else None,
+                            "timestamp": _naive_utc(stamp)
+                            if isinstance(stamp, _dt.datetime)
+                            else None,
+                        }
+                    )
+            if rows:
+                table = _bases().Metric.__table__
+                self._transaction(lambda session: session.execute(sa.insert(table), rows))
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def query(self, run_id: Any) -> dict[str, Any]:
+        """The stored run as Sacred's ``Run.to_json()`` dict (plus ``info`` and ``metrics``)."""
+        import sqlalchemy as sa
+        from sqlalchemy.orm import undefer
+
+        b = _bases()
+        if not self._tables_exist():
+            raise KeyError(run_id)
+        with self._sessions() as session:
+            run = session.scalars(
+                sa.select(b.Run)
+                .where(b.Run.run_id == str(run_id))
+                .options(undefer(b.Run.captured_out))
+            ).first()
+            if run is None:
+                raise KeyError(run_id)
+            data = run.to_json()
+            data["metrics"] = self._metrics(session, [run.run_id]).get(run.run_id, {})
+            return data
+
+    def list_runs(self) -> Iterator[RunRecord]:
+        """All runs, oldest first."""
+        yield from self._records(None)
+
+    def load_run(self, run_id: Any) -> RunRecord:
+        """One run by id (``1`` or ``"1"``); ``KeyError`` when there is none."""
+        for record in self._records(str(run_id)):
+            return record
+        raise KeyError(run_id)
+
+    def load_artifact(self, run_id: Any, name: str) -> bytes:
+        """The stored bytes of one artifact; ``KeyError`` when there is none."""
+        import sqlalchemy as sa
+
+        table = _bases().Artifact.__table__
+        if not self._tables_exist():
+            raise KeyError((run_id, name))
+        with self.engine.connect() as conn:
+            content = conn.scalar(
+                sa.select(table.c.content).where(
+                    table.c.run_id == str(run_id), table.c.filename == name
+                )
+            )
+        if content is None:
+            raise KeyError((run_id, name))
+        return bytes(content)
+
+    def _records(self, run_id: str | None) -> Iterator[RunRecord]:
+        import sqlalchemy as sa
+        from sqlalchemy.orm import undefer
+
+        b = _bases()
+        if not self._tables_exist():
+            return
+        with self._sessions() as session:
+            stmt = (
+                sa.select(b.Run)
+                .where(b.Run.run_id.is_not(None))
+                .options(undefer(b.Run.captured_out))
+            )
+            if run_id is not None:
+                stmt = stmt.where(b.Run.run_id == run_id)
+            runs = list(session.scalars(stmt.order_by(b.Run.id)))
+            metrics = self._metrics(
+                session, [r.run_id for r in runs] if run_id is not None else None
+            )
+            for run in runs:
+                yield self._record(run, metrics.get(run.run_id, {}))
+
+    def _metrics(
+        self, session: Session, run_ids: list[str] | None
+    ) -> dict[str, dict[str, dict[str, list[Any]]]]:
+        import sqlalchemy as sa
+
+        table = _bases().Metric.__table__
+        stmt = sa.select(
+            table.c.run_id, table.c.name, table.c.step, table.c.value, table.c.timestamp
+        )
+        if run_ids is not None:
+            stmt = stmt.where(table.c.run_id.in_(run_ids))
+        out: dict[str, dict[str, dict[str, list[Any]]]] = {}
+        for rid, name, step, value, stamp in session.execute(stmt.order_by(table.c.metric_id)):
+            metric = out.setdefault(rid, {}).setdefault(
+                name, {"steps": [], "values": [], "timestamps": []}
+            )
+            metric["steps"].append(_step(step))
+            metric["values"].append(float("nan") if value is None else value)
+            metric["timestamps"].append(stamp)
+        return out
+
+    def _record(self, run: Any, metrics: dict[str, dict[str, list[Any]]]) -> RunRecord:
+        data = run.to_json()
+        return RunRecord(
+            id=str(run.run_id),
+            status=run.status,
+            experiment=data["experiment"],
+            command=run.command or "",
+            config=data["config"] or {},
+            meta=json.loads(run.meta) if run.meta else {},
+            host=data["host"],
+            start_time=run.start_time,
+            stop_time=run.stop_time,
+            heartbeat=run.heartbeat,
+            queue_time=run.queue_time,
+            result=data["result"],
+            fail_trace=data["fail_trace"],
+            info=data["info"] or {},
+            captured_out=run.captured_out or "",
+            metrics=metrics,
+            artifacts=[a.filename for a in run.artifacts],
+            resources=data["resources"],
+            store=self.url,
+        )
+
+
+def _create_engine(sa: Any, url: str, echo: bool) -> Engine:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {"echo": echo}
+    if parsed.drivername == "postgresql":
+        # A bare postgresql:// means psycopg2 to SQLAlchemy; use psycopg 3 when only it is installed.
+        try:
+            import psycopg2  # noqa: F401
+        except ImportError:
+            parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            # One shared connection, so the heartbeat thread sees the same in-memory database.
+            from sqlalchemy.pool import StaticPool
+
+            kwargs["poolclass"] = StaticPool
+            kwargs["connect_args"] = {"check_same_thread": False}
+        else:
+            # Wait for another writer's lock instead of failing at once (xdist workers, processes).
+            kwargs["connect_args"] = {"timeout": 30}
+    else:
+        kwargs["pool_pre_ping"] = True  # survive a restarted server between runs
+    try:
+        return sa.create_engine(parsed, **kwargs)  # type: ignore[no-any-return]
+    except ImportError as exc:
+        raise missing_extra("sql", exc.name or "the database driver") from exc
+
+
+def _read_text(base_dir: str, filename: str) -> str | None:
+    path = filename if os.path.isabs(filename) else os.path.join(base_dir or "", filename)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def _inserted_pk(result: Any) -> int:
+    return int(result.inserted_primary_key[0])
+
+
+def _clip(value: Any, size: int) -> str | None:
+    return None if value is None else str(value)[:size]
+
+
+def _md5_of(value: Any) -> str:
+    return hashlib.md5(json.dumps(to_jsonable(value), sort_keys=True).encode()).hexdigest()
