@@ -33,12 +33,23 @@ __all__ = [
     "gather_repositories",
     "gather_sources",
     "gather_sources_and_dependencies",
+    "get_commit_if_possible",
     "get_digest",
     "get_main_file",
     "get_py_file_if_possible",
     "git_info",
     "is_local_source",
 ]
+
+
+def get_commit_if_possible(
+    filename: str, save_git_info: bool = True
+) -> tuple[str | None, str | None, bool | None]:
+    """Sacred's ``(repo url, commit, dirty)`` for a file; ``(None, None, None)`` outside a repository."""
+    info = git_info(filename) if save_git_info else None
+    if info is None:
+        return None, None, None
+    return info["url"], info["commit"], info["dirty"]
 
 
 def get_main_file(

@@ -160,3 +160,11 @@ def test_sources_carry_git_state_and_repositories_are_unique(repo: Path) -> None
 def test_source_without_git_info(repo: Path) -> None:
     src = Source.create(str(repo / "main.py"), save_git_info=False)
     assert (src.repo, src.commit, src.is_dirty) == (None, None, None)
+
+
+def test_sacred_get_commit_if_possible(repo: Path, tmp_path: Path) -> None:
+    from pytest_sacredx.dependencies import get_commit_if_possible
+
+    url, commit, dirty = get_commit_if_possible(str(repo / "main.py"), True)
+    assert (commit, dirty) == (git(repo, "rev-parse", "HEAD"), False)
+    assert get_commit_if_possible(str(repo / "main.py"), False) == (None, None, None)

@@ -97,6 +97,21 @@ def test_instances_count_through_their_class(project: Path) -> None:
     assert names(found, project) == {f"{PKG}/__init__.py", f"{PKG}/sub.py"}
 
 
+def test_wrappers_count_through_the_wrapped_function(project: Path) -> None:
+    import functools
+
+    sub = importlib.import_module(f"{PKG}.sub")
+
+    class Captured:  # defined here, in the tests, like a captured-function wrapper of a library
+        def __init__(self, func):
+            functools.update_wrapper(self, func)
+
+    found = gather_sources(
+        {"f": Captured(sub.func)}, str(project), mode="imported", save_git_info=False
+    )
+    assert names(found, project) == {f"{PKG}/__init__.py", f"{PKG}/sub.py"}
+
+
 def test_sys_mode_takes_every_local_imported_module(project: Path) -> None:
     found = gather_sources(imported_globs(project), str(project), mode="sys", save_git_info=False)
     assert names(found, project) == {

@@ -189,8 +189,9 @@ def gather_sources(
 def iter_referenced_modules(globs: Mapping[str, Any]) -> Iterator[tuple[str, types.ModuleType]]:
     """Yield ``(name, module)`` for each module the globals reference, and each parent package, once.
 
-    A global refers to a module by being one, or through ``__module__``: functions and classes directly,
-    other objects through their type (``type(obj)``, so lazy proxies are never asked for attributes).
+    A global refers to a module by being one, or through its ``__module__`` (Sacred's rule): functions
+    and classes name where they are defined, wrappers made with ``functools.wraps`` (captured functions)
+    where the wrapped function is, other objects where their class is.
     ``__main__`` is skipped (the main file is handled on its own) and so is ``builtins``.
 
     >>> import json
@@ -252,10 +253,13 @@ def _module_name_of(value: Any) -> str | None:
     name: object
     if isinstance(value, types.ModuleType):
         name = value.__name__
-    elif isinstance(value, (type, types.FunctionType, types.BuiltinFunctionType, types.MethodType)):
-        name = getattr(value, "__module__", None)
     else:
-        name = type(value).__module__
+        try:
+            name = getattr(value, "__module__", None)
+        except Exception:  # a proxy whose __getattr__ fails must not break discovery
+            name = None
+        if not isinstance(name, str):
+            name = getattr(type(value), "__module__", None)
     return name if isinstance(name, str) else None
 
 
