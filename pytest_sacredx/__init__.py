@@ -1,3 +1,47 @@
-"""pytest-sacredx: Sacred's experiment API, rebuilt as a pytest plugin."""
+"""pytest-sacredx: Sacred's experiment API, rebuilt as a pytest plugin.
+
+Switch from Sacred by changing one import::
+
+    from pytest_sacredx import Experiment   # was: from sacred import Experiment
+
+Run experiments as scripts (``python exp.py with gamma=0.7 -F runs``) or as parametrized pytest cases
+(``pytest exp.py --exp-config gamma=0.1,0.7``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .cli.options import cli_option
+from .experiment import Experiment
+from .ingredient import Ingredient
+from .settings import SETTINGS
 
 __version__ = "0.1.0"
+__author__ = "pytest-sacredx developers"
+__author_email__ = ""
+__url__ = "https://github.com/pytest-sacredx/pytest-sacredx"
+
+__all__ = [
+    "Experiment",
+    "Ingredient",
+    "observers",
+    "SETTINGS",
+    "cli_option",
+    "host_info_gatherer",
+    "host_info_getter",
+    "__version__",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on first use: host_info and the observers package are not needed to define an experiment.
+    if name in ("host_info_gatherer", "host_info_getter"):
+        from . import host_info
+
+        return getattr(host_info, name)
+    if name == "observers":
+        import importlib
+
+        return importlib.import_module(".observers", __name__)
+    raise AttributeError(f"module 'pytest_sacredx' has no attribute {name!r}")

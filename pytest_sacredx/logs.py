@@ -1,0 +1,98 @@
+"""Our logger hierarchy (``sacredx.<experiment>``): the root logger is never configured behind the
+user's back.
+
+Sacred calls ``logging.basicConfig`` and logs through the root logger, which duplicates or overrides the
+user's handlers. We log to ``sacredx.*``; when nobody configured logging (the root logger has no
+handlers) we attach one handler of ours to ``sacredx`` that prints Sacred's familiar lines
+(``INFO - hello_config - Started``) to stderr. As soon as the user configures root logging, our handler
+steps aside and records propagate to theirs (and to pytest's log capture).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TYPE_CHECKING, Any
+
+from .errors import CommandLineError
+
+if TYPE_CHECKING:
+    from .ingredient import Ingredient
+
+__all__ = ["BASE_LOGGER_NAME", "get_run_loggers", "parse_log_level"]
+
+BASE_LOGGER_NAME = "sacredx"
+_PREFIX = BASE_LOGGER_NAME + "."
+
+
+class _ShortNameFormatter(logging.Formatter):
+    """Shows ``hello_config`` for the logger ``sacredx.hello_config``, as Sacred's lines read."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        name = record.name
+        record.shortname = name[len(_PREFIX):] if name.startswith(_PREFIX) else name
+        return super().format(record)
+
+
+class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Marks the handler as ours, so we can tell it apart from the user's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:  # always the current stderr (pytest and tests swap it)
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def _ensure_handler(base: logging.Logger) -> None:
+    ours = [h for h in base.handlers if isinstance(h, _OurHandler)]
+    if logging.getLogger().handlers:
+        for h in ours:
+            base.removeHandler(h)
+        if ours:
+            base.propagate = True
+            if getattr(base, "_sacredx_set_level", False):
+                base.setLevel(logging.NOTSET)
+        return
+    if ours or [h for h in base.handlers if not isinstance(h, _OurHandler)]:
+        return
+    handler = _OurHandler()
+    handler.setFormatter(_ShortNameFormatter("%(levelname)s - %(shortname)s - %(message)s"))
+    base.addHandler(handler)
+    base.propagate = False
+    if base.level == logging.NOTSET:
+        base.setLevel(logging.INFO)
+        base._sacredx_set_level = True  # type: ignore[attr-defined]
+
+
+def parse_log_level(level: str | int) -> int:
+    """``"DEBUG"``, ``"debug"``, ``"10"`` or ``10`` → 10; anything else is a one-line error."""
+    if isinstance(level, int):
+        return level
+    text = str(level).strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    value = logging.getLevelName(text.upper())
+    if isinstance(value, int):
+        return value
+    raise CommandLineError(
+        f"Unknown log level {level!r}: use DEBUG, INFO, WARNING, ERROR, CRITICAL or a number."
+    )
+
+
+def get_run_loggers(experiment: Ingredient, log_level: str | int | None = None) -> tuple[logging.Logger, logging.Logger]:
+    """The experiment's root logger and the run's logger (its child named after the experiment)."""
+    if experiment.logger is not None:
+        root = experiment.logger
+    else:
+        root = logging.getLogger(BASE_LOGGER_NAME)
+        _ensure_handler(root)
+    if log_level is not None:
+        root.setLevel(parse_log_level(log_level))
+        root._sacredx_set_level = False  # type: ignore[attr-defined]
+    return root, root.getChild(experiment.path)

@@ -1,0 +1,307 @@
+"""From an experiment, updates and named configs to a ready :class:`Run` (Sacred's ``create_run``).
+
+Order of evaluation — later steps cannot override what earlier ones *fix*:
+
+1. **Updates** (``config_updates`` / ``with a.b=1``) are split among the ingredients by the longest
+   ingredient path that prefixes each key, and are fixed.
+2. **Named configs**, in the order given. Each is evaluated with the updates fixed and the results of
+   the earlier named configs as presets, so a later one overrides an earlier one and explicit updates
+   beat both (``with variant a=23`` keeps ``a == 23``). A name that is an existing file loads that file.
+3. **Config scopes and dicts** of each ingredient, sub-ingredients first (each sees its sub-ingredients'
+   configs as read-only names), with everything from steps 1–2 fixed; entries computed from fixed ones
+   follow them. Then the ingredient's config hooks.
+4. **Seed**: the experiment's ``seed`` entry, drawn at random (or the ``--seed`` option) when absent.
+5. **Checks**: an update that adds a key no captured function uses is a ``ConfigAddedError`` (unless
+   ``force``); added keys that are used, and type changes, are logged as warnings.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..config.config_dict import ConfigDict
+from ..config.paths import (
+    convert_to_nested_dict,
+    get_by_dotted_path,
+    is_prefix,
+    iterate_flattened,
+    join_paths,
+    set_by_dotted_path,
+)
+from ..config.summary import ConfigSummary
+from ..errors import (
+    CommandNotFoundError,
+    ConfigAddedError,
+    NamedConfigNotFoundError,
+    did_you_mean,
+)
+from ..settings import SETTINGS
+from .run import Run
+from .seeding import SEED_DOC, derive_seed, random_seed, set_global_seed
+
+if TYPE_CHECKING:
+    from ..experiment import Experiment
+    from ..ingredient import Ingredient
+
+__all__ = ["create_run", "get_command"]
+
+
+class Scaffold:
+    """One ingredient's part of the config while a run is assembled."""
+
+    def __init__(self, ingredient: Ingredient, path: str) -> None:
+        self.ingredient = ingredient
+        self.path = path  # "" for the experiment itself
+        self.fixed: dict[str, Any] = {}  # flat dotted keys from updates
+        self.named: dict[str, Any] = {}  # flat dotted keys from named configs
+        self.subs: list[Scaffold] = []
+        self.config: dict[str, Any] = {}
+        self.summary = ConfigSummary()
+
+    def rel(self, path: str) -> str:
+        return path if not self.path else path[len(self.path) + 1:]
+
+    def fallback(self) -> dict[str, Any]:
+        """Sub-ingredient configs, by their path relative to this one (``a.b`` is ``b`` inside ``a``)."""
+        fb: dict[str, Any] = {}
+        for sub in self.subs:
+            rel = sub.path[len(self.path) + 1:] if self.path and is_prefix(self.path, sub.path) else sub.path
+            set_by_dotted_path(fb, rel, sub.config or {**_nested(sub.named), **_nested(sub.fixed)})
+        return fb
+
+
+def _nested(flat: dict[str, Any]) -> dict[str, Any]:
+    return convert_to_nested_dict(flat) if flat else {}
+
+
+def _scaffolds(experiment: Experiment) -> tuple[dict[str, Scaffold], list[Scaffold]]:
+    """Scaffolds by path, and the order to evaluate them in (sub-ingredients before their users)."""
+    by_ing: dict[int, Scaffold] = {}
+    order: list[Scaffold] = []
+
+    def visit(ing: Ingredient, is_root: bool) -> Scaffold:
+        known = by_ing.get(id(ing))
+        if known is not None:
+            return known
+        sc = Scaffold(ing, "" if is_root else ing.path)
+        by_ing[id(ing)] = sc
+        sc.subs = [visit(sub, False) for sub in ing.ingredients]
+        order.append(sc)  # post-order: children first
+        return sc
+
+    list(experiment.traverse_ingredients())  # raises CircularDependencyError on cycles
+    visit(experiment, True)
+    return {sc.path: sc for sc in order}, order
+
+
+def _best_scaffold(path: str, scaffolds: dict[str, Scaffold]) -> Scaffold:
+    best = scaffolds[""]
+    for p, sc in scaffolds.items():
+        if p and is_prefix(p, path) and len(p) > len(best.path):
+            best = sc
+    return best
+
+
+def get_command(experiment: Experiment, command_name: str) -> Any:
+    commands = dict(experiment.gather_commands())
+    if command_name not in commands:
+        raise CommandNotFoundError(
+            f'Command "{command_name}" not found.{did_you_mean(command_name, commands)} '
+            f"Available commands are: {', '.join(commands)}"
+        )
+    return commands[command_name]
+
+
+def _named_config(name: str, scaffolds: dict[str, Scaffold], experiment: Experiment) -> tuple[Scaffold, Any]:
+    if os.path.isfile(name):
+        from ..config.files import load_config_file
+
+        return scaffolds[""], ConfigDict(load_config_file(name))
+    root = scaffolds[""]
+    if name in root.ingredient.named_configs:
+        return root, root.ingredient.named_configs[name]
+    for path, sc in sorted(scaffolds.items(), key=lambda kv: -len(kv[0])):
+        if path and name.startswith(path + "."):
+            cfg = sc.ingredient.named_configs.get(name[len(path) + 1:])
+            if cfg is not None:
+                return sc, cfg
+    available = [n for n, _ in experiment.gather_named_configs()]
+    hint = did_you_mean(name, available)
+    raise NamedConfigNotFoundError(
+        f"Named config not found: '{name}'.{hint} "
+        + (f"Available named configs: {', '.join(available)}." if available else "This experiment has no named configs.")
+        + " A config file path also works."
+    )
+
+
+def create_run(
+    experiment: Experiment,
+    command_name: str,
+    config_updates: dict[str, Any] | None = None,
+    named_configs: Sequence[str] = (),
+    force: bool = False,
+    log_level: str | int | None = None,
+    default_seed: int | None = None,
+) -> Run:
+    scaffolds, order = _scaffolds(experiment)
+    root = scaffolds[""]
+    main_function = get_command(experiment, command_name)
+
+    from ..logs import get_run_loggers
+
+    root_logger, run_logger = get_run_loggers(experiment, log_level)
+
+    # 1. updates, split among ingredients
+    updates = convert_to_nested_dict(config_updates or {})
+    for key, value in iterate_flattened(updates):
+        sc = _best_scaffold(key, scaffolds)
+        if sc.path and key == sc.path:
+            run_logger.warning('Ignored attempt to set value of "%s", because it is an ingredient.', key)
+            continue
+        sc.fixed[sc.rel(key)] = value
+
+    seed = root.fixed.get("seed", default_seed)
+    if seed is None:
+        seed = random_seed()
+    set_global_seed(int(seed))  # config scopes draw reproducibly too
+
+    # 2. named configs
+    for name in named_configs:
+        sc, cfg = _named_config(name, scaffolds, experiment)
+        result = cfg(fixed=_nested(sc.fixed), preset=_nested(sc.named), fallback=sc.fallback())
+        for key, value in iterate_flattened(dict(result)):
+            target = _best_scaffold(join_paths(sc.path, key), scaffolds)
+            target.named[target.rel(join_paths(sc.path, key))] = value
+
+    # 3. config scopes, sub-ingredients first
+    config: dict[str, Any] = {}
+    for sc in order:
+        fixed = {**sc.named, **sc.fixed}
+        nested_fixed = _nested(fixed)
+        fallback = sc.fallback()
+        summary = ConfigSummary()
+        current: dict[str, Any] = {}
+        for scope in sc.ingredient.configurations:
+            result = scope(fixed=nested_fixed, preset=current, fallback=fallback)
+            summary.update_from(result)
+            current = dict(result)
+        if not sc.ingredient.configurations:
+            current = nested_fixed
+            summary = ConfigSummary(current, added={k for k, _ in iterate_flattened(current)})
+        if sc is root:
+            if "seed" not in current:
+                current["seed"] = int(seed)
+            summary.docs.setdefault("seed", SEED_DOC)
+            if "seed" in summary.added:
+                summary.added.discard("seed")
+                summary.modified.add("seed")
+        sc.config = current
+        sc.summary = summary
+        config = _combine(order)
+        for hook in sc.ingredient.config_hooks:
+            hook_updates = hook(config=config, command_name=command_name, logger=run_logger)
+            if hook_updates:
+                from ..config.paths import recursive_update
+
+                recursive_update(sc.config, hook_updates)
+                config = _combine(order)
+
+    # 4. seeds
+    root_seed = int(config["seed"])
+    seeds = {}
+    for sc in order:
+        own = sc.config.get("seed") if sc is not root else root_seed
+        seeds[sc.ingredient] = int(own) if isinstance(own, int) else derive_seed(root_seed, sc.path)
+
+    # 5. checks and the summary of modifications
+    modifications = ConfigSummary(config)
+    for sc in order:
+        modifications.update_add(sc.summary, sc.path)
+        _check_added(sc, force, run_logger)
+    for key, (old, new) in sorted(modifications.typechanged.items()):
+        run_logger.warning(
+            'Changed type of config entry "%s" from %s to %s', key, old.__name__, new.__name__
+        )
+
+    ex_info = experiment.get_experiment_info()
+    from ..provenance import get_host_info
+
+    host_info = get_host_info(experiment.additional_host_info)
+    run = Run(
+        config=config,
+        config_modifications=modifications,
+        main_function=main_function,
+        observers=list(experiment.observers),
+        root_logger=root_logger,
+        run_logger=run_logger,
+        experiment_info=ex_info,
+        host_info=host_info,
+        pre_run_hooks=[h for ing, _ in experiment.traverse_ingredients() for h in ing.pre_run_hooks],
+        post_run_hooks=[h for ing, _ in experiment.traverse_ingredients() for h in ing.post_run_hooks],
+        captured_out_filter=experiment.captured_out_filter,
+    )
+    run.seed = root_seed
+    run.force = force
+    read_only = SETTINGS.CONFIG.READ_ONLY_CONFIG
+    if read_only:
+        from ..config.custom_containers import make_read_only
+    for sc in order:
+        fixture = {**sc.fallback(), **sc.config}
+        run._ingredient_configs[sc.ingredient] = make_read_only(fixture) if read_only else fixture
+        run._ingredient_seeds[sc.ingredient] = seeds[sc.ingredient]
+        run._ingredient_loggers[sc.ingredient] = (
+            run_logger if sc is root else root_logger.getChild(sc.ingredient.path)
+        )
+    return run
+
+
+def _combine(order: list[Scaffold]) -> dict[str, Any]:
+    """The experiment's config with each ingredient's config under its path."""
+    config: dict[str, Any] = {}
+    for sc in reversed(order):
+        if sc.path == "":
+            config.update(sc.config)
+    for sc in order:
+        if sc.path and sc.config:
+            set_by_dotted_path(config, sc.path, sc.config)
+    return config
+
+
+def _used_by_captured(ingredient: Ingredient, key: str) -> bool:
+    for cf in ingredient.captured_functions:
+        for arg in cf.signature.arguments:
+            full = join_paths(cf.prefix or "", arg)
+            if is_prefix(full, key) or is_prefix(key, full):
+                return True
+        if cf.prefix and is_prefix(key, cf.prefix):
+            return True
+    return False
+
+
+def _check_added(sc: Scaffold, force: bool, logger: logging.Logger) -> None:
+    for key in sorted(sc.summary.added):
+        if key == "seed":
+            continue
+        parent = key.rpartition(".")[0]
+        legal_parent = bool(parent) and isinstance(get_by_dotted_path(sc.config, parent), dict) and not any(
+            is_prefix(a, parent) for a in sc.summary.added if a != key
+        )
+        full = join_paths(sc.path, key)
+        if _used_by_captured(sc.ingredient, key) or legal_parent:
+            logger.warning('Added new config entry: "%s"', full)
+            continue
+        if force:
+            logger.warning('Added new config entry: "%s"', full)
+            continue
+        value = get_by_dotted_path(sc.config, key)
+        known = [k for k, _ in iterate_flattened(sc.config) if k not in sc.summary.added]
+        raise ConfigAddedError(
+            f"Added new config entry that is not used anywhere. Conflicting configuration values: "
+            f"{full}={value!r}.{did_you_mean(key, known)} Use -f/--force (force=True) to add it anyway.",
+            conflicting_configs=(full,),
+            config=sc.config,
+        )
+

@@ -1,0 +1,36 @@
+"""The active run, found through a context variable.
+
+Sacred stores each captured function's config on the function object, so two runs in one process (or in
+threads) see each other's config. Here a captured function asks ``current_run()`` at call time; a run
+sets the variable for exactly the code it runs, and threads/asyncio tasks started inside it inherit it
+(``contextvars.copy_context``) while unrelated threads never see it.
+
+>>> current_run() is None
+True
+"""
+
+from __future__ import annotations
+
+import contextvars
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .run import Run
+
+__all__ = ["current_run", "activate"]
+
+_CURRENT: contextvars.ContextVar[Run | None] = contextvars.ContextVar("sacredx_run", default=None)
+
+
+def current_run() -> Run | None:
+    """The run whose code is executing in this context, if any."""
+    return _CURRENT.get()
+
+
+def activate(run: Run | None) -> contextvars.Token[Any]:
+    """Make ``run`` current; pass the returned token to :func:`deactivate`."""
+    return _CURRENT.set(run)
+
+
+def deactivate(token: contextvars.Token[Any]) -> None:
+    _CURRENT.reset(token)

@@ -1,0 +1,418 @@
+"""One run's life: QUEUED → RUNNING → COMPLETED | FAILED | INTERRUPTED, and the events observers get.
+
+``Run`` is Sacred's ``sacred.run.Run``: the same attributes and methods. What differs is how it keeps its
+promises: the active run is a context variable (several runs can happen at once in one process), the
+output and metrics are flushed with a last heartbeat on every exit path (also with ``-b 0``), SIGTERM
+ends a run as INTERRUPTED instead of leaving it RUNNING, and an observer that fails later than the start
+is warned about once and skipped, so a broken store never decides a run's status.
+
+>>> from pytest_sacredx import Experiment
+>>> ex = Experiment("demo", interactive=True)
+>>> @ex.main
+... def main():
+...     return 42
+>>> ex.run(options={"--loglevel": "ERROR"}).result
+42
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import ArtifactNameError, ObserverError, SacredInterrupt
+from ..observers.base import td_format
+from .context import _CURRENT
+from .metrics import MetricsLogger, linearize_metrics
+from .seeding import set_global_seed
+from .tracebacks import format_filtered_exception
+
+__all__ = ["Run", "utcnow"]
+
+
+def utcnow() -> _dt.datetime:
+    """Naive UTC, as Sacred stores times."""
+    return _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+
+
+class Terminated(SacredInterrupt):
+    """Raised in the main thread when the process receives SIGTERM during a run."""
+
+    STATUS = "INTERRUPTED"
+
+
+class Run:
+    """A single run of an experiment's command; call it to execute."""
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        config_modifications: Any,
+        main_function: Any,
+        observers: list[Any],
+        root_logger: logging.Logger,
+        run_logger: logging.Logger,
+        experiment_info: dict[str, Any],
+        host_info: dict[str, Any],
+        pre_run_hooks: list[Any],
+        post_run_hooks: list[Any],
+        captured_out_filter: Callable[[str], str] | None = None,
+    ) -> None:
+        self._id: Any = None
+        self.captured_out: str = ""
+        self.captured_out_filter = captured_out_filter
+        self.config = config
+        self.config_modifications = config_modifications
+        self.experiment_info = experiment_info
+        self.host_info = host_info
+        self.info: dict[str, Any] = {}
+        self.meta_info: dict[str, Any] = {}
+        self.main_function = main_function
+        self.observers = observers
+        self.pre_run_hooks = pre_run_hooks
+        self.post_run_hooks = post_run_hooks
+        self.result: Any = None
+        self.status: str | None = None
+        self.start_time: _dt.datetime | None = None
+        self.stop_time: _dt.datetime | None = None
+        self.fail_trace: list[str] | None = None
+        self.root_logger = root_logger
+        self.run_logger = run_logger
+        self.beat_interval = 10.0
+        self.force = False
+        self.debug = False
+        self.pdb = False
+        self.unobserved = False
+        self.queue_only = False
+        self.capture_mode: str | None = None
+        self.seed: int = int(config.get("seed", 0) or 0)
+        # Filled by the assembler: what captured functions of each ingredient see during this run.
+        self._ingredient_configs: dict[Any, dict[str, Any]] = {}
+        self._ingredient_seeds: dict[Any, int] = {}
+        self._ingredient_loggers: dict[Any, logging.Logger] = {}
+        self._captured: dict[Any, Any] = {}
+        self._metrics = MetricsLogger()
+        self._resources: set[str] = set()
+        self._failed_observers: list[Any] = []
+        self._emit_lock = threading.RLock()
+        self._heartbeat: _Heartbeat | None = None
+        self._capture: Any = None
+
+    # ------------------------------------------------------------------ user API
+    def open_resource(self, filename: str, mode: str = "r") -> Any:
+        """Open a file and record it as a resource of this run."""
+        self.add_resource(filename)
+        return open(filename, mode)
+
+    def add_resource(self, filename: str) -> None:
+        """Record a file the run read (stored content-addressed by the observers)."""
+        filename = os.path.abspath(filename)
+        if filename in self._resources:
+            return
+        self._resources.add(filename)
+        self._safe_emit("resource_event", filename=filename)
+
+    def add_artifact(
+        self,
+        filename: str,
+        name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        content_type: str | None = None,
+    ) -> None:
+        """Store a file the run produced, under ``name`` (default: its base name)."""
+        filename = os.path.abspath(filename)
+        name = os.path.basename(filename) if name is None else name
+        check_artifact_name(name)
+        if not os.path.isfile(filename):
+            raise FileNotFoundError(f"Artifact file {filename!r} does not exist.")
+        self._safe_emit(
+            "artifact_event", name=name, filename=filename, metadata=metadata, content_type=content_type
+        )
+
+    def log_scalar(self, metric_name: str, value: Any, step: int | None = None) -> None:
+        """Record one value of a metric; ``step`` defaults to the metric's last step + 1."""
+        self._metrics.log_scalar_metric(metric_name, value, step)
+
+    # ------------------------------------------------------------------ life cycle
+    def __call__(self, *args: Any) -> Any:
+        if self.start_time is not None or self.status is not None:
+            raise RuntimeError(
+                "A run can only be started once: call ex.run() again for a new run."
+            )
+        self.observers = [] if self.unobserved else sorted(
+            self.observers, key=lambda o: -getattr(o, "priority", 0)
+        )
+        if not self.observers and not self.debug and not self.unobserved:
+            self.run_logger.warning("No observers have been added to this run")
+        self.run_logger.info("Running command '%s'", self.command)
+        set_global_seed(self.seed)
+        from .capture import OutputCapture, resolve_capture_mode
+
+        self.capture_mode = resolve_capture_mode(self.capture_mode, bool(self.observers))
+        if self.queue_only:
+            self._emit_queued()
+            return None
+        token = _CURRENT.set(self)
+        restore_sigterm = _install_sigterm_handler()
+        try:
+            try:
+                with OutputCapture(self.capture_mode, self.captured_out_filter) as self._capture:
+                    self._emit_started()
+                    self._start_heartbeat()
+                    for hook in self.pre_run_hooks:
+                        hook()
+                    self.result = self.main_function(*args)
+                    for hook in self.post_run_hooks:
+                        hook()
+                    if self.result is not None:
+                        self.run_logger.info("Result: %s", self.result)
+                    self.stop_time = utcnow()
+                    self.run_logger.info("Completed after %s", self._elapsed())
+                self._stop_heartbeat()
+                self._emit_terminal("completed_event", "COMPLETED", stop_time=self.stop_time, result=self.result)
+            except (SacredInterrupt, KeyboardInterrupt) as exc:
+                status = getattr(exc, "STATUS", "INTERRUPTED")
+                self.stop_time = self.stop_time or utcnow()
+                self.run_logger.warning("Aborted after %s!", self._elapsed())
+                self._stop_heartbeat()
+                self._emit_terminal("interrupted_event", status, interrupt_time=self.stop_time, status=status)
+                raise
+            except BaseException as exc:
+                self.stop_time = utcnow()
+                self.fail_trace = format_filtered_exception(exc)
+                if not isinstance(exc, ObserverError) or self.status is not None:
+                    self.run_logger.error("Failed after %s!", self._elapsed())
+                self._stop_heartbeat()
+                if self.status == "RUNNING":
+                    self._emit_terminal("failed_event", "FAILED", fail_time=self.stop_time, fail_trace=self.fail_trace)
+                else:
+                    self.status = "FAILED"
+                raise
+        finally:
+            restore_sigterm()
+            _CURRENT.reset(token)
+            self._warn_about_failed_observers()
+            for observer in self.observers:
+                try:
+                    observer.join()
+                except Exception as e:  # noqa: BLE001 - one observer must not hide the others
+                    self.run_logger.warning("Observer %r failed to finish: %s", observer, e)
+        return self.result
+
+    def _elapsed(self) -> str:
+        if self.start_time is None or self.stop_time is None:
+            return "0:00:00"
+        return td_format(self.stop_time - self.start_time)
+
+    @property
+    def command(self) -> str:
+        fn = self.main_function
+        name = getattr(fn, "__name__", "main")
+        prefix = getattr(fn, "prefix", None)
+        return f"{prefix}.{name}" if prefix else name
+
+    # ------------------------------------------------------------------ events
+    def _emit_queued(self) -> None:
+        self.status = "QUEUED"
+        queue_time = utcnow()
+        self.meta_info["queue_time"] = queue_time
+        for observer in self.observers:
+            _id = observer.queued_event(
+                ex_info=self.experiment_info,
+                command=self.command,
+                host_info=self.host_info,
+                queue_time=queue_time,
+                config=self.config,
+                meta_info=self.meta_info,
+                _id=self._id,
+            )
+            if self._id is None:
+                self._id = _id
+        self.run_logger.info("Queued-up run with ID %s", self._id)
+
+    def _emit_started(self) -> None:
+        self.status = "RUNNING"
+        self.start_time = utcnow()
+        started: list[Any] = []
+        for observer in self.observers:
+            try:
+                _id = observer.started_event(
+                    ex_info=self.experiment_info,
+                    command=self.command,
+                    host_info=self.host_info,
+                    start_time=self.start_time,
+                    config=self.config,
+                    meta_info=self.meta_info,
+                    _id=self._id,
+                )
+            except Exception as e:
+                # Tell the observers that did record the start, then stop: nothing ran yet.
+                self.status = None
+                for o in started:
+                    _call_quietly(o, "failed_event", fail_time=utcnow(), fail_trace=[str(e)])
+                raise ObserverError(
+                    f"{type(observer).__name__} could not record the start of the run: {e} "
+                    "(the run did not start; fix the observer or run with -u/--unobserved)"
+                ) from e
+            started.append(observer)
+            if self._id is None:
+                self._id = _id
+        if self._id is None:
+            self.run_logger.info("Started")
+        else:
+            self.run_logger.info('Started run with ID "%s"', self._id)
+
+    def _emit_heartbeat(self) -> None:
+        with self._emit_lock:
+            beat_time = utcnow()
+            if self._capture is not None:
+                self.captured_out = self._capture.get()
+            logged = self._metrics.get_last_metrics()
+            if logged:
+                self._safe_emit("log_metrics", metrics_by_name=linearize_metrics(logged), info=self.info)
+            self._safe_emit(
+                "heartbeat_event",
+                info=self.info,
+                captured_out=self.captured_out,
+                beat_time=beat_time,
+                result=self.result,
+            )
+
+    def _safe_emit(self, event: str, **kwargs: Any) -> None:
+        with self._emit_lock:
+            for observer in self.observers:
+                if observer in self._failed_observers:
+                    continue
+                try:
+                    getattr(observer, event)(**kwargs)
+                except Exception as e:  # noqa: BLE001 - a failing store must not end the run
+                    self._failed_observers.append(observer)
+                    self.run_logger.warning(
+                        "An error occurred in the '%s' observer: %s: %s (it gets no further events "
+                        "of this run)", type(observer).__name__, type(e).__name__, e,
+                    )
+
+    def _emit_terminal(self, event: str, status: str, **kwargs: Any) -> None:
+        self.status = status
+        with self._emit_lock:
+            for observer in self.observers:
+                try:
+                    getattr(observer, event)(**kwargs)
+                except Exception as e:  # noqa: BLE001 - isolated: the others still get the event
+                    if observer not in self._failed_observers:
+                        self._failed_observers.append(observer)
+                    self.run_logger.warning(
+                        "An error occurred in the '%s' observer during %s: %s: %s",
+                        type(observer).__name__, event, type(e).__name__, e,
+                    )
+
+    def _warn_about_failed_observers(self) -> None:
+        for observer in self._failed_observers:
+            self.run_logger.warning(
+                "The observer '%s' failed at some point during the run; its record of run %s may be "
+                "incomplete.", type(observer).__name__, self._id,
+            )
+
+    # ------------------------------------------------------------------ heartbeat
+    def _start_heartbeat(self) -> None:
+        if self.beat_interval > 0:
+            self._heartbeat = _Heartbeat(self.beat_interval, self._emit_heartbeat)
+            self._heartbeat.start()
+
+    def _stop_heartbeat(self) -> None:
+        """Stop the thread and send one last beat, always: output and metrics are never left behind."""
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = None
+        if self._capture is not None:
+            self.captured_out = self._capture.get()
+        if self.status == "RUNNING":
+            self._emit_heartbeat()
+
+    def _captured_state(self, cf: Any) -> Any:
+        state = self._captured.get(cf)
+        if state is None:
+            state = self._captured[cf] = self._make_captured_state(cf)
+        return state
+
+    def _make_captured_state(self, cf: Any) -> Any:
+        from ..config.paths import get_by_dotted_path
+        from .captured import CapturedState
+        from .seeding import derive_seed
+
+        ing = cf.ingredient
+        base = self._ingredient_configs.get(ing, {})
+        config = get_by_dotted_path(base, cf.prefix, {}) if cf.prefix else base
+        logger = self._ingredient_loggers.get(ing, self.run_logger).getChild(cf.__name__)
+        seed = derive_seed(self._ingredient_seeds.get(ing, self.seed), cf.__qualname__)
+        return CapturedState(config, logger, seed)
+
+
+class _Heartbeat(threading.Thread):
+    """Calls ``beat`` every ``interval`` seconds until stopped."""
+
+    def __init__(self, interval: float, beat: Callable[[], None]) -> None:
+        super().__init__(name="sacredx-heartbeat", daemon=True)
+        self.interval = interval
+        self.beat = beat
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopped.wait(self.interval):
+            self.beat()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self.is_alive() and threading.current_thread() is not self:
+            self.join()
+
+
+RESERVED_ARTIFACT_NAMES = frozenset(
+    {"run.json", "config.json", "cout.txt", "metrics.json", "metrics.jsonl", "info.json"}
+)
+
+
+def check_artifact_name(name: str) -> None:
+    """Refuse names that would escape the run's folder or overwrite a store's own files."""
+    if not name or "/" in name or "\\" in name or name in (".", "..") or ".." in name.split(os.sep):
+        raise ArtifactNameError(
+            f"Invalid artifact name {name!r}: use a plain file name without path separators or '..' "
+            "(pass name='...' to add_artifact)."
+        )
+    if name in RESERVED_ARTIFACT_NAMES:
+        raise ArtifactNameError(
+            f"Artifact name {name!r} is reserved for the run's own records; pass another name, "
+            f"e.g. name='artifact_{name}'."
+        )
+
+
+def _call_quietly(observer: Any, event: str, **kwargs: Any) -> None:
+    try:
+        getattr(observer, event)(**kwargs)
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def _install_sigterm_handler() -> Callable[[], None]:
+    """Turn SIGTERM into an INTERRUPTED run (Sacred leaves it RUNNING forever); only in the main
+    thread and only when nobody else handles SIGTERM."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    try:
+        previous = signal.getsignal(signal.SIGTERM)
+    except (ValueError, AttributeError):
+        return lambda: None
+    if previous not in (signal.SIG_DFL, None):
+        return lambda: None
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated("received SIGTERM")
+
+    signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, previous)
