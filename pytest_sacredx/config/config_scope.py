@@ -93,7 +93,7 @@ class ConfigScope:
 
         extra = _closure_values(self.func)
         if fallback:
-            extra.update((k, make_read_only(v)) for k, v in fallback.items() if k not in extra)
+            extra.update((k, make_read_only(v, k)) for k, v in fallback.items() if k not in extra)
         if fixed or fallback:
             ns: dict[str, Any] = _Guarded()
             ns._fixed, ns._fallback, ns._own, ns._ignored = fixed, fallback, {}, set()  # type: ignore[attr-defined]
