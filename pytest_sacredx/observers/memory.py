@@ -1,0 +1,221 @@
+"""An observer that keeps runs in memory: for tests, notebooks and the ``memory:`` observer URI.
+
+Every event is kept twice: verbatim in ``events`` (name and keyword arguments, for assertions about what
+the engine sent) and folded into one dict per run in ``runs`` (what a store would hold). Stored values go
+through :func:`~pytest_sacredx.serialize.to_jsonable` (datetimes kept), so the memory store answers the
+store contract exactly as the on-disk stores do; the raw payloads stay available in ``events``.
+
+>>> import datetime as dt
+>>> obs = MemoryObserver()
+>>> t = dt.datetime(2024, 1, 1)
+>>> obs.started_event({"name": "demo"}, "main", {}, t, {"lr": 0.1}, {}, None)
+'1'
+>>> obs.completed_event(t, result=(1, 2))
+>>> rec = obs.load_run("1")
+>>> rec.status, rec.result, rec.config
+('COMPLETED', [1, 2], {'lr': 0.1})
+>>> [name for name, _ in obs.events]
+['started_event', 'completed_event']
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import RunIdExistsError
+from ..serialize import to_jsonable
+from .base import RunObserver
+from .record import RunRecord
+
+__all__ = ["MemoryObserver"]
+
+
+def _keep(value: Any) -> Any:
+    return to_jsonable(value, keep_datetime=True)
+
+
+class MemoryObserver(RunObserver):
+    """Keeps every run as a dict in ``runs`` (ids ``"1"``, ``"2"``, …) and every event in ``events``.
+
+    It is also a :class:`~pytest_sacredx.observers.record.RunReader`: ``list_runs()``/``load_run(id)``.
+    """
+
+    priority = 0
+
+    def __init__(self, priority: int = 0) -> None:
+        self.priority = priority
+        self.runs: list[dict[str, Any]] = []
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        self.current: dict[str, Any] | None = None
+        self._by_id: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    # -- events ---------------------------------------------------------------------------------------
+
+    def _new_run(self, _id: Any, entry: dict[str, Any]) -> str:
+        with self._lock:
+            if _id is None:
+                run_id = str(len(self.runs) + 1)
+                while run_id in self._by_id:  # a requested id may have taken the next number
+                    run_id = str(int(run_id) + 1)
+            else:
+                run_id = str(_id)
+                if run_id in self._by_id:
+                    raise RunIdExistsError(
+                        f"Run id {run_id!r} already exists in memory:; pass _id=None for a fresh id."
+                    )
+            run = {
+                "_id": run_id,
+                "resources": [],
+                "artifacts": [],
+                "captured_out": "",
+                "info": {},
+                "metrics": {},
+                "heartbeat": None,
+                "result": None,
+                "stop_time": None,
+                "fail_trace": None,
+                **entry,
+            }
+            self.runs.append(run)
+            self._by_id[run_id] = run
+            self.current = run
+        return run_id
+
+    def queued_event(
+        self,
+        ex_info: dict[str, Any],
+        command: str,
+        host_info: dict[str, Any],
+        queue_time: _dt.datetime,
+        config: dict[str, Any],
+        meta_info: dict[str, Any],
+        _id: Any,
+    ) -> str:
+        self.events.append(("queued_event", dict(ex_info=ex_info, command=command, host_info=host_info,
+                                                 queue_time=queue_time, config=config,
+                                                 meta_info=meta_info, _id=_id)))
+        return self._new_run(_id, {
+            "experiment": _keep(ex_info), "command": command, "host": _keep(host_info),
+            "queue_time": queue_time, "start_time": None, "config": _keep(config),
+            "meta": _keep(meta_info), "status": "QUEUED",
+        })
+
+    def started_event(
+        self,
+        ex_info: dict[str, Any],
+        command: str,
+        host_info: dict[str, Any],
+        start_time: _dt.datetime,
+        config: dict[str, Any],
+        meta_info: dict[str, Any],
+        _id: Any,
+    ) -> str:
+        self.events.append(("started_event", dict(ex_info=ex_info, command=command, host_info=host_info,
+                                                  start_time=start_time, config=config,
+                                                  meta_info=meta_info, _id=_id)))
+        return self._new_run(_id, {
+            "experiment": _keep(ex_info), "command": command, "host": _keep(host_info),
+            "queue_time": None, "start_time": start_time, "config": _keep(config),
+            "meta": _keep(meta_info), "status": "RUNNING",
+        })
+
+    def _run(self) -> dict[str, Any]:
+        if self.current is None:
+            raise RuntimeError("MemoryObserver got a run event before started_event/queued_event")
+        return self.current
+
+    def heartbeat_event(
+        self, info: dict[str, Any], captured_out: str, beat_time: _dt.datetime, result: Any
+    ) -> None:
+        self.events.append(("heartbeat_event", dict(info=info, captured_out=captured_out,
+                                                    beat_time=beat_time, result=result)))
+        run = self._run()
+        run.update(info=_keep(info), captured_out=captured_out, heartbeat=beat_time, result=_keep(result))
+
+    def completed_event(self, stop_time: _dt.datetime, result: Any) -> None:
+        self.events.append(("completed_event", dict(stop_time=stop_time, result=result)))
+        self._run().update(stop_time=stop_time, result=_keep(result), status="COMPLETED")
+
+    def interrupted_event(self, interrupt_time: _dt.datetime, status: str) -> None:
+        self.events.append(("interrupted_event", dict(interrupt_time=interrupt_time, status=status)))
+        self._run().update(stop_time=interrupt_time, status=status)
+
+    def failed_event(self, fail_time: _dt.datetime, fail_trace: list[str]) -> None:
+        self.events.append(("failed_event", dict(fail_time=fail_time, fail_trace=fail_trace)))
+        self._run().update(stop_time=fail_time, status="FAILED", fail_trace=_keep(fail_trace))
+
+    def resource_event(self, filename: str) -> None:
+        self.events.append(("resource_event", dict(filename=filename)))
+        entry = [os.fspath(filename), os.fspath(filename)]
+        resources = self._run()["resources"]
+        if entry not in resources:
+            resources.append(entry)
+
+    def artifact_event(
+        self,
+        name: str,
+        filename: str,
+        metadata: dict[str, Any] | None = None,
+        content_type: str | None = None,
+    ) -> None:
+        self.events.append(("artifact_event", dict(name=name, filename=filename, metadata=metadata,
+                                                   content_type=content_type)))
+        artifacts = self._run()["artifacts"]
+        if name not in artifacts:
+            artifacts.append(name)
+
+    def log_metrics(self, metrics_by_name: dict[str, dict[str, Any]], info: dict[str, Any]) -> None:
+        self.events.append(("log_metrics", dict(metrics_by_name=metrics_by_name, info=info)))
+        metrics = self._run()["metrics"]
+        for name, series in metrics_by_name.items():
+            stored = metrics.setdefault(name, {"steps": [], "values": [], "timestamps": []})
+            for key in ("steps", "values", "timestamps"):
+                stored[key].extend(_keep(list(series.get(key, ()))))
+
+    def join(self) -> None:
+        self.events.append(("join", {}))
+
+    # -- reading back ---------------------------------------------------------------------------------
+
+    def list_runs(self) -> Iterator[RunRecord]:
+        """All runs, in the order they were started or queued."""
+        for run in list(self.runs):
+            yield self._record(run)
+
+    def load_run(self, run_id: Any) -> RunRecord:
+        try:
+            return self._record(self._by_id[str(run_id)])
+        except KeyError:
+            raise KeyError(f"No run {run_id!r} in memory:") from None
+
+    @staticmethod
+    def _record(run: dict[str, Any]) -> RunRecord:
+        return RunRecord(
+            id=run["_id"],
+            status=run["status"],
+            experiment=run["experiment"],
+            command=run["command"],
+            config=run["config"],
+            meta=run["meta"],
+            host=run["host"],
+            start_time=run["start_time"],
+            stop_time=run["stop_time"],
+            heartbeat=run["heartbeat"],
+            queue_time=run["queue_time"],
+            result=run["result"],
+            fail_trace=run["fail_trace"],
+            info=run["info"],
+            captured_out=run["captured_out"],
+            metrics={k: {kk: list(vv) for kk, vv in v.items()} for k, v in run["metrics"].items()},
+            artifacts=list(run["artifacts"]),
+            resources=[list(r) for r in run["resources"]],
+            store="memory:",
+        )
+
+    def __repr__(self) -> str:
+        return f"MemoryObserver(runs={len(self.runs)})"
