@@ -1,0 +1,571 @@
+"""FileStorageObserver: Sacred's on-disk run layout (``<basedir>/<id>/run.json`` …), written crash-safely.
+
+The layout and the key sets of ``run.json`` at each stage are Sacred's (``VERSION =
+"FileStorageObserver-0.7.0"``), so tools that read Sacred run folders read ours. What we do differently,
+and why:
+
+- **Run ids never race.** The directory is listed once, then ids are claimed with ``os.mkdir`` (atomic and
+  exclusive) in an increment-only loop without a retry cap, so any number of processes starting runs in
+  one folder each get a distinct id (Sacred's listdir-then-mkdir ran out of retries, issues #283/#473).
+- **No half-written files.** Every JSON file is written to a temporary file in the same directory and
+  renamed over the target; a SIGKILL at any moment leaves the previous or the next valid version.
+- **Output and metrics scale.** ``cout.txt`` is appended with only the new part of the captured output
+  (rewritten atomically only when the output filter changed earlier text). Metrics are kept in memory for
+  the run and appended to ``metrics.jsonl`` (one line per ``log_metrics``; a torn last line is ignored);
+  the Sacred-shaped ``metrics.json`` is rewritten while the series is small, then only when it grew by a
+  quarter (so rewriting stays linear over a long run), and always on the final event. Sacred re-read and
+  rewrote ``metrics.json`` on every beat (quadratic, issue #383).
+- **Values** go through :func:`~pytest_sacredx.serialize.to_jsonable` (no ``py/object`` noise; tuples
+  become lists, NumPy arrays lists, unknown objects their ``repr``); a value can never crash the observer.
+- **Artifacts** may not be named like the observer's own files (``run.json``, ``config.json``,
+  ``cout.txt``, ``metrics.json``, ``metrics.jsonl``, ``info.json``) nor contain a path separator
+  (:class:`~pytest_sacredx.errors.ArtifactNameError`); **sources** of queued runs are stored like those
+  of started runs (Sacred resolved them against the working directory); **resources** are stored by
+  content (``_resources/<stem>_<md5><ext>``, de-duplicated) and recorded relative to ``basedir``.
+
+>>> import datetime as dt, tempfile
+>>> obs = FileStorageObserver(tempfile.mkdtemp() + "/runs")
+>>> now = dt.datetime(2024, 5, 1, 12, 0)
+>>> ex_info = {"name": "demo", "base_dir": "/", "sources": [], "dependencies": []}
+>>> obs.started_event(ex_info, "main", {"hostname": "h"}, now, {"lr": 0.1}, {}, None)
+'1'
+>>> obs.heartbeat_event({}, "hello\\n", now, None)
+>>> obs.completed_event(now, 0.93)
+>>> rec = obs.load_run("1")
+>>> rec.status, rec.result, rec.captured_out, rec.config
+('COMPLETED', 0.93, 'hello\\n', {'lr': 0.1})
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import ArtifactNameError, RunIdExistsError
+from ..serialize import to_jsonable
+from .atomic import copy_atomic, file_md5, write_bytes_atomic, write_json_atomic
+from .base import RunObserver
+from .record import RunRecord
+
+__all__ = ["FileStorageObserver", "FileStorageReader", "RESERVED_NAMES"]
+
+#: files the observer writes into a run directory; artifacts may not take these names
+RESERVED_NAMES = frozenset(
+    {"run.json", "config.json", "cout.txt", "metrics.json", "metrics.jsonl", "info.json"}
+)
+#: below this many points metrics.json is rewritten on every log_metrics call
+_SMALL_SERIES = 1000
+
+
+def _iso(value: _dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _parse_time(value: Any) -> _dt.datetime | None:
+    if isinstance(value, _dt.datetime):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return _dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def check_artifact_name(name: Any) -> str:
+    """Return ``name`` if it is a plain file name an observer may store; raise ArtifactNameError if not.
+
+    >>> check_artifact_name("model.pt")
+    'model.pt'
+    """
+    if not isinstance(name, str) or not name:
+        raise ArtifactNameError(
+            f"Artifact name {name!r} is empty or not a string; give a plain file name such as 'model.pt'."
+        )
+    separators = {"/", os.sep} | ({os.altsep} if os.altsep else set())
+    if any(sep in name for sep in separators) or "\0" in name:
+        raise ArtifactNameError(
+            f"Artifact name {name!r} contains a path separator; artifacts are stored flat in the run "
+            "directory, so give a plain file name (e.g. replace '/' by '_')."
+        )
+    if name in (".", ".."):
+        raise ArtifactNameError(f"Artifact name {name!r} is not a file name; give a plain file name.")
+    if name in RESERVED_NAMES:
+        raise ArtifactNameError(
+            f"Artifact name {name!r} would overwrite the observer's own {name}; reserved names are "
+            f"{', '.join(sorted(RESERVED_NAMES))}. Rename the artifact (e.g. 'my_{name}')."
+        )
+    return name
+
+
+class FileStorageObserver(RunObserver):
+    """Store each run in ``<basedir>/<id>/`` in Sacred's layout; also reads the runs back.
+
+    >>> obs = FileStorageObserver("my_runs")  # nothing is created until the first run starts
+    >>> obs == FileStorageObserver("my_runs")
+    True
+    """
+
+    VERSION = "FileStorageObserver-0.7.0"
+
+    @classmethod
+    def create(cls, *args: Any, **kwargs: Any) -> FileStorageObserver:
+        """Deprecated alias of the constructor (as in Sacred)."""
+        warnings.warn(
+            "FileStorageObserver.create(...) is deprecated; use FileStorageObserver(...) instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return cls(*args, **kwargs)
+
+    @classmethod
+    def create_from(cls, *args: Any, **kwargs: Any) -> FileStorageObserver:
+        """Same as the constructor (kept for Sacred compatibility)."""
+        return cls(*args, **kwargs)
+
+    def __init__(
+        self,
+        basedir: str | os.PathLike[str],
+        resource_dir: str | os.PathLike[str] | None = None,
+        source_dir: str | os.PathLike[str] | None = None,
+        template: str | os.PathLike[str] | None = None,
+        priority: int = 20,
+        copy_artifacts: bool = True,
+        copy_sources: bool = True,
+    ) -> None:
+        self.basedir = os.fspath(basedir)
+        self.resource_dir = (
+            os.fspath(resource_dir) if resource_dir else os.path.join(self.basedir, "_resources")
+        )
+        self.source_dir = os.fspath(source_dir) if source_dir else os.path.join(self.basedir, "_sources")
+        self.template = os.fspath(template) if template else None
+        self.priority = priority
+        self.copy_artifacts = copy_artifacts
+        self.copy_sources = copy_sources
+        # per-run state, named as in Sacred where Sacred had it (subclasses use these)
+        self.dir: str | None = None
+        self.run_entry: dict[str, Any] | None = None
+        self.config: dict[str, Any] | None = None
+        self.info: dict[str, Any] | None = None
+        self.cout = ""
+        self._metrics: dict[str, dict[str, list[Any]]] = {}
+        self._points = 0
+        self._points_in_json = -1  # -1: metrics.json not written yet
+        # process-wide state
+        self._next_id: int | None = None
+        self._stored: dict[tuple[str, str, int, int], str] = {}
+
+    # -- equality (Sacred: two observers are equal if their basedir is) -------------------------------
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FileStorageObserver):
+            return os.path.abspath(self.basedir) == os.path.abspath(other.basedir)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(os.path.abspath(self.basedir))
+
+    def __repr__(self) -> str:
+        return f"FileStorageObserver({self.basedir!r})"
+
+    # -- run directories ------------------------------------------------------------------------------
+
+    def _max_numeric_id(self) -> int:
+        return max(
+            (int(n) for n in os.listdir(self.basedir) if n.isascii() and n.isdigit()), default=0
+        )
+
+    def _make_run_dir(self, _id: Any) -> str:
+        """Claim a run directory with an exclusive ``mkdir``; return its name (the run id)."""
+        os.makedirs(self.basedir, exist_ok=True)
+        if _id is not None:
+            name = str(_id)
+            try:
+                os.mkdir(os.path.join(self.basedir, name))
+            except FileExistsError:
+                raise RunIdExistsError(
+                    f"Run id {name!r} already exists in file:{self.basedir}; pass no _id to get a fresh "
+                    "one, or choose another."
+                ) from None
+            return name
+        # List at most once per id: start after our last id (no listing) or after the largest on disk.
+        listed = self._next_id is None
+        candidate = self._max_numeric_id() + 1 if listed else self._next_id
+        assert candidate is not None
+        while True:
+            try:
+                os.mkdir(os.path.join(self.basedir, str(candidate)))
+            except FileExistsError:
+                if not listed:
+                    candidate = max(candidate + 1, self._max_numeric_id() + 1)
+                    listed = True
+                else:
+                    candidate += 1
+                continue
+            self._next_id = candidate + 1
+            return str(candidate)
+
+    def _reset_run_state(self, run_dir: str, config: dict[str, Any]) -> None:
+        self.dir = run_dir
+        self.config = to_jsonable(config)
+        self.info = {}
+        self.cout = ""
+        self._metrics = {}
+        self._points = 0
+        self._points_in_json = -1
+
+    # -- content-addressed storage --------------------------------------------------------------------
+
+    def _find_or_save(self, filename: str, store_dir: str) -> str:
+        """Store a file as ``<store_dir>/<stem>_<md5><ext>`` unless it is there already; return the path."""
+        st = os.stat(filename)
+        key = (store_dir, os.path.abspath(filename), st.st_mtime_ns, st.st_size)
+        stored = self._stored.get(key)
+        if stored is not None and os.path.exists(stored):
+            return stored
+        stem, ext = os.path.splitext(os.path.basename(filename))
+        stored = os.path.join(store_dir, f"{stem}_{file_md5(filename)}{ext}")
+        if not os.path.exists(stored):
+            os.makedirs(store_dir, exist_ok=True)
+            copy_atomic(filename, stored)
+        self._stored[key] = stored
+        return stored
+
+    def _rel(self, path: str) -> str:
+        return os.path.relpath(path, self.basedir)
+
+    def _save_sources(self, ex_info: dict[str, Any]) -> dict[str, Any]:
+        ex_info = to_jsonable(ex_info)
+        base_dir = ex_info.get("base_dir") or ""
+        entries = []
+        for source in ex_info.get("sources", []):
+            rel = source[0]
+            path = os.path.join(base_dir, rel)
+            if not self.copy_sources:
+                entries.append([rel, self._rel(os.path.abspath(path))])
+            elif os.path.isfile(path):
+                entries.append([rel, self._rel(self._find_or_save(path, self.source_dir))])
+            else:  # a source that vanished: keep the run, say where it was not found
+                entries.append([rel, None])
+        ex_info["sources"] = entries
+        return ex_info
+
+    # -- writing --------------------------------------------------------------------------------------
+
+    def _path(self, name: str) -> str:
+        if self.dir is None:
+            raise RuntimeError(
+                "FileStorageObserver got a run event before started_event/queued_event"
+            )
+        return os.path.join(self.dir, name)
+
+    def save_json(self, obj: Any, filename: str) -> None:
+        """Write ``obj`` (converted by ``to_jsonable``) into the run directory, atomically."""
+        write_json_atomic(self._path(filename), to_jsonable(obj))
+
+    def _save_run(self) -> None:
+        self.save_json(self.run_entry, "run.json")
+
+    def _save_cout(self, captured_out: str) -> None:
+        path = self._path("cout.txt")
+        if captured_out.startswith(self.cout) and (self.cout == "" or os.path.exists(path)):
+            new = captured_out[len(self.cout) :]
+            if new or not os.path.exists(path):
+                with open(path, "ab") as fh:
+                    fh.write(new.encode("utf-8"))
+        else:  # the output filter rewrote earlier text (e.g. a progress bar's \r): replace the file
+            write_bytes_atomic(path, captured_out.encode("utf-8"))
+        self.cout = captured_out
+
+    def _save_metrics_json(self, force: bool = False) -> None:
+        if self._points_in_json == self._points and not force:
+            return
+        self.save_json(self._metrics, "metrics.json")
+        self._points_in_json = self._points
+
+    def _finish(self) -> None:
+        self._save_run()
+        if self._points_in_json >= 0:
+            self._save_metrics_json()
+        self._render_template()
+
+    # -- events ---------------------------------------------------------------------------------------
+
+    def queued_event(
+        self,
+        ex_info: dict[str, Any],
+        command: str,
+        host_info: dict[str, Any],
+        queue_time: _dt.datetime,
+        config: dict[str, Any],
+        meta_info: dict[str, Any],
+        _id: Any,
+    ) -> str:
+        name = self._make_run_dir(_id)
+        self._reset_run_state(os.path.join(self.basedir, name), config)
+        self.run_entry = {
+            "experiment": self._save_sources(ex_info),
+            "command": command,
+            "host": to_jsonable(host_info),
+            "meta": to_jsonable(meta_info),
+            "status": "QUEUED",
+        }
+        self.save_json(self.config, "config.json")
+        self._save_run()
+        return name
+
+    def started_event(
+        self,
+        ex_info: dict[str, Any],
+        command: str,
+        host_info: dict[str, Any],
+        start_time: _dt.datetime,
+        config: dict[str, Any],
+        meta_info: dict[str, Any],
+        _id: Any,
+    ) -> str:
+        name = self._make_run_dir(_id)
+        self._reset_run_state(os.path.join(self.basedir, name), config)
+        self.run_entry = {
+            "experiment": self._save_sources(ex_info),
+            "command": command,
+            "host": to_jsonable(host_info),
+            "start_time": _iso(start_time),
+            "meta": to_jsonable(meta_info),
+            "status": "RUNNING",
+            "resources": [],
+            "artifacts": [],
+            "heartbeat": None,
+        }
+        self.save_json(self.config, "config.json")
+        self._save_run()
+        return name
+
+    def heartbeat_event(
+        self, info: dict[str, Any], captured_out: str, beat_time: _dt.datetime, result: Any
+    ) -> None:
+        assert self.run_entry is not None
+        self.info = info
+        self.run_entry["heartbeat"] = _iso(beat_time)
+        self.run_entry["result"] = to_jsonable(result)
+        self._save_cout(captured_out)
+        self._save_run()
+        if info:
+            self.save_json(info, "info.json")
+
+    def completed_event(self, stop_time: _dt.datetime, result: Any) -> None:
+        assert self.run_entry is not None
+        self.run_entry["stop_time"] = _iso(stop_time)
+        self.run_entry["result"] = to_jsonable(result)
+        self.run_entry["status"] = "COMPLETED"
+        self._finish()
+
+    def interrupted_event(self, interrupt_time: _dt.datetime, status: str) -> None:
+        assert self.run_entry is not None
+        self.run_entry["stop_time"] = _iso(interrupt_time)
+        self.run_entry["status"] = status
+        self._finish()
+
+    def failed_event(self, fail_time: _dt.datetime, fail_trace: list[str]) -> None:
+        assert self.run_entry is not None
+        self.run_entry["stop_time"] = _iso(fail_time)
+        self.run_entry["status"] = "FAILED"
+        self.run_entry["fail_trace"] = to_jsonable(fail_trace)
+        self._finish()
+
+    def resource_event(self, filename: str) -> None:
+        assert self.run_entry is not None
+        filename = os.path.abspath(os.fspath(filename))
+        inside = os.path.commonpath([filename, os.path.abspath(self.basedir)]) == os.path.abspath(
+            self.basedir
+        )
+        stored = filename if (inside and not self.copy_artifacts) else self._find_or_save(
+            filename, self.resource_dir
+        )
+        entry = [filename, self._rel(stored)]
+        if entry not in self.run_entry["resources"]:
+            self.run_entry["resources"].append(entry)
+            self._save_run()
+
+    def artifact_event(
+        self,
+        name: str,
+        filename: str,
+        metadata: dict[str, Any] | None = None,
+        content_type: str | None = None,
+    ) -> None:
+        assert self.run_entry is not None
+        check_artifact_name(name)
+        if self.copy_artifacts:
+            copy_atomic(filename, self._path(name))
+        if name not in self.run_entry["artifacts"]:
+            self.run_entry["artifacts"].append(name)
+        self._save_run()
+
+    def log_metrics(self, metrics_by_name: dict[str, dict[str, Any]], info: dict[str, Any]) -> None:
+        delta: dict[str, dict[str, list[Any]]] = {}
+        for name, series in metrics_by_name.items():
+            part = {
+                key: to_jsonable(list(series.get(key, ())))
+                for key in ("steps", "values", "timestamps")
+            }
+            if not any(part.values()):
+                continue
+            delta[str(name)] = part
+            stored = self._metrics.setdefault(
+                str(name), {"steps": [], "values": [], "timestamps": []}
+            )
+            for key, items in part.items():
+                stored[key].extend(items)
+            self._points += len(part["values"])
+        if delta:
+            line = json.dumps(delta, sort_keys=True, ensure_ascii=False) + "\n"
+            with open(self._path("metrics.jsonl"), "ab") as fh:
+                fh.write(line.encode("utf-8"))
+        # Sacred writes metrics.json (even as {}) on every beat; we rewrite it while it is small and
+        # then only when it grew by a quarter, so a long run costs linear, not quadratic, I/O.
+        if (
+            self._points_in_json < 0
+            or self._points <= _SMALL_SERIES
+            or self._points >= 1.25 * self._points_in_json
+        ):
+            self._save_metrics_json()
+
+    # -- optional report ------------------------------------------------------------------------------
+
+    def _render_template(self) -> None:
+        template = self.template
+        if template is None:
+            default = os.path.join(self.basedir, "template.html")
+            template = default if os.path.exists(default) else None
+        if template is None:
+            return
+        try:
+            from mako.template import Template  # optional, as in Sacred
+        except ImportError:
+            warnings.warn(
+                f"FileStorageObserver: template {template!r} needs mako (pip install mako); "
+                "no report written.",
+                stacklevel=2,
+            )
+            return
+        ext = os.path.splitext(template)[1]
+        text = Template(filename=template).render(
+            run=self.run_entry, config=self.config, info=self.info, cout=self.cout, savedir=self.dir
+        )
+        write_bytes_atomic(self._path(f"report{ext}"), str(text).encode("utf-8"))
+
+    # -- reading back ---------------------------------------------------------------------------------
+
+    def list_runs(self) -> Iterator[RunRecord]:
+        """All runs under ``basedir``: numeric ids in order, then other names alphabetically."""
+        return FileStorageReader(self.basedir).list_runs()
+
+    def load_run(self, run_id: Any) -> RunRecord:
+        """The run stored under ``<basedir>/<run_id>``; ``KeyError`` when there is none."""
+        return FileStorageReader(self.basedir).load_run(run_id)
+
+
+class FileStorageReader:
+    """Reads runs from a FileStorageObserver folder (Sacred's or ours) as :class:`RunRecord`.
+
+    >>> reader = FileStorageReader("my_runs")
+    >>> [r.id for r in reader.list_runs()]
+    []
+    """
+
+    def __init__(self, basedir: str | os.PathLike[str]) -> None:
+        self.basedir = os.fspath(basedir)
+
+    def run_ids(self) -> list[str]:
+        try:
+            names = os.listdir(self.basedir)
+        except FileNotFoundError:
+            return []
+        ids = [
+            n
+            for n in names
+            if not n.startswith(("_", "."))
+            and os.path.isfile(os.path.join(self.basedir, n, "run.json"))
+        ]
+        return sorted(ids, key=lambda n: (0, int(n), "") if n.isascii() and n.isdigit() else (1, 0, n))
+
+    def list_runs(self) -> Iterator[RunRecord]:
+        for run_id in self.run_ids():
+            try:
+                yield self.load_run(run_id)
+            except KeyError:  # removed while we listed
+                continue
+
+    def _json(self, run_dir: str, name: str, default: Any) -> Any:
+        try:
+            with open(os.path.join(run_dir, name), encoding="utf-8") as fh:
+                return json.load(fh)
+        except FileNotFoundError:
+            return default
+
+    @staticmethod
+    def _metrics_from_jsonl(path: str) -> dict[str, dict[str, list[Any]]] | None:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except FileNotFoundError:
+            return None
+        metrics: dict[str, dict[str, list[Any]]] = {}
+        for raw in data.split(b"\n"):
+            try:
+                delta = json.loads(raw)
+            except ValueError:  # empty, or torn by a killed writer
+                continue
+            for name, part in delta.items():
+                stored = metrics.setdefault(name, {"steps": [], "values": [], "timestamps": []})
+                for key in ("steps", "values", "timestamps"):
+                    stored[key].extend(part.get(key, []))
+        return metrics
+
+    def load_run(self, run_id: Any) -> RunRecord:
+        name = str(run_id)
+        run_dir = os.path.join(self.basedir, name)
+        if name.startswith(("_", ".")) or os.sep in name:
+            raise KeyError(f"No run {run_id!r} in file:{self.basedir}")
+        try:
+            with open(os.path.join(run_dir, "run.json"), encoding="utf-8") as fh:
+                entry = json.load(fh)
+        except FileNotFoundError:
+            raise KeyError(f"No run {run_id!r} in file:{self.basedir}") from None
+        metrics = self._metrics_from_jsonl(os.path.join(run_dir, "metrics.jsonl"))
+        if metrics is None:
+            metrics = self._json(run_dir, "metrics.json", {})
+        for series in metrics.values():
+            series["timestamps"] = [_parse_time(t) or t for t in series.get("timestamps", [])]
+        try:
+            with open(os.path.join(run_dir, "cout.txt"), "rb") as fh:
+                captured_out = fh.read().decode("utf-8", errors="replace")
+        except FileNotFoundError:
+            captured_out = ""
+        meta = entry.get("meta") or {}
+        return RunRecord(
+            id=name,
+            status=entry.get("status", "UNKNOWN"),
+            experiment=entry.get("experiment") or {},
+            command=entry.get("command", "main"),
+            config=self._json(run_dir, "config.json", {}),
+            meta=meta,
+            host=entry.get("host") or {},
+            start_time=_parse_time(entry.get("start_time")),
+            stop_time=_parse_time(entry.get("stop_time")),
+            heartbeat=_parse_time(entry.get("heartbeat")),
+            queue_time=_parse_time(meta.get("queue_time")) if isinstance(meta, dict) else None,
+            result=entry.get("result"),
+            fail_trace=entry.get("fail_trace"),
+            info=self._json(run_dir, "info.json", {}),
+            captured_out=captured_out,
+            metrics=metrics,
+            artifacts=list(entry.get("artifacts") or []),
+            resources=list(entry.get("resources") or []),
+            store=f"file:{self.basedir}",
+        )
