@@ -1,0 +1,372 @@
+"""The store contract: every store records the same event sequences and reads them back as one RunRecord.
+
+Each entry of ``STORE_FACTORIES`` builds ``(observer, reader)`` for a fresh folder; the ``store`` fixture
+runs every test against each. To put a new backend under the contract, append one factory (a function
+``(tmp_path) -> Store``, skipping itself when its service is unavailable).
+
+``play_run`` plays a run's whole event sequence (as the run engine sends it, see ``observers/base.py``)
+with the payloads given, so these tests do not depend on the engine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pytest_sacredx.observers.base import RunObserver
+from pytest_sacredx.observers.record import RunReader, RunRecord
+from pytest_sacredx.serialize import to_jsonable
+
+T0 = dt.datetime(2024, 5, 1, 12, 0, 0, 123456)
+
+
+def at(seconds: float) -> dt.datetime:
+    return T0 + dt.timedelta(seconds=seconds)
+
+
+@attrs.frozen
+class Store:
+    observer: RunObserver
+    reader: RunReader
+    name: str
+
+
+# -- the factories: one per backend ------------------------------------------------------------------
+
+
+def memory_store(tmp_path: Path) -> Store:
+    from pytest_sacredx.observers.memory import MemoryObserver
+
+    obs = MemoryObserver()
+    return Store(obs, obs, "memory")
+
+
+def file_store(tmp_path: Path) -> Store:
+    from pytest_sacredx.observers.file_storage import FileStorageObserver, FileStorageReader
+
+    basedir = tmp_path / "file_runs"
+    return Store(FileStorageObserver(basedir), FileStorageReader(basedir), "file")
+
+
+def tinydb_store(tmp_path: Path) -> Store:
+    from pytest_sacredx.observers.tinydb_hashfs import TinyDbObserver, TinyDbReader
+
+    root = tmp_path / "tinydb_runs"
+    root.mkdir()
+    return Store(TinyDbObserver(root), TinyDbReader(root), "tinydb")
+
+
+STORE_FACTORIES: list[Callable[[Path], Store]] = [memory_store, file_store, tinydb_store]
+
+
+@pytest.fixture(params=STORE_FACTORIES, ids=lambda f: f.__name__.removesuffix("_store"))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    return request.param(tmp_path)
+
+
+# -- playing runs ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    """A source file, an artifact and a resource to hand to the events."""
+    d = tmp_path / "inputs"
+    d.mkdir()
+    paths = {"source": d / "exp.py", "artifact": d / "model.txt", "resource": d / "data.csv"}
+    paths["source"].write_text("print('hi')\n")
+    paths["artifact"].write_text("weights\n")
+    paths["resource"].write_text("a,b\n1,2\n")
+    return paths
+
+
+def ex_info(files: dict[str, Path] | None = None, name: str = "demo") -> dict[str, Any]:
+    base = str(files["source"].parent) if files else "/nonexistent"
+    return {
+        "name": name,
+        "base_dir": base,
+        "sources": [("exp.py", "0" * 32)] if files else [],
+        "dependencies": ["numpy==1.26.0", "pytest-sacredx==0.1.0"],
+        "repositories": [],
+        "mainfile": "exp.py",
+    }
+
+
+HOST = {"hostname": "box", "os": ["Linux", "Linux-6"], "python_version": "3.11.7", "cpu": "x", "ENV": {}}
+META = {"command": "main", "options": {"--seed": 7}, "named_configs": [], "config_updates": {"lr": 0.1}}
+
+
+def play_run(
+    observer: RunObserver,
+    *,
+    config: dict[str, Any] | None = None,
+    result: Any = 0.5,
+    end: str = "completed",
+    info: dict[str, Any] | None = None,
+    outputs: tuple[str, ...] = ("hello\n", "hello\nworld\n"),
+    metrics: tuple[dict[str, dict[str, Any]], ...] = (),
+    artifacts: tuple[tuple[str, Path], ...] = (),
+    resources: tuple[Path, ...] = (),
+    experiment: dict[str, Any] | None = None,
+    meta: dict[str, Any] | None = None,
+    _id: Any = None,
+    start: float = 0.0,
+) -> Any:
+    """Send the events of one run; ``end`` is ``completed``, ``failed``, ``interrupted:<STATUS>``,
+    ``queued`` (queued_event only) or ``killed`` (no final event, no join)."""
+    experiment = experiment if experiment is not None else ex_info()
+    config = {"lr": 0.1, "layers": [1, 2]} if config is None else config
+    meta = META if meta is None else meta
+    if end == "queued":
+        return observer.queued_event(experiment, "main", HOST, at(start), config, meta, _id)
+    run_id = observer.started_event(experiment, "main", HOST, at(start), config, meta, _id)
+    info = {"epoch": 1} if info is None else info
+    beat = start
+    for i, out in enumerate(outputs):
+        beat += 1
+        if i < len(metrics):
+            observer.log_metrics(metrics[i], info)
+        observer.heartbeat_event(info, out, at(beat), None)
+        if i == 0:
+            for name, path in artifacts:
+                observer.artifact_event(name, str(path))
+            for path in resources:
+                observer.resource_event(str(path))
+    for m in metrics[len(outputs) :]:
+        observer.log_metrics(m, info)
+    if end == "killed":
+        return run_id
+    observer.heartbeat_event(info, outputs[-1] if outputs else "", at(beat + 1), result)
+    if end == "completed":
+        observer.completed_event(at(beat + 2), result)
+    elif end == "failed":
+        observer.failed_event(at(beat + 2), ["Traceback (most recent call last):\n", "ValueError: x\n"])
+    elif end.startswith("interrupted:"):
+        observer.interrupted_event(at(beat + 2), end.split(":", 1)[1])
+    observer.join()
+    return run_id
+
+
+def metric(name: str, steps: list[int], values: list[Any], t: float) -> dict[str, dict[str, Any]]:
+    return {name: {"name": name, "steps": steps, "values": values, "timestamps": [at(t + s) for s in steps]}}
+
+
+def only_run(store: Store) -> RunRecord:
+    runs = list(store.reader.list_runs())
+    assert len(runs) == 1
+    return runs[0]
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equality where NaN equals NaN."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return bool(a == b) and type(a) is type(b)
+
+
+# -- the contract ------------------------------------------------------------------------------------
+
+
+def test_full_run_round_trips(store: Store, files: dict[str, Path]) -> None:
+    run_id = play_run(
+        store.observer,
+        config={"lr": 0.1, "nested": {"depth": 3, "name": "x"}, "seeds": [1, 2]},
+        result={"acc": 0.93},
+        info={"epoch": 2, "note": "ok"},
+        outputs=("step 1\n", "step 1\nstep 2\n", "step 1\nstep 2\ndone\n"),
+        metrics=(
+            metric("loss", [0, 1], [0.9, 0.7], 0),
+            {**metric("loss", [2], [0.5], 0), **metric("acc", [2], [0.8], 0)},
+            metric("loss", [3], [0.4], 0),
+        ),
+        artifacts=(("model.txt", files["artifact"]),),
+        resources=(files["resource"],),
+        experiment=ex_info(files),
+    )
+    assert isinstance(run_id, str)
+    rec = only_run(store)
+    assert rec.id == run_id
+    assert rec.status == "COMPLETED"
+    assert rec.experiment_name == "demo"
+    assert rec.experiment["dependencies"] == ["numpy==1.26.0", "pytest-sacredx==0.1.0"]
+    assert [s[0] for s in rec.experiment["sources"]] == ["exp.py"]
+    assert rec.command == "main"
+    assert rec.config == {"lr": 0.1, "nested": {"depth": 3, "name": "x"}, "seeds": [1, 2]}
+    assert rec.result == {"acc": 0.93}
+    assert rec.info == {"epoch": 2, "note": "ok"}
+    assert rec.meta == META
+    assert rec.host == HOST
+    assert rec.captured_out == "step 1\nstep 2\ndone\n"
+    assert rec.start_time == T0
+    assert rec.heartbeat == at(4) and rec.stop_time == at(5)
+    assert rec.final_metrics() == {"loss": 0.4, "acc": 0.8}
+    assert rec.metrics["loss"]["steps"] == [0, 1, 2, 3]
+    assert rec.metrics["loss"]["values"] == [0.9, 0.7, 0.5, 0.4]
+    assert rec.metrics["loss"]["timestamps"] == [at(0), at(1), at(2), at(3)]
+    assert rec.artifacts == ["model.txt"]
+    assert [r[0] for r in rec.resources] == [str(files["resource"])]
+    assert rec.fail_trace is None
+    assert rec.effective_status() == "COMPLETED"
+    assert store.reader.load_run(run_id) == rec
+
+
+def test_failed_run(store: Store) -> None:
+    run_id = play_run(store.observer, end="failed", result=None)
+    rec = store.reader.load_run(run_id)
+    assert rec.status == "FAILED"
+    assert rec.fail_trace == ["Traceback (most recent call last):\n", "ValueError: x\n"]
+    assert rec.stop_time == at(4)
+
+
+@pytest.mark.parametrize("status", ["INTERRUPTED", "TIMEOUT"])
+def test_interrupted_run(store: Store, status: str) -> None:
+    run_id = play_run(store.observer, end=f"interrupted:{status}")
+    rec = store.reader.load_run(run_id)
+    assert rec.status == status
+    assert rec.stop_time == at(4)
+
+
+def test_queued_run(store: Store) -> None:
+    run_id = play_run(store.observer, end="queued", config={"lr": 0.3})
+    rec = store.reader.load_run(run_id)
+    assert rec.status == "QUEUED"
+    assert rec.experiment_name == "demo"
+    assert rec.config == {"lr": 0.3}
+    assert rec.meta == META and rec.command == "main"
+
+
+def test_killed_run_stays_running_with_last_heartbeat(store: Store) -> None:
+    run_id = play_run(store.observer, end="killed", outputs=("a\n", "a\nb\n"))
+    rec = store.reader.load_run(run_id)
+    assert rec.status == "RUNNING"
+    assert rec.heartbeat == at(2)
+    assert rec.captured_out == "a\nb\n"
+    assert rec.effective_status(now=at(2) + dt.timedelta(hours=1)) == "DEAD"
+
+
+def test_output_rewritten_by_filter(store: Store) -> None:
+    # a progress bar filtered with backspaces/\r changes text written earlier
+    run_id = play_run(store.observer, outputs=("progress 10%", "progress 100%\n", "progress 100%\nok\n"))
+    assert store.reader.load_run(run_id).captured_out == "progress 100%\nok\n"
+
+
+def test_unserializable_values_come_back_as_documented(store: Store) -> None:
+    np = pytest.importorskip("numpy")
+    marker = object()
+    value = {
+        "obj": marker,
+        "array": np.arange(3),
+        "scalar": np.float64(1.5),
+        "tuple": (1, (2, 3)),
+        "nan": float("nan"),
+        "inf": float("inf"),
+        "set": {3, 1},
+        "date": dt.date(2024, 1, 2),
+        3: "int key",
+    }
+    run_id = play_run(store.observer, config=value, result=(marker, np.array([[1.0, 2.0]])), info={"v": value})
+    rec = store.reader.load_run(run_id)
+    assert same(rec.config, to_jsonable(value))
+    assert same(rec.info, {"v": to_jsonable(value)})
+    assert rec.result == [repr(marker), [[1.0, 2.0]]]
+    assert rec.status == "COMPLETED"
+
+
+def test_ids_are_unique_strings_and_runs_list_in_order(store: Store) -> None:
+    ids = [play_run(store.observer, config={"i": i}, start=i) for i in range(5)]
+    assert all(isinstance(i, str) for i in ids)
+    assert len(set(ids)) == 5
+    runs = list(store.reader.list_runs())
+    assert [r.id for r in runs] == ids
+    assert [r.config["i"] for r in runs] == list(range(5))
+
+
+def test_requested_id_is_used_once(store: Store) -> None:
+    assert play_run(store.observer, _id="chosen") == "chosen"
+    assert store.reader.load_run("chosen").status == "COMPLETED"
+    with pytest.raises(FileExistsError, match="chosen"):
+        play_run(store.observer, _id="chosen")
+    other = play_run(store.observer)
+    assert other != "chosen"
+    assert {r.id for r in store.reader.list_runs()} == {"chosen", other}
+
+
+def test_unknown_run_is_a_key_error(store: Store) -> None:
+    play_run(store.observer)
+    with pytest.raises(KeyError):
+        store.reader.load_run("no-such-run")
+
+
+def test_empty_store_lists_nothing(store: Store) -> None:
+    assert list(store.reader.list_runs()) == []
+
+
+def test_record_store_names_the_backend(store: Store) -> None:
+    play_run(store.observer)
+    rec = only_run(store)
+    assert rec.store.split(":", 1)[0] == store.name
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(config=st.dictionaries(st.text(min_size=1, max_size=8), json_values, max_size=5), result=json_values)
+def test_json_values_round_trip_exactly(tmp_path_factory: pytest.TempPathFactory, config: dict[str, Any],
+                                        result: Any) -> None:
+    for factory in STORE_FACTORIES:
+        s = factory(tmp_path_factory.mktemp(factory.__name__))
+        run_id = play_run(s.observer, config=config, result=result)
+        rec = s.reader.load_run(run_id)
+        assert same(rec.config, config), factory.__name__
+        assert same(rec.result, result), factory.__name__
+
+
+def test_many_runs_through_one_observer_keep_separate_state(store: Store) -> None:
+    first = play_run(store.observer, outputs=("one\n",), metrics=(metric("m", [0], [1.0], 0),))
+    second = play_run(store.observer, outputs=("two\n",), metrics=(metric("m", [0], [2.0], 0),))
+    a, b = store.reader.load_run(first), store.reader.load_run(second)
+    assert (a.captured_out, b.captured_out) == ("one\n", "two\n")
+    assert (a.metrics["m"]["values"], b.metrics["m"]["values"]) == ([1.0], [2.0])
+
+
+def test_reader_sees_runs_written_after_it_was_opened(store: Store) -> None:
+    assert list(store.reader.list_runs()) == []
+    run_id = play_run(store.observer, end="killed")
+    assert store.reader.load_run(run_id).status == "RUNNING"
+    store.observer.completed_event(at(9), 1)
+    assert store.reader.load_run(run_id).status == "COMPLETED"
+
+
+def test_observer_module_imports_stay_lazy() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pytest_sacredx.observers as o; o.FileStorageObserver; o.MemoryObserver; "
+        "print('tinydb' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert out.stdout.strip() == "False"
