@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..config.config_dict import ConfigDict
@@ -35,6 +35,7 @@ from ..config.summary import ConfigSummary
 from ..errors import (
     CommandNotFoundError,
     ConfigAddedError,
+    ConfigKeyError,
     NamedConfigNotFoundError,
     did_you_mean,
 )
@@ -156,6 +157,7 @@ def create_run(
 
     # 1. updates, split among ingredients
     updates = convert_to_nested_dict(config_updates or {})
+    dotted = [k for k in (config_updates or {}) if "." in k]
     for key, value in iterate_flattened(updates):
         sc = _best_scaffold(key, scaffolds)
         if sc.path and key == sc.path:
@@ -172,6 +174,7 @@ def create_run(
     for name in named_configs:
         sc, cfg = _named_config(name, scaffolds, experiment)
         result = cfg(fixed=_nested(sc.fixed), preset=_nested(sc.named), fallback=sc.fallback())
+        _check_dotted_updates(sc.path, result.typechanged, dotted)
         for key, value in iterate_flattened(dict(result)):
             target = _best_scaffold(join_paths(sc.path, key), scaffolds)
             target.named[target.rel(join_paths(sc.path, key))] = value
@@ -188,6 +191,7 @@ def create_run(
             result = scope(fixed=nested_fixed, preset=current, fallback=fallback)
             summary.update_from(result)
             current = dict(result)
+        _check_dotted_updates(sc.path, summary.typechanged, dotted)
         if not sc.ingredient.configurations:
             current = nested_fixed
             summary = ConfigSummary(current, added={k for k, _ in iterate_flattened(current)})
@@ -268,6 +272,30 @@ def _combine(order: list[Scaffold]) -> dict[str, Any]:
         if sc.path and sc.config:
             set_by_dotted_path(config, sc.path, sc.config)
     return config
+
+
+def _check_dotted_updates(
+    sc_path: str, typechanged: dict[str, tuple[type, type]], dotted: Sequence[str]
+) -> None:
+    """Refuse ``with a.b=1`` when the config defines ``a`` as a value that is not a dict.
+
+    The update writes *into* ``a``; laying it over a string or number would silently replace the
+    user's value with ``{"b": 1}``. ``a=...`` itself may still change the type (with a warning); a
+    ``None`` may become a dict (``type_changed`` does not count ``None``).
+    """
+    for key in dotted:
+        parts = key.split(".")
+        for i in range(1, len(parts)):
+            parent = ".".join(parts[:i])
+            if sc_path and not parent.startswith(sc_path + "."):
+                continue
+            rel = parent[len(sc_path) + 1:] if sc_path else parent
+            kinds = typechanged.get(rel)
+            if kinds is not None and not issubclass(kinds[0], Mapping) and issubclass(kinds[1], Mapping):
+                raise ConfigKeyError(
+                    f"Cannot set {key!r}: {parent!r} is a {kinds[0].__name__} in the config, not a dict. "
+                    f"Set {parent!r} itself (with {parent}=...), or choose another key."
+                )
 
 
 def _used_by_captured(ingredient: Ingredient, key: str) -> bool:
