@@ -23,12 +23,14 @@ hello
 
 from __future__ import annotations
 
+import atexit
 import codecs
 import os
 import re
 import select
 import sys
 import threading
+import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Literal
@@ -312,6 +314,7 @@ class _FdTee:
                             break
                         for fd in ready:
                             handle(fd)
+                    _forwarding(self)  # before _finish: once it returns, the interpreter may exit
                     self._finish(decoders, capturing)
                     capturing = False
                     continue
@@ -322,6 +325,7 @@ class _FdTee:
             self._finish(decoders, capturing)
             for fd in (*readers, *forward, wake_r):
                 _close(fd)
+            _forwarders.discard(self)
 
     def _finish(self, decoders: list[Any], capturing: bool) -> None:
         if capturing:
@@ -330,6 +334,24 @@ class _FdTee:
                 if tail:
                     self._sink(tail)
         self._drained.set()
+
+
+_forwarders: set[_FdTee] = set()  # readers still forwarding a live child's output after their run ended
+
+
+def _forwarding(fd_tee: _FdTee) -> None:
+    if not _forwarders:
+        atexit.unregister(_wait_for_forwarders)
+        atexit.register(_wait_for_forwarders)
+    _forwarders.add(fd_tee)
+
+
+def _wait_for_forwarders(timeout: float = 1.0) -> None:
+    """At exit, give children that outlived their run a moment, so their last lines reach the user."""
+    deadline = time.monotonic() + timeout
+    for fd_tee in list(_forwarders):
+        if fd_tee._thread is not None:
+            fd_tee._thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def _write_all(fd: int, data: bytes) -> None:
