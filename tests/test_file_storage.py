@@ -1,0 +1,301 @@
+"""FileStorageObserver: Sacred's layout and key sets, race-free ids, atomic and incremental writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_sacredx.errors import ArtifactNameError
+from pytest_sacredx.observers.atomic import dumps_json, write_json_atomic
+from pytest_sacredx.observers.file_storage import FileStorageObserver, FileStorageReader
+
+T = dt.datetime(2024, 1, 1, 12, 0, 0, 5)
+HOST = {"hostname": "h"}
+
+
+@pytest.fixture
+def src(tmp_path: Path) -> Path:
+    d = tmp_path / "project"
+    d.mkdir()
+    (d / "exp.py").write_text("print(1)\n")
+    return d
+
+
+def ex(src: Path | None = None) -> dict[str, Any]:
+    return {
+        "name": "demo",
+        "base_dir": str(src) if src else "/nonexistent",
+        "sources": [("exp.py", "ignored")] if src else [],
+        "dependencies": [],
+    }
+
+
+def start(obs: FileStorageObserver, src: Path | None = None, _id: Any = None, config: Any = None) -> str:
+    return obs.started_event(ex(src), "main", HOST, T, config or {"a": 1}, {"command": "main"}, _id)
+
+
+def run_json(obs: FileStorageObserver, run_id: str = "1") -> dict[str, Any]:
+    return json.loads((Path(obs.basedir) / run_id / "run.json").read_text())
+
+
+def test_constructor_creates_nothing(tmp_path: Path) -> None:
+    FileStorageObserver(tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_create_is_deprecated_create_from_is_not(tmp_path: Path) -> None:
+    with pytest.deprecated_call():
+        a = FileStorageObserver.create(str(tmp_path / "runs"))
+    b = FileStorageObserver.create_from(tmp_path / "runs", priority=3)
+    assert a == b and hash(a) == hash(b) and b.priority == 3 and a.priority == 20
+    assert a != FileStorageObserver(tmp_path / "other")
+    assert FileStorageObserver.VERSION == "FileStorageObserver-0.7.0"
+
+
+START_KEYS = {"experiment", "command", "host", "start_time", "meta", "status", "resources", "artifacts",
+              "heartbeat"}
+
+
+def test_run_json_key_sets_at_each_stage(tmp_path: Path, src: Path) -> None:
+    obs = FileStorageObserver(tmp_path / "runs")
+    start(obs, src)
+    entry = run_json(obs)
+    assert set(entry) == START_KEYS and entry["status"] == "RUNNING" and entry["heartbeat"] is None
+    assert entry["start_time"] == T.isoformat()
+    obs.heartbeat_event({}, "", T, 3)
+    assert set(run_json(obs)) == START_KEYS | {"result"}
+    obs.completed_event(T, 4)
+    entry = run_json(obs)
+    assert set(entry) == START_KEYS | {"result", "stop_time"}
+    assert (entry["status"], entry["result"]) == ("COMPLETED", 4)
+
+    start(obs, src)
+    obs.failed_event(T, ["trace\n"])
+    entry = run_json(obs, "2")
+    assert set(entry) == START_KEYS | {"stop_time", "fail_trace"} and entry["status"] == "FAILED"
+
+    start(obs, src)
+    obs.interrupted_event(T, "INTERRUPTED")
+    assert set(run_json(obs, "3")) == START_KEYS | {"stop_time"}
+
+
+def test_queued_run_has_sacreds_keys_and_stores_sources_from_anywhere(
+    tmp_path: Path, src: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # Sacred resolved sources against the working directory (a bug)
+    obs = FileStorageObserver(tmp_path / "runs")
+    run_id = obs.queued_event(ex(src), "main", HOST, T, {"a": 1}, {"command": "main"}, None)
+    entry = run_json(obs, run_id)
+    assert set(entry) == {"experiment", "command", "host", "meta", "status"}
+    assert entry["status"] == "QUEUED"
+    (stored,) = entry["experiment"]["sources"]
+    assert stored[0] == "exp.py"
+    assert (tmp_path / "runs" / stored[1]).read_text() == "print(1)\n"
+
+
+def test_json_files_are_sorted_and_indented(tmp_path: Path) -> None:
+    obs = FileStorageObserver(tmp_path / "runs")
+    start(obs, config={"b": 1, "a": {"d": (1, 2), "c": None}})
+    text = (tmp_path / "runs" / "1" / "config.json").read_text()
+    assert text == dumps_json({"a": {"c": None, "d": [1, 2]}, "b": 1})
+    assert text.startswith('{\n  "a"')
+
+
+def test_ids_continue_after_the_largest_numeric_dir(tmp_path: Path) -> None:
+    base = tmp_path / "runs"
+    for name in ("3", "7", "_sources", "notes", "12abc"):
+        (base / name).mkdir(parents=True)
+    obs = FileStorageObserver(base)
+    assert start(obs) == "8"
+    assert start(obs) == "9"
+    other = FileStorageObserver(base)  # another process takes ids meanwhile
+    assert start(other) == "10"
+    assert start(obs) == "11"  # our next guess (10) is taken: list once, continue after the max
+
+
+def test_requested_id_and_collision(tmp_path: Path) -> None:
+    obs = FileStorageObserver(tmp_path / "runs")
+    assert start(obs, _id="baseline") == "baseline"
+    with pytest.raises(FileExistsError, match="baseline"):
+        start(obs, _id="baseline")
+    assert start(obs) == "1"
+
+
+def test_sources_are_content_addressed_and_shared(tmp_path: Path, src: Path) -> None:
+    obs = FileStorageObserver(tmp_path / "runs")
+    start(obs, src)
+    start(obs, src)
+    assert run_json(obs, "1")["experiment"]["sources"] == run_json(obs, "2")["experiment"]["sources"]
+    assert len(os.listdir(tmp_path / "runs" / "_sources")) == 1
+    (src / "exp.py").write_text("print(2)\n")
+    start(obs, src)
+    assert len(os.listdir(tmp_path / "runs" / "_sources")) == 2
+
+
+def test_missing_source_does_not_break_the_run(tmp_path: Path, src: Path) -> None:
+    (src / "exp.py").unlink()
+    obs = FileStorageObserver(tmp_path / "runs")
+    start(obs, src)
+    assert run_json(obs)["experiment"]["sources"] == [["exp.py", None]]
+
+
+def test_cout_is_appended_not_rewritten(tmp_path: Path) -> None:
+    obs = FileStorageObserver(tmp_path / "runs")
+    start(obs)
+    cout = tmp_path / "runs" / "1" / "cout.txt"
+    obs.heartbeat_event({}, "héllo\n", T, None)
+    inode = cout.stat().st_ino
+    obs.heartbeat_event({}, "héllo\nwörld\n", T, None)
+    assert cout.stat().st_ino == inode  # same file: appended in place
+    assert cout.read_bytes() == "héllo\nwörld\n".encode()
+    obs.heartbeat_event({}, "rewritten\n", T, None)  # the filter changed earlier text
+    assert cout.read_text(encoding="utf-8") == "rewritten\n"
+
+
+def test_info_json_only_when_info(tmp_path: Path) -> None:
+    obs = FileStorageObserver(tmp_path / "runs")
+    start(obs)
+    obs.heartbeat_event({}, "", T, None)
+    assert not (tmp_path / "runs" / "1" / "info.json").exists()
+    obs.heartbeat_event({"a": (1,)}, "", T, None)
+    assert json.loads((tmp_path / "runs" / "1" / "info.json").read_text()) == {"a": [1]}
+
+
+def test_metrics_json_is_sacred_shaped_and_complete_at_the_end(tmp_path: Path) -> None:
+    obs = FileStorageObserver(tmp_path / "runs")
+    start(obs)
+    run_dir = tmp_path / "runs" / "1"
+    obs.log_metrics({}, {})
+    assert json.loads((run_dir / "metrics.json").read_text()) == {}  # as Sacred: exists when nothing logged
+    n = 0
+    for beat in range(30):  # 3,000 points: past the size where metrics.json is rewritten on each beat
+        steps = list(range(n, n + 100))
+        n += 100
+        obs.log_metrics({"loss": {"name": "loss", "steps": steps, "values": [float(s) for s in steps],
+                                  "timestamps": [T] * 100}}, {})
+        on_disk = json.loads((run_dir / "metrics.json").read_text())
+        assert set(on_disk["loss"]) == {"steps", "values", "timestamps"}
+    assert FileStorageReader(run_dir.parent).load_run("1").metrics["loss"]["steps"] == list(range(n))
+    obs.completed_event(T, None)
+    final = json.loads((run_dir / "metrics.json").read_text())
+    assert final["loss"]["steps"] == list(range(n))
+    assert final["loss"]["timestamps"][0] == T.isoformat()
+
+
+def test_reader_ignores_a_torn_metrics_line(tmp_path: Path) -> None:
+    obs = FileStorageObserver(tmp_path / "runs")
+    start(obs)
+    obs.log_metrics({"m": {"name": "m", "steps": [0], "values": [1.0], "timestamps": [T]}}, {})
+    with open(tmp_path / "runs" / "1" / "metrics.jsonl", "ab") as fh:
+        fh.write(b'{"m": {"steps": [1], "val')  # killed mid-append
+    assert FileStorageReader(tmp_path / "runs").load_run("1").metrics["m"]["values"] == [1.0]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["run.json", "config.json", "cout.txt", "metrics.json", "metrics.jsonl", "info.json", "a/b.txt",
+     "../escape", "..", ".", ""],
+)
+def test_bad_artifact_names_are_refused(tmp_path: Path, name: str) -> None:
+    artifact = tmp_path / "a.txt"
+    artifact.write_text("x")
+    obs = FileStorageObserver(tmp_path / "runs")
+    start(obs)
+    before = (tmp_path / "runs" / "1" / "run.json").read_bytes()
+    with pytest.raises(ArtifactNameError) as info:
+        obs.artifact_event(name, str(artifact))
+    assert repr(name) in str(info.value)
+    assert isinstance(info.value, ValueError)
+    assert (tmp_path / "runs" / "1" / "run.json").read_bytes() == before
+
+
+def test_artifacts_are_copied_once_listed(tmp_path: Path) -> None:
+    artifact = tmp_path / "model.bin"
+    artifact.write_bytes(b"\x00\x01")
+    obs = FileStorageObserver(tmp_path / "runs")
+    start(obs)
+    obs.artifact_event("model.bin", str(artifact))
+    obs.artifact_event("model.bin", str(artifact))
+    assert (tmp_path / "runs" / "1" / "model.bin").read_bytes() == b"\x00\x01"
+    assert run_json(obs)["artifacts"] == ["model.bin"]
+
+    lazy = FileStorageObserver(tmp_path / "lazy", copy_artifacts=False)
+    start(lazy)
+    lazy.artifact_event("model.bin", str(artifact))
+    assert not (tmp_path / "lazy" / "1" / "model.bin").exists()
+    assert run_json(lazy)["artifacts"] == ["model.bin"]
+
+
+def test_resources_are_stored_by_content_relative_to_basedir(tmp_path: Path) -> None:
+    a, b = tmp_path / "data.csv", tmp_path / "other" / "data.csv"
+    b.parent.mkdir()
+    a.write_text("1,2\n")
+    b.write_text("1,2\n")
+    obs = FileStorageObserver(tmp_path / "runs")
+    start(obs)
+    obs.resource_event(str(a))
+    obs.resource_event(str(a))
+    obs.resource_event(str(b))
+    resources = run_json(obs)["resources"]
+    assert [r[0] for r in resources] == [str(a), str(b)]
+    assert resources[0][1] == resources[1][1]
+    assert resources[0][1].startswith("_resources/data_") and resources[0][1].endswith(".csv")
+    assert len(os.listdir(tmp_path / "runs" / "_resources")) == 1
+
+
+def test_no_temporary_files_are_left(tmp_path: Path, src: Path) -> None:
+    obs = FileStorageObserver(tmp_path / "runs")
+    start(obs, src)
+    obs.log_metrics({"m": {"name": "m", "steps": [0], "values": [1.0], "timestamps": [T]}}, {})
+    obs.heartbeat_event({"a": 1}, "x", T, 1)
+    obs.completed_event(T, 1)
+    leftovers = [p for p in (tmp_path / "runs").rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+def test_an_interrupted_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "run.json"
+    write_json_atomic(target, {"status": "RUNNING"})
+
+    def boom(*args: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(KeyboardInterrupt):
+        write_json_atomic(target, {"status": "COMPLETED"})
+    monkeypatch.undo()
+    assert json.loads(target.read_text()) == {"status": "RUNNING"}
+    assert os.listdir(tmp_path) == ["run.json"]
+
+
+def test_reader_order_and_skipped_dirs(tmp_path: Path) -> None:
+    obs = FileStorageObserver(tmp_path / "runs")
+    for _ in range(11):
+        start(obs)
+    start(obs, _id="zeta")
+    (tmp_path / "runs" / "99").mkdir()  # a run dir whose run.json is not written yet
+    (tmp_path / "runs" / "notes.txt").write_text("x")
+    reader = FileStorageReader(tmp_path / "runs")
+    assert [r.id for r in reader.list_runs()] == [str(i) for i in range(1, 12)] + ["zeta"]
+    assert [r.id for r in obs.list_runs()][:3] == ["1", "2", "3"]
+    with pytest.raises(KeyError):
+        reader.load_run("_sources")
+    with pytest.raises(KeyError):
+        reader.load_run("99")
+    assert list(FileStorageReader(tmp_path / "missing").list_runs()) == []
+
+
+def test_record_fields_are_parsed_back(tmp_path: Path) -> None:
+    obs = FileStorageObserver(tmp_path / "runs")
+    start(obs)
+    obs.heartbeat_event({"i": 1}, "out", T, None)
+    obs.completed_event(T, {"acc": 1.0})
+    rec = obs.load_run(1)
+    assert rec.start_time == T and rec.heartbeat == T and rec.stop_time == T
+    assert rec.store == f"file:{tmp_path / 'runs'}"
+    assert (rec.result, rec.info, rec.captured_out) == ({"acc": 1.0}, {"i": 1}, "out")
