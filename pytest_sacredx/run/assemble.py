@@ -293,7 +293,7 @@ def _check_dotted_updates(
             kinds = typechanged.get(rel)
             if kinds is not None and not issubclass(kinds[0], Mapping) and issubclass(kinds[1], Mapping):
                 raise ConfigKeyError(
-                    f"Cannot set {key!r}: {parent!r} is a {kinds[0].__name__} in the config, not a dict. "
+                    f"Cannot set {key!r}: {parent!r} is not a dict in the config but of type {kinds[0].__name__}. "
                     f"Set {parent!r} itself (with {parent}=...), or choose another key."
                 )
 
