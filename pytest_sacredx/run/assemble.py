@@ -309,9 +309,14 @@ def _used_by_captured(ingredient: Ingredient, key: str) -> bool:
     return False
 
 
+# Keys the engine itself defines or consumes: a named config's docstring (``__doc__``), the seed and
+# save_config's file name are never "not used anywhere" (Sacred's ConfigAddedError.SPECIAL_ARGS).
+_NEVER_SUSPICIOUS = frozenset({"seed", "__doc__", "config_filename", "_log", "_config", "_seed", "_run"})
+
+
 def _check_added(sc: Scaffold, force: bool, logger: logging.Logger) -> None:
     for key in sorted(sc.summary.added):
-        if key == "seed":
+        if key in _NEVER_SUSPICIOUS:
             continue
         parent = key.rpartition(".")[0]
         legal_parent = bool(parent) and isinstance(get_by_dotted_path(sc.config, parent), dict) and not any(
