@@ -19,7 +19,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_sacredx.settings import SETTINGS
 from pytest_sacredx.errors import CaptureModeError, SacredxError
 from pytest_sacredx.run.capture import (
     CAPTURE_MODES,
@@ -27,6 +26,7 @@ from pytest_sacredx.run.capture import (
     apply_backspaces_and_linefeeds,
     resolve_capture_mode,
 )
+from pytest_sacredx.settings import SETTINGS
 
 posix_only = pytest.mark.skipif(sys.platform.startswith("win"), reason="fd capture is POSIX-only")
 
@@ -81,7 +81,9 @@ def test_no_mode_captures_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out == "visible\n"
 
 
-def test_sys_mode_captures_both_streams_in_order_and_tees(capsys: pytest.CaptureFixture[str]) -> None:
+def test_sys_mode_captures_both_streams_in_order_and_tees(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     stdout, stderr = sys.stdout, sys.stderr
     with OutputCapture("sys") as capture:
         print("one")
@@ -177,7 +179,11 @@ def test_fd_mode_under_pytest_fd_capture_captures_and_pytest_still_sees_it(
     for line in ("from print", "from os.write", "from a child", "child error", "to stderr"):
         assert line + "\n" in text
     seen = capfd.readouterr()
-    assert "from print\n" in seen.out and "from os.write\n" in seen.out and "from a child\n" in seen.out
+    assert (
+        "from print\n" in seen.out
+        and "from os.write\n" in seen.out
+        and "from a child\n" in seen.out
+    )
     assert "child error\n" in seen.err and "to stderr\n" in seen.err
 
 
@@ -218,7 +224,9 @@ def test_fd_captures_in_two_threads_do_not_fight_over_the_fds() -> None:
 
 
 @pytest.mark.parametrize("mode", ["sys", pytest.param("fd", marks=posix_only)])
-def test_get_from_another_thread_while_writing(mode: str, capfd: pytest.CaptureFixture[str]) -> None:
+def test_get_from_another_thread_while_writing(
+    mode: str, capfd: pytest.CaptureFixture[str]
+) -> None:
     snapshots: list[str] = []
     stop = threading.Event()
     lines = [f"line {i}\n" for i in range(5000)]
@@ -278,8 +286,7 @@ def run_python(code: str, tmp_path: Path, timeout: float = 20) -> tuple[str, str
     )
     proc = subprocess.run(
         [sys.executable, "-c", prelude + textwrap.dedent(code)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        capture_output=True,
         text=True,
         timeout=timeout,
     )
@@ -311,7 +318,13 @@ def test_fd_mode_captures_every_source_and_tees(tmp_path: Path) -> None:
     )
     assert report["mode"] == "fd"
     captured = report["text"].splitlines()
-    stdout_lines = ["from print", "from os.write", "from os.system", "from a child python", "from C"]
+    stdout_lines = [
+        "from print",
+        "from os.write",
+        "from os.system",
+        "from a child python",
+        "from C",
+    ]
     stderr_lines = ["from print to stderr", "from os.write to 2"]
     numbered = [f"line {i}" for i in range(10000)]
     assert sorted(captured) == sorted(stdout_lines + stderr_lines + numbered)
@@ -323,7 +336,9 @@ def test_fd_mode_captures_every_source_and_tees(tmp_path: Path) -> None:
 @posix_only
 @pytest.mark.slow
 @pytest.mark.parametrize("error", ["ValueError", "KeyboardInterrupt"])
-def test_fd_mode_keeps_output_and_restores_fds_when_the_run_raises(tmp_path: Path, error: str) -> None:
+def test_fd_mode_keeps_output_and_restores_fds_when_the_run_raises(
+    tmp_path: Path, error: str
+) -> None:
     out, err, report = run_python(
         f"""
         before = (os.fstat(1).st_ino, os.fstat(2).st_ino)
@@ -376,7 +391,12 @@ def test_fd_mode_does_not_hang_on_children_that_outlive_the_run(tmp_path: Path) 
     )
     assert report["elapsed"] < 1.5, report  # the child's sleep (2 s) is not waited for
     captured = report["text"].splitlines()
-    assert sorted(captured) == ["child started", "from a worker", "from another worker", "run done"], report
+    assert sorted(captured) == [
+        "child started",
+        "from a worker",
+        "from another worker",
+        "run done",
+    ], report
     assert "child late" in out.splitlines()  # still reaches the user, after the run
 
 

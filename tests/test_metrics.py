@@ -160,4 +160,3 @@ def test_sacred_module_name_reexports() -> None:
     assert metrics_logger.MetricsLogger is MetricsLogger
     assert metrics_logger.ScalarMetricLogEntry is ScalarMetricLogEntry
     assert metrics_logger.linearize_metrics is linearize_metrics
-

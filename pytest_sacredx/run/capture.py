@@ -86,7 +86,15 @@ class _Buffer:
     appended meanwhile wait for the next ``get``. The filter runs only when new text arrived.
     """
 
-    __slots__ = ("_pending", "_text", "_filter", "_filtered", "_filtered_len", "_get_lock", "append")
+    __slots__ = (
+        "_pending",
+        "_text",
+        "_filter",
+        "_filtered",
+        "_filtered_len",
+        "_get_lock",
+        "append",
+    )
 
     def __init__(self, filter: Callable[[str], str] | None) -> None:
         self._pending: list[str] = []
@@ -127,7 +135,7 @@ class _TeeStream:
         self._active = True
 
     @property  # type: ignore[misc]
-    def __class__(self) -> type:  # noqa: D105 - isinstance(sys.stdout, io.TextIOWrapper) keeps working
+    def __class__(self) -> type:  # so isinstance(sys.stdout, io.TextIOWrapper) keeps working
         return type(self._wrapped) if self._wrapped is not None else _TeeStream
 
     def write(self, text: str) -> int:
@@ -172,11 +180,11 @@ _libc: Any = None
 def _flush_all() -> None:
     """Flush Python's and C's stdio buffers so that what was printed reaches the fds now."""
     global _libc
-    for stream in {id(s): s for s in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)}.values():
+    streams = (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
+    for stream in {id(s): s for s in streams if s is not None}.values():
         try:
-            if stream is not None:
-                stream.flush()
-        except Exception:  # closed, broken pipe, or a user stream without flush: nothing to flush then
+            stream.flush()
+        except Exception:  # closed, broken pipe, a user stream without flush: nothing to flush
             pass
     if _libc is None:
         try:
@@ -262,7 +270,8 @@ class _FdTee:
                     os.write(self._wake_w, b"x")
                 self._drained.wait()
                 break
-            except KeyboardInterrupt as exc:  # losing the last output to a second Ctrl-C is issue #755
+            except KeyboardInterrupt as exc:
+                # Finish collecting first: losing the last output to a Ctrl-C is Sacred issue #755.
                 interrupted = exc
                 if not woken:
                     woken = True
@@ -336,7 +345,8 @@ class _FdTee:
         self._drained.set()
 
 
-_forwarders: set[_FdTee] = set()  # readers still forwarding a live child's output after their run ended
+# Readers still forwarding a live child's output after their run ended.
+_forwarders: set[_FdTee] = set()
 
 
 def _forwarding(fd_tee: _FdTee) -> None:
@@ -456,7 +466,8 @@ class OutputCapture:
         fd_tee = _FdTee(self._buffer.append, self.drain_timeout)
         try:
             fd_tee.start()
-        except (OSError, RuntimeError):  # fd 1 or 2 closed, out of fds, or no threads: sys mode will do
+        except (OSError, RuntimeError):
+            # fd 1 or 2 closed, out of fds, or no thread to be had: sys mode still works.
             with _fd_owner_lock:
                 _fd_owners.remove(me)
             self.mode = "sys"
@@ -465,9 +476,10 @@ class OutputCapture:
         self._fd = fd_tee
         # A Python stream that does not write to its fd (pytest's capture, redirect_stdout) bypasses the
         # pipes; tee it at the sys level too.
-        self._tee_streams(
-            *(name for name, fd in (("stdout", 1), ("stderr", 2)) if _stream_fd(getattr(sys, name)) != fd)
-        )
+        bypassing = [
+            n for n, fd in (("stdout", 1), ("stderr", 2)) if _stream_fd(getattr(sys, n)) != fd
+        ]
+        self._tee_streams(*bypassing)
 
     def _tee_streams(self, *names: str) -> None:
         for name in names:

@@ -22,8 +22,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from datetime import datetime, timedelta
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 __all__ = ["MetricsLogger", "ScalarMetricLogEntry", "linearize_metrics"]
@@ -114,7 +114,10 @@ class MetricsLogger:
             utc = _utcfromtimestamp
             return [new(entry, (name, step, utc(ts), value)) for name, step, ts, value in raw]
         epoch, delta = _EPOCH, timedelta
-        return [new(entry, (name, step, epoch + delta(seconds=ts), value)) for name, step, ts, value in raw]
+        return [
+            new(entry, (name, step, epoch + delta(seconds=ts), value))
+            for name, step, ts, value in raw
+        ]
 
     def __repr__(self) -> str:
         return f"<MetricsLogger pending={len(self._pending)} metrics={sorted(self._step_counter)}>"
@@ -137,7 +140,12 @@ def linearize_metrics(logged_metrics: Iterable[ScalarMetricLogEntry]) -> dict[st
             values: list[Any] = []
             timestamps: list[datetime] = []
             # Sacred's key order, so a dump of this dict matches its files byte for byte.
-            by_name[name] = {"steps": steps, "values": values, "timestamps": timestamps, "name": name}
+            by_name[name] = {
+                "steps": steps,
+                "values": values,
+                "timestamps": timestamps,
+                "name": name,
+            }
             cols = columns[name] = (steps.append, values.append, timestamps.append)
         cols[0](step)
         cols[1](value)
