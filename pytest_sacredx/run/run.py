@@ -103,6 +103,11 @@ class Run:
         self._emit_lock = threading.RLock()
         self._heartbeat: _Heartbeat | None = None
         self._capture: Any = None
+        #: last value of each metric, updated as metrics are flushed
+        self.final_metrics: dict[str, Any] = {}
+        #: ``f(run, status)`` called when the run ends, before its last heartbeat (the pytest plugin
+        #: records the outcome here)
+        self._finish_callbacks: list[Callable[[Run, str], None]] = []
 
     # ------------------------------------------------------------------ user API
     def open_resource(self, filename: str, mode: str = "r") -> Any:
@@ -174,13 +179,13 @@ class Run:
                         self.run_logger.info("Result: %s", self.result)
                     self.stop_time = utcnow()
                     self.run_logger.info("Completed after %s", self._elapsed())
-                self._stop_heartbeat()
+                self._stop_heartbeat("COMPLETED")
                 self._emit_terminal("completed_event", "COMPLETED", stop_time=self.stop_time, result=self.result)
             except (SacredInterrupt, KeyboardInterrupt) as exc:
                 status = getattr(exc, "STATUS", "INTERRUPTED")
                 self.stop_time = self.stop_time or utcnow()
                 self.run_logger.warning("Aborted after %s!", self._elapsed())
-                self._stop_heartbeat()
+                self._stop_heartbeat(status)
                 self._emit_terminal("interrupted_event", status, interrupt_time=self.stop_time, status=status)
                 raise
             except BaseException as exc:
@@ -188,7 +193,7 @@ class Run:
                 self.fail_trace = format_filtered_exception(exc)
                 if not isinstance(exc, ObserverError) or self.status is not None:
                     self.run_logger.error("Failed after %s!", self._elapsed())
-                self._stop_heartbeat()
+                self._stop_heartbeat("FAILED")
                 if self.status == "RUNNING":
                     self._emit_terminal("failed_event", "FAILED", fail_time=self.stop_time, fail_trace=self.fail_trace)
                 else:
@@ -275,7 +280,10 @@ class Run:
                 self.captured_out = self._capture.get()
             logged = self._metrics.get_last_metrics()
             if logged:
-                self._safe_emit("log_metrics", metrics_by_name=linearize_metrics(logged), info=self.info)
+                metrics_by_name = linearize_metrics(logged)
+                for name, series in metrics_by_name.items():
+                    self.final_metrics[name] = series["values"][-1]
+                self._safe_emit("log_metrics", metrics_by_name=metrics_by_name, info=self.info)
             self._safe_emit(
                 "heartbeat_event",
                 info=self.info,
@@ -325,8 +333,10 @@ class Run:
             self._heartbeat = _Heartbeat(self.beat_interval, self._emit_heartbeat)
             self._heartbeat.start()
 
-    def _stop_heartbeat(self) -> None:
+    def _stop_heartbeat(self, status: str) -> None:
         """Stop the thread and send one last beat, always: output and metrics are never left behind."""
+        for callback in self._finish_callbacks:
+            callback(self, status)
         if self._heartbeat is not None:
             self._heartbeat.stop()
             self._heartbeat = None
