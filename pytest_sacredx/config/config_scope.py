@@ -15,13 +15,15 @@ computed from them follow. Modules, functions, classes and ``_private`` names ar
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import io
+import linecache
 import re
 import tokenize
 import types
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import ConfigKeyError, ConfigScopeError, InvalidConfigError
 from ..settings import SETTINGS
@@ -31,11 +33,27 @@ from .utils import SCALAR_TYPES, KeyRules, apply_fixed, copy_config, fill_in, ma
 
 __all__ = ["ConfigScope"]
 
-_NOT_CONFIG = (types.ModuleType, type)
+# Imports, helpers and classes in a scope are code, not config.
+_NOT_CONFIG = (
+    types.ModuleType,
+    type,
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.MethodType,
+    types.MethodWrapperType,
+    types.MethodDescriptorType,
+    types.WrapperDescriptorType,
+    types.ClassMethodDescriptorType,
+    functools.partial,
+)
+_CONTAINERS = frozenset({list, dict, tuple})
 
 
 class _Lookup(dict):  # type: ignore[type-arg]
-    """Scope locals that resolve unknown names from fallbacks and closure cells (before globals)."""
+    """Scope locals that resolve unknown names from fallbacks and closure cells (before globals).
+
+    Only ``__missing__`` is Python code: stores and hits stay on the C fast path.
+    """
 
     __slots__ = ("_extra",)
 
@@ -43,24 +61,9 @@ class _Lookup(dict):  # type: ignore[type-arg]
         return self._extra[key]  # KeyError sends the lookup on to globals and builtins
 
 
-class _Guarded(_Lookup):
-    """Scope locals where assignments to fixed names keep the fixed value (merged, for dicts)."""
-
-    __slots__ = ("_fixed", "_fallback", "_own", "_ignored")
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        fixed = self._fixed
-        if key in fixed:
-            self._own[key] = value
-            fv = fixed[key]
-            if isinstance(fv, dict) and isinstance(value, dict):
-                value = apply_fixed(dict(value), fv)
-            else:
-                value = copy_config(fv)
-        elif key in self._fallback:
-            self._ignored.add(key)
-            return
-        dict.__setitem__(self, key, value)
+# Names the guarded body uses to keep fixed values (they start with "_", so they are not config).
+_FIXED_NAME = "__sacredx_fixed__"
+_FIX_NAME = "__sacredx_fix__"
 
 
 class ConfigScope:
@@ -77,7 +80,9 @@ class ConfigScope:
         self.__qualname__ = getattr(func, "__qualname__", self.__name__)
         self.parameters = _check_signature(func)
         self.arg_spec = inspect.getfullargspec(func)
-        self._code, self._docs = _compile_body(func)
+        body = _compile_body(func)
+        self._code, self._guarded_code = body.code, body.guarded_code
+        self._assigned, self._private, self._docs = body.assigned, body.private, body.docs
 
     def __call__(
         self,
@@ -94,36 +99,28 @@ class ConfigScope:
         extra = _closure_values(self.func)
         if fallback:
             extra.update((k, make_read_only(v, k)) for k, v in fallback.items() if k not in extra)
-        if fixed or fallback:
-            ns: dict[str, Any] = _Guarded()
-            ns._fixed, ns._fallback, ns._own, ns._ignored = fixed, fallback, {}, set()  # type: ignore[attr-defined]
-        elif extra:
+        ns: dict[str, Any] = {}
+        if extra:
             ns = _Lookup()
-        else:
-            ns = {}
-        if type(ns) is not dict:
             ns._extra = extra  # type: ignore[attr-defined]
         for source in (preset, fixed):  # fixed last: it wins over presets
             for k, v in source.items():
-                dict.__setitem__(ns, k, v if type(v) in SCALAR_TYPES else copy_config(v))
+                ns[k] = v if type(v) in SCALAR_TYPES else copy_config(v)
 
-        exec(self._code, self.func.__globals__, ns)
+        own: dict[str, Any] = {}  # what the scope itself assigned to fixed names
+        code = self._code
+        if fixed and not self._assigned.isdisjoint(fixed):
+            code = self._guarded_code
+            ns[_FIXED_NAME] = fixed
+            ns[_FIX_NAME] = _fixer(fixed, own)
+        exec(code, self.func.__globals__, ns)
 
-        summary = ConfigSummary(docs={})
-        for key, value in ns.items():
-            if key[0] == "_" and key != "__doc__":
-                continue
-            if type(value) not in SCALAR_TYPES:
-                if isinstance(value, _NOT_CONFIG) or inspect.isroutine(value):
-                    continue
-                value = normalize_value(value, key, rules, hint_private=True)
-            dict.__setitem__(summary, key, value)
+        summary = self._collect(ns, rules)
         for key, pv in preset.items():  # nested preset entries the scope's dicts lack
             current = summary.get(key)
             if isinstance(pv, Mapping) and isinstance(current, dict):
                 fill_in(current, pv)
         if fixed:
-            own = ns._own  # type: ignore[attr-defined]
             defined = {k: v for k, v in preset.items() if k in fixed}
             for k, v in own.items():
                 pv = defined.get(k)
@@ -131,9 +128,30 @@ class ConfigScope:
             mark_fixed(defined, fixed, summary)
             apply_fixed(summary, fixed)
         if fallback:
-            summary.ignored_fallbacks = set(ns._ignored)  # type: ignore[attr-defined]
-        summary.docs = {k: d for k, d in self._docs.items() if k in summary}
+            # Assignments to fallback names (an ingredient's config) are not this scope's to make.
+            ignored = (ns.keys() & fallback.keys()) - fixed.keys() - preset.keys()
+            for key in ignored:
+                dict.pop(summary, key, None)
+            summary.ignored_fallbacks = ignored
+        docs = self._docs
+        summary.docs = dict(docs) if docs.keys() <= summary.keys() else {k: d for k, d in docs.items() if k in summary}
         summary.ensure_coherence()
+        return summary
+
+    def _collect(self, ns: dict[str, Any], rules: KeyRules) -> ConfigSummary:
+        """The config entries among the scope's locals, normalized; the hot path of a call."""
+        summary = ConfigSummary(ns)
+        for key in ns.keys() & self._private:
+            del summary[key]
+        for key in ns.keys() - self._assigned:  # dynamic names, presets, fixed values, helpers
+            if key[0] == "_" and key != "__doc__":
+                summary.pop(key, None)
+        for key in [k for k, v in summary.items() if type(v) not in SCALAR_TYPES]:
+            value = summary[key]
+            if type(value) in _CONTAINERS or not isinstance(value, _NOT_CONFIG):
+                summary[key] = normalize_value(value, key, rules, hint_private=True)
+            else:
+                del summary[key]
         return summary
 
     def _check_parameters(self, fixed: Mapping[str, Any], preset: Mapping[str, Any], fallback: Mapping[str, Any]) -> None:
@@ -179,16 +197,47 @@ def _closure_values(func: types.FunctionType) -> dict[str, Any]:
     return values
 
 
-def _compile_body(func: types.FunctionType) -> tuple[types.CodeType, dict[str, str]]:
+class _Body(NamedTuple):
+    code: types.CodeType  # the body as written
+    guarded_code: types.CodeType  # the same, re-imposing fixed values after each assignment to them
+    assigned: frozenset[str]  # names the body assigns (and the guarded code watches)
+    private: frozenset[str]  # names in the body that start with "_" (never config)
+    docs: dict[str, str]
+
+
+def _compile_body(func: types.FunctionType) -> _Body:
     """Compile the function's body as module code with its real file name and line numbers."""
-    try:
-        lines, first = inspect.getsourcelines(func)
-    except (OSError, TypeError) as e:
-        raise InvalidConfigError(
-            f"Cannot read the source of config scope '{func.__qualname__}' ({e}); define it in a .py file "
-            f"or use a dict config instead (ex.add_config({{...}}))"
-        ) from None
     filename = func.__code__.co_filename
+    source, node = _function_source(func)
+    if any(word in source for word in ("return", "yield", "await")):  # the walk is only needed then
+        _reject_return_and_yield(node, func, filename)
+    docs = _find_docs(node, source) if "#" in source else {}
+    code = compile(ast.Module(body=node.body, type_ignores=[]), filename, "exec", dont_inherit=True)
+    declared: set[str] = set()
+    if "global" in source or "nonlocal" in source:
+        declared = {n for g in ast.walk(node) if isinstance(g, (ast.Global, ast.Nonlocal)) for n in g.names}
+    guarder = _Guarder(frozenset(declared), walrus=":=" in source)
+    guarded = guarder.body(node.body)  # in place: the plain code is compiled already
+    guarded_code = compile(ast.Module(body=guarded, type_ignores=[]), filename, "exec", dont_inherit=True)
+    private = frozenset(n for n in code.co_names if n.startswith("_") and n != "__doc__")
+    return _Body(code, guarded_code, frozenset(guarder.watched), private, docs)
+
+
+def _function_source(func: types.FunctionType) -> tuple[str, ast.FunctionDef]:
+    """The function's source, padded so line numbers are the file's, and its parsed ``def`` node."""
+    first = func.__code__.co_firstlineno
+    lines = linecache.getlines(func.__code__.co_filename, func.__globals__)
+    end = _end_line(func.__code__.co_filename, lines, first, func.__name__) if lines else None
+    if end is not None:
+        lines = lines[first - 1 : end]
+    else:  # not found in the file (edited since import, say): inspect knows more ways to find it
+        try:
+            lines, first = inspect.getsourcelines(func)
+        except (OSError, TypeError) as e:
+            raise InvalidConfigError(
+                f"Cannot read the source of config scope '{func.__qualname__}' ({e}); define it in a .py file "
+                f"or use a dict config instead (ex.add_config({{...}}))"
+            ) from None
     source = "".join(lines)
     if lines[0][:1] in (" ", "\t"):
         # An indented def (in a class or function) parses inside a dummy block; the blank lines in front
@@ -196,7 +245,7 @@ def _compile_body(func: types.FunctionType) -> tuple[types.CodeType, dict[str, s
         source = "\n" * (first - 2) + "if 1:\n" + source
     else:
         source = "\n" * (first - 1) + source
-    tree = ast.parse(source, filename)
+    tree = ast.parse(source, func.__code__.co_filename)
     node = tree.body[0]
     if isinstance(node, ast.If):
         node = node.body[0]
@@ -205,10 +254,126 @@ def _compile_body(func: types.FunctionType) -> tuple[types.CodeType, dict[str, s
             f"Config scope '{func.__qualname__}' must be a function defined with 'def' "
             f"(not a lambda or async def)"
         )
-    _reject_return_and_yield(node, func, filename)
-    module = ast.Module(body=node.body, type_ignores=[])
-    code = compile(module, filename, "exec", dont_inherit=True)
-    return code, _find_docs(node, source)
+    return source, node
+
+
+# filename -> (the linecache lines it was parsed from, {first line of a def: its last line})
+_FILE_DEFS: dict[str, tuple[list[str], dict[tuple[int, str], int]]] = {}
+
+
+def _end_line(filename: str, lines: list[str], first: int, name: str) -> int | None:
+    """The last line of the ``def name`` starting (with its decorators) at ``first``; None if not found.
+
+    The whole file is parsed once per version (C speed), instead of ``inspect`` tokenizing each function.
+    """
+    cached = _FILE_DEFS.get(filename)
+    if cached is None or cached[0] is not lines:
+        try:
+            tree = ast.parse("".join(lines), filename)
+        except (SyntaxError, ValueError):
+            return None
+        defs = {}
+        for n in ast.walk(tree):
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                start = min([n.lineno] + [d.lineno for d in n.decorator_list])
+                defs[(start, n.name)] = n.end_lineno or n.lineno
+        cached = _FILE_DEFS[filename] = (lines, defs)
+    return cached[1].get((first, name))
+
+
+def _fixer(fixed: dict[str, Any], own: dict[str, Any]) -> Callable[[str, Any], Any]:
+    """The function the guarded body calls after assigning a fixed name: it records and overrides."""
+
+    def fix(name: str, value: Any) -> Any:
+        own[name] = value
+        fv = fixed[name]
+        if isinstance(fv, dict) and isinstance(value, dict):
+            return apply_fixed(dict(value), fv)
+        return copy_config(fv)
+
+    return fix
+
+
+def _target_names(target: ast.AST) -> list[str]:
+    return [n.id for n in ast.walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
+
+
+def _stmt_targets(stmt: ast.stmt, walrus: bool) -> list[str]:
+    """Names a simple statement binds in the scope: its targets and walrus targets, not comprehension loops."""
+    if isinstance(stmt, ast.Assign):
+        names = [n for t in stmt.targets for n in _target_names(t)]
+    elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)) and isinstance(stmt.target, ast.Name):
+        names = [stmt.target.id] if not isinstance(stmt, ast.AnnAssign) or stmt.value is not None else []
+    else:
+        names = []
+    todo: list[ast.AST] = [stmt] if walrus else []
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
+            names.append(node.target.id)
+        if not isinstance(node, ast.Lambda):
+            todo.extend(ast.iter_child_nodes(node))
+    return names
+
+
+class _Guarder:
+    """Insert ``if 'x' in __sacredx_fixed__: x = __sacredx_fix__('x', x)`` after each assignment to ``x``.
+
+    Only the assignments pay for the check, instead of every store paying for a Python ``__setitem__``.
+    """
+
+    def __init__(self, global_names: frozenset[str], walrus: bool) -> None:
+        self.global_names = global_names
+        self.walrus = walrus
+        self.watched: set[str] = set()
+
+    def guards(self, names: list[str], line: int) -> list[ast.stmt]:
+        out = []
+        for name in dict.fromkeys(names):
+            if name in self.global_names:
+                continue
+            self.watched.add(name)
+            at = {"lineno": line, "end_lineno": line, "col_offset": 0, "end_col_offset": 0}
+            call = ast.Call(
+                func=ast.Name(_FIX_NAME, ast.Load(), **at),
+                args=[ast.Constant(name, **at), ast.Name(name, ast.Load(), **at)],
+                keywords=[],
+                **at,
+            )
+            test = ast.Compare(
+                left=ast.Constant(name, **at), ops=[ast.In()], comparators=[ast.Name(_FIXED_NAME, ast.Load(), **at)], **at
+            )
+            assign = ast.Assign(targets=[ast.Name(name, ast.Store(), **at)], value=call, **at)
+            out.append(ast.If(test=test, body=[assign], orelse=[], **at))
+        return out
+
+    def body(self, body: list[ast.stmt]) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
+        for stmt in body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                out.append(stmt)
+                continue
+            for field in ("body", "orelse", "finalbody"):
+                inner = getattr(stmt, field, None)
+                if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
+                    setattr(stmt, field, self.body(inner))
+            for handler in getattr(stmt, "handlers", ()):
+                handler.body = self.body(handler.body)
+            for case in getattr(stmt, "cases", ()):
+                case.body = self.body(case.body)
+            line = stmt.end_lineno or stmt.lineno
+            if isinstance(stmt, (ast.For, ast.AsyncFor)):
+                stmt.body[:0] = self.guards(_target_names(stmt.target), stmt.lineno)
+            elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+                names = [n for item in stmt.items if item.optional_vars for n in _target_names(item.optional_vars)]
+                stmt.body[:0] = self.guards(names, stmt.lineno)
+            if isinstance(stmt, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr)):
+                out.append(stmt)
+                names = _stmt_targets(stmt, self.walrus)
+                out.extend(self.guards(names, line))
+            else:
+                out.append(stmt)
+        return out
 
 
 class _ReturnFinder(ast.NodeVisitor):

@@ -103,9 +103,14 @@ def normalize_value(value: Any, path: str, rules: KeyRules | None = None, *, hin
     t = type(value)
     if t in SCALAR_TYPES:
         return value
+    if t is list:  # the common case first, without ABC isinstance checks
+        return [
+            v if type(v) in SCALAR_TYPES else normalize_value(v, f"{path}[{i}]", rules)
+            for i, v in enumerate(value)
+        ]
     if rules is None:
         rules = KeyRules.current()
-    if isinstance(value, Mapping):
+    if t is dict or isinstance(value, Mapping):
         out = {}
         for k, v in value.items():
             check_key(k, path, rules)
