@@ -1,1 +1,29 @@
-"""Entry module of the pytest plugin (``pytest11: sacredx``): registers the feature modules."""
+"""Entry module of the pytest plugin (``pytest11: sacredx``): registers one module per feature.
+
+    sweep      --exp-config / --exp-named-config grammar → variants (pure, no hooks)
+    collect    experiments → items, variants → cases; @pytest.mark.experiment + exp_run
+    seeding    session seed, case seeds, RNG state restore; exp_seed
+    recording  observers per session, pytest metadata in every run
+    report     header, failure sections, "experiment runs" table, JUnit properties
+    xdist      controller → worker plumbing (only when xdist is active)
+
+Loading it imports no database client and no NumPy.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = [
+    "pytest_sacredx.pytest_plugin.collect",
+    "pytest_sacredx.pytest_plugin.seeding",
+    "pytest_sacredx.pytest_plugin.recording",
+    "pytest_sacredx.pytest_plugin.report",
+    "pytest_sacredx.pytest_plugin.xdist",
+]
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)

@@ -1,0 +1,309 @@
+"""Experiments become items, config variants become cases.
+
+- Every module pytest collects (test modules, files named on the command line, and files matching the
+  ini patterns ``sacredx_files``, default ``exp_*.py *_exp.py``) is searched for module-level
+  ``Experiment`` objects defined in that module; each gives one item per variant, named
+  ``<experiment>[<variant id>]``, e.g. ``examples/iris_svm.py::iris_rbf_svm[C=1-gamma=0.1]``.
+  An item passes when its run COMPLETED. Importing the module never triggers ``@ex.automain``.
+- Ordinary tests join sweeps with ``@pytest.mark.experiment(ex, gamma=[0.1, 0.7])`` and the ``exp_run``
+  fixture, which runs ``ex`` with the case's variant and seed, records it, and returns the ``Run``.
+- Selecting cases with ``-k``: ids contain ``=``, which ``-k`` expressions cannot hold, so match the
+  parts: ``-k "gamma and 0.1"``, ``-k "iris_rbf_svm and not 10"``; or give node ids directly.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pytest
+
+from ..config.paths import iter_prefixes, iterate_flattened
+from ..errors import SacredxError, UpdateSyntaxError, did_you_mean
+from ..experiment import Experiment
+from .keys import CASE_ID
+from .sweep import Axis, Variant, expand, merge_axes, parse_axis, parse_named_sets
+
+__all__ = ["ExperimentItem", "SweepPlan"]
+
+PLAN = pytest.StashKey["SweepPlan"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("sacredx", "experiments (pytest-sacredx)")
+    group.addoption(
+        "--exp-config",
+        dest="sacredx_config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUES",
+        help="Sweep a config entry: gamma=0.1,0.7 | lr=range(0,1,0.25) | k=choice(a,b) (repeatable; "
+        "several keys give the Cartesian product).",
+    )
+    group.addoption(
+        "--exp-named-config",
+        dest="sacredx_named_config",
+        action="append",
+        default=[],
+        metavar="NAMES",
+        help="Named configs as variants: fast,accurate (one case each) or fast+big (applied together).",
+    )
+    parser.addini("sacredx_files", "Glob patterns of experiment files to collect.", type="args",
+                  default=["exp_*.py", "*_exp.py"])
+    parser.addini("sacredx_config", "Default sweeps, one KEY=VALUES per line (the command line overrides "
+                  "them key by key).", type="linelist", default=[])
+    parser.addini("sacredx_named_config", "Default named-config variants, one per line.", type="linelist",
+                  default=[])
+
+
+class SweepPlan:
+    """The session's sweep: axes from ini and command line, parsed once."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        try:
+            self.ini_axes = [parse_axis(i) for i in config.getini("sacredx_config")]
+            self.cli_axes = [parse_axis(i) for i in config.getoption("sacredx_config")]
+            named = config.getoption("sacredx_named_config") or config.getini("sacredx_named_config")
+            self.named_sets = parse_named_sets(named)
+        except SacredxError as e:
+            raise pytest.UsageError(str(e)) from None
+        self.used_keys: set[str] = set()
+        self.used_named: set[str] = set()
+        self.known_keys: set[str] = set()
+        self.known_named: set[str] = set()
+        self.collected_any = False
+
+    def variants(
+        self, experiment: Experiment, marker_axes: Iterable[Axis] = (), strict_marker: bool = False
+    ) -> list[Variant]:
+        keys = experiment_keys(experiment)
+        named = {name for name, _ in experiment.gather_named_configs()}
+        self.collected_any = True
+        self.known_keys |= keys
+        self.known_named |= named
+        marker_axes = list(marker_axes)
+        if strict_marker:
+            for axis in marker_axes:
+                if axis.key not in keys:
+                    raise pytest.UsageError(
+                        f"@pytest.mark.experiment({experiment.path}, {axis.key}=…): the experiment has no "
+                        f"config entry {axis.key!r}.{did_you_mean(axis.key, keys)}"
+                    )
+        axes = [a for a in merge_axes(self.ini_axes, marker_axes, self.cli_axes) if a.key in keys]
+        self.used_keys |= {a.key for a in axes}
+        sets = [s for s in self.named_sets if all(n in named or os.path.isfile(n) for n in s)]
+        self.used_named |= {n for s in sets for n in s}
+        return expand(axes, sets)
+
+    def check_unused(self) -> None:
+        """A swept key or named config that no collected experiment has is a usage error."""
+        if not self.collected_any and not (self.cli_axes or self.named_sets):
+            return
+        for axis in self.cli_axes:
+            if axis.key not in self.used_keys:
+                raise pytest.UsageError(
+                    f"--exp-config {axis.key}=…: no collected experiment has the config entry "
+                    f"{axis.key!r}.{did_you_mean(axis.key, self.known_keys)}"
+                )
+        for names in self.named_sets:
+            for name in names:
+                if name not in self.used_named and not os.path.isfile(name):
+                    raise pytest.UsageError(
+                        f"--exp-named-config {name!r}: no collected experiment has this named config."
+                        f"{did_you_mean(name, self.known_named)}"
+                    )
+
+
+_KEYS_CACHE: dict[int, set[str]] = {}
+
+
+def experiment_keys(experiment: Experiment) -> set[str]:
+    """Every config key of the experiment's default config, with its dict prefixes (``optimizer``,
+    ``optimizer.lr``)."""
+    cached = _KEYS_CACHE.get(id(experiment))
+    if cached is not None:
+        return cached
+    from .seeding import RNGState
+
+    state = RNGState()
+    try:
+        run = experiment._create_run(options={"--unobserved": True, "--seed": 1})
+    except SacredxError as e:
+        raise pytest.UsageError(f"Experiment {experiment.path!r}: {e}") from None
+    finally:
+        state.restore()
+    keys = {p for k, _ in iterate_flattened(run.config) for p in iter_prefixes(k)}
+    _KEYS_CACHE[id(experiment)] = keys
+    return keys
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[PLAN] = SweepPlan(config)
+    config.addinivalue_line(
+        "markers",
+        "experiment(ex, **sweeps): run this test once per config variant of ex (e.g. gamma=[0.1, 0.7]); "
+        "use the exp_run fixture to run it",
+    )
+
+
+def pytest_collect_file(file_path: Any, parent: pytest.Collector) -> pytest.Module | None:
+    """Experiment files (ini ``sacredx_files``) that pytest's own patterns would skip."""
+    if file_path.suffix != ".py":
+        return None
+    config = parent.config
+    if parent.session.isinitpath(file_path):
+        return None  # pytest's python plugin collects files named on the command line
+    name = file_path.name
+    if any(fnmatch.fnmatch(name, p) for p in config.getini("python_files")):
+        return None
+    if any(fnmatch.fnmatch(name, p) for p in config.getini("sacredx_files")):
+        return pytest.Module.from_parent(parent, path=file_path)
+    return None
+
+
+def pytest_ignore_collect(collection_path: Any, config: pytest.Config) -> bool | None:
+    if collection_path.name == ".sacredx":
+        return True
+    return None
+
+
+def _defined_here(experiment: Experiment, module_path: Any) -> bool:
+    if not experiment.mainfile:
+        return False
+    try:
+        return os.path.samefile(experiment.mainfile, str(module_path))
+    except OSError:
+        return False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) -> list[pytest.Item] | None:
+    if not isinstance(obj, Experiment) or not isinstance(collector, pytest.Module):
+        return None
+    if not _defined_here(obj, collector.path) or obj.default_command is None:
+        return None
+    seen = collector.stash.setdefault(_SEEN, set())
+    if id(obj) in seen:
+        return []
+    seen.add(id(obj))
+    return [
+        ExperimentItem.from_parent(
+            collector, name=f"{obj.path}[{v.id}]" if v.id else obj.path, experiment=obj, variant=v
+        )
+        for v in _variants(collector.config, obj)
+    ]
+
+
+_SEEN = pytest.StashKey[set[int]]()
+
+
+def _variants(config: pytest.Config, experiment: Experiment) -> list[Variant]:
+    lists = config.hook.pytest_sacredx_variants(config=config, experiment=experiment)
+    variants: list[Variant] = []
+    ids: set[str] = set()
+    for lst in lists:
+        for v in lst or ():
+            if v.id not in ids:
+                ids.add(v.id)
+                variants.append(v)
+    return variants or [Variant()]
+
+
+def pytest_sacredx_variants(config: pytest.Config, experiment: Experiment) -> list[Variant]:
+    return config.stash[PLAN].variants(experiment)
+
+
+def pytest_collection_modifyitems(config: pytest.Config) -> None:
+    config.stash[PLAN].check_unused()
+
+
+class ExperimentItem(pytest.Item):
+    """One experiment × one config variant: runs the experiment's main command as a recorded run."""
+
+    def __init__(self, *, experiment: Experiment, variant: Variant, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.experiment = experiment
+        self.variant = variant
+        self.stash[CASE_ID] = self.nodeid
+        for key, _ in variant.updates:
+            self.extra_keyword_matches.add(key)
+        self.extra_keyword_matches.update(variant.named)
+
+    def runtest(self) -> None:
+        from .recording import run_case
+
+        run_case(self, self.experiment, self.variant)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        from .report import format_case_failure
+
+        return format_case_failure(self, excinfo)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, self.name
+
+
+# ---------------------------------------------------------------------------- marker + exp_run
+def _marker_axes(marker: pytest.Mark) -> tuple[Experiment, list[Axis], dict[str, Any]]:
+    if not marker.args or not isinstance(marker.args[0], Experiment):
+        raise pytest.UsageError("@pytest.mark.experiment needs the Experiment as first argument: "
+                                "@pytest.mark.experiment(ex, gamma=[0.1, 0.7])")
+    options = {k: marker.kwargs[k] for k in ("tolerance", "seeds", "named_configs") if k in marker.kwargs}
+    axes = []
+    for key, values in marker.kwargs.items():
+        if key in options:
+            continue
+        key = key.replace("__", ".")
+        values = list(values) if isinstance(values, (list, tuple, range)) else [values]
+        if not values:
+            raise pytest.UsageError(f"@pytest.mark.experiment(…, {key}=[]): give at least one value.")
+        axes.append(Axis(key, tuple(values)))
+    return marker.args[0], axes, options
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("experiment")
+    if marker is None:
+        return
+    experiment, axes, _ = _marker_axes(marker)
+    plan = metafunc.config.stash[PLAN]
+    try:
+        variants = plan.variants(experiment, axes, strict_marker=True)
+    except UpdateSyntaxError as e:
+        raise pytest.UsageError(str(e)) from None
+    for name in ("exp_run", "_sacredx_variant"):
+        if name not in metafunc.fixturenames:
+            metafunc.fixturenames.append(name)
+    metafunc.parametrize("_sacredx_variant", variants, ids=[v.id or experiment.path for v in variants],
+                         indirect=True)
+
+
+@pytest.fixture
+def _sacredx_variant(request: pytest.FixtureRequest) -> Variant:
+    return getattr(request, "param", Variant())
+
+
+@pytest.fixture
+def exp_run(request: pytest.FixtureRequest) -> Callable[..., Any]:
+    """Run the test's experiment (``@pytest.mark.experiment(ex, …)``) with this case's variant and
+    seed, recorded like every case; returns the finished ``Run``. Keyword arguments are extra config
+    updates; ``experiment=`` runs another experiment instead.
+
+    >>> def test_accuracy(exp_run):          # doctest: +SKIP
+    ...     assert exp_run().result > 0.9
+    """
+    from .recording import run_case
+
+    marker = request.node.get_closest_marker("experiment")
+    variant: Variant = request.getfixturevalue("_sacredx_variant") if marker else Variant()
+    default_ex = _marker_axes(marker)[0] if marker else None
+
+    def run(experiment: Experiment | None = None, **updates: Any) -> Any:
+        ex = experiment or default_ex
+        if ex is None:
+            raise pytest.UsageError("exp_run needs @pytest.mark.experiment(ex, …) on the test, or exp_run(ex).")
+        return run_case(request.node, ex, variant, extra_updates=updates or None)
+
+    return run

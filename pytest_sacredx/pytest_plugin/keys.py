@@ -1,0 +1,51 @@
+"""Stash keys and small records shared by the plugin modules (one place, so no module imports another
+just for a key)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import pytest
+
+__all__ = [
+    "CASE_ID",
+    "CASE_RESULT",
+    "SESSION_SEED",
+    "SWEEP_ID",
+    "OBSERVERS",
+    "CaseResult",
+]
+
+#: the item's node id at collection time: xdist's ``--dist loadgroup`` appends ``@group`` later
+CASE_ID = pytest.StashKey[str]()
+#: what the case's run gave, for the report and the summary
+CASE_RESULT = pytest.StashKey["CaseResult"]()
+SESSION_SEED = pytest.StashKey[int]()
+SWEEP_ID = pytest.StashKey[str]()
+OBSERVERS = pytest.StashKey[list[Any]]()
+
+
+@attrs.define
+class CaseResult:
+    """The summary of one case's run, as it travels on the report (JSON-safe)."""
+
+    case_id: str
+    status: str
+    seed: int
+    run_id: str | None = None
+    result: Any = None
+    metrics: dict[str, Any] = attrs.field(factory=dict)
+    duration: float = 0.0
+    store: str = ""
+    config_changes: dict[str, Any] = attrs.field(factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        from ..serialize import to_jsonable
+
+        return to_jsonable(attrs.asdict(self))
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CaseResult:
+        names = {f.name for f in attrs.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})

@@ -1,0 +1,182 @@
+"""Every case is a recorded run: the session's observers, and pytest metadata in each run.
+
+- ``--exp-observer URI`` (repeatable) or ini ``sacredx_observers`` choose the stores (URIs of
+  ``pytest_sacredx.observers.from_uri``: ``file:DIR``, ``tinydb:DIR``, ``sqlite:///F``,
+  ``postgresql+psycopg://…``, ``mongodb://…``, ``s3://bucket/prefix``, ``memory:``); the default is
+  ``tinydb:<rootdir>/.sacredx``, the embedded store, beside ``.pytest_cache``. Observers given on the
+  command line replace the default; ``--exp-observer none`` records nothing. Observers attached to the
+  experiment in its module (``ex.observers.append(…)``) record too.
+- Each run's ``meta_info["pytest"]`` holds the node id, case id, session and case seeds, the sweep id
+  shared by all workers of one session and the xdist worker id; ``info["pytest"]["outcome"]`` says how
+  the case ended.
+- Output is captured in ``sys`` mode: it tees into whatever ``sys.stdout`` is, which under pytest is
+  pytest's own capture — no second fd capture fights pytest's, and ``-s`` still shows everything.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from ..errors import SacredxError
+from .keys import CASE_ID, CASE_RESULT, OBSERVERS, SESSION_SEED, SWEEP_ID, CaseResult
+
+if TYPE_CHECKING:
+    from ..experiment import Experiment
+    from ..run.run import Run
+    from .sweep import Variant
+
+__all__ = ["run_case", "session_observers", "store_names"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("sacredx", "experiments (pytest-sacredx)")
+    group.addoption(
+        "--exp-observer",
+        dest="sacredx_observers",
+        action="append",
+        default=[],
+        metavar="URI",
+        help="Record every case here (repeatable): file:DIR, tinydb:DIR, sqlite:///F, mongodb://…, "
+        "s3://bucket/prefix, memory:, or none. Default: tinydb:<rootdir>/.sacredx.",
+    )
+    group.addoption(
+        "--exp-capture",
+        dest="sacredx_capture",
+        default=None,
+        choices=("no", "sys", "fd"),
+        help="How a case's output is captured into its run (default: sys, which cooperates with "
+        "pytest's capture).",
+    )
+    parser.addini("sacredx_observers", "Observer URIs recording every case, one per line.",
+                  type="linelist", default=[])
+    parser.addini("sacredx_capture", "Default of --exp-capture.", default="sys")
+
+
+def _observer_uris(config: pytest.Config) -> list[str]:
+    uris = config.getoption("sacredx_observers") or config.getini("sacredx_observers")
+    if not uris:
+        return [f"tinydb:{config.rootpath / '.sacredx'}"]
+    return list(uris)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and "sacredx_sweep_id" in workerinput:
+        config.stash[SWEEP_ID] = workerinput["sacredx_sweep_id"]
+    else:
+        config.stash[SWEEP_ID] = uuid.uuid4().hex[:12]
+    from ..observers.uri import from_uri
+
+    observers: list[Any] = []
+    for uri in _observer_uris(config):
+        if uri.strip().lower() == "none":
+            continue
+        try:
+            observer = from_uri(uri)
+        except (SacredxError, ImportError, ValueError) as e:
+            raise pytest.UsageError(f"--exp-observer {uri!r}: {e}") from None
+        if observer is not None:
+            observers.append(observer)
+    for extra in config.hook.pytest_sacredx_make_observers(config=config):
+        observers.extend(extra or ())
+    config.stash[OBSERVERS] = observers
+
+
+def session_observers(config: pytest.Config) -> list[Any]:
+    return config.stash[OBSERVERS]
+
+
+def store_names(config: pytest.Config) -> str:
+    uris = [u for u in _observer_uris(config) if u.strip().lower() != "none"]
+    if not uris:
+        return "not recorded"
+    try:
+        from ..observers.redact import redact_url
+    except ImportError:  # pragma: no cover
+        return ", ".join(uris)
+    root = str(config.rootpath) + os.sep
+    return ", ".join(redact_url(u).replace(root, "") for u in uris)
+
+
+def run_case(
+    item: pytest.Item,
+    experiment: Experiment,
+    variant: Variant,
+    extra_updates: dict[str, Any] | None = None,
+) -> Run:
+    """Run ``experiment`` as the case ``item``: its variant, its seed, the session's observers."""
+    from .seeding import case_seed
+
+    config = item.config
+    updates = variant.config_updates
+    if extra_updates:
+        updates.update(extra_updates)
+    seed = int(updates["seed"]) if "seed" in updates else case_seed(item)
+    case_id = item.stash.get(CASE_ID, item.nodeid)
+    meta = {
+        "pytest": {
+            "nodeid": case_id,
+            "case_id": case_id,
+            "session_seed": config.stash[SESSION_SEED],
+            "case_seed": seed,
+            "sweep_id": config.stash[SWEEP_ID],
+            "worker": os.environ.get("PYTEST_XDIST_WORKER", "master"),
+        }
+    }
+    capture = config.getoption("sacredx_capture") or config.getini("sacredx_capture") or "sys"
+    options = {"--seed": seed, "--capture": capture}
+    try:
+        run = experiment._create_run(
+            config_updates=updates or None,
+            named_configs=variant.named,
+            meta_info=meta,
+            options=options,
+        )
+    except SacredxError as e:
+        raise CaseSetupError(str(e)) from None
+    run.observers = [*session_observers(config), *run.observers]
+    run._finish_callbacks.append(_record_outcome)
+    item.ihook.pytest_sacredx_run_started(item=item, run=run)
+    start = time.perf_counter()
+    try:
+        run()
+    finally:
+        duration = time.perf_counter() - start
+        item.stash[CASE_RESULT] = CaseResult(
+            case_id=case_id,
+            status=run.status or "FAILED",
+            seed=seed,
+            run_id=None if run._id is None else str(run._id),
+            result=_short(run.result),
+            metrics=_final_metrics(run),
+            duration=duration,
+            store=store_names(config),
+            config_changes=updates,
+        )
+        item.ihook.pytest_sacredx_run_finished(item=item, run=run)
+    return run
+
+
+class CaseSetupError(SacredxError):
+    """A case's run could not be created (bad config for this variant)."""
+
+
+def _record_outcome(run: Run, status: str) -> None:
+    run.info.setdefault("pytest", {})["outcome"] = "passed" if status == "COMPLETED" else "failed"
+
+
+def _final_metrics(run: Run) -> dict[str, Any]:
+    return dict(getattr(run, "final_metrics", {}) or {})
+
+
+def _short(value: Any, limit: int = 60) -> Any:
+    from ..serialize import to_jsonable
+
+    value = to_jsonable(value)
+    text = repr(value)
+    return value if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,174 @@
+"""What the user sees: the header line, failure sections, the "experiment runs" table, JUnit properties.
+
+- Header: ``sacredx: --exp-seed=N (sweep 1a2b…, recording to tinydb:.sacredx)`` — the one number that
+  reproduces every case.
+- A failed case shows the changed config entries, the case seed, the exact commands that reproduce this
+  one case (pytest and script form), and the experiment's traceback trimmed to the user's frames.
+- ``--exp-summary=short`` (default) / ``full`` / ``no``: one row per case with status, result, the last
+  value of each metric, duration, seed, run id and store.
+- Each case's report carries ``user_properties`` (``sacredx_run_id``, ``sacredx_seed``,
+  ``sacredx_result``, ``sacredx_status``), which JUnit XML writes as properties and xdist carries from
+  workers to the controller.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from ..errors import SacredxError
+from ..run.tracebacks import format_filtered_exception
+from .keys import CASE_RESULT, SESSION_SEED, SWEEP_ID, CaseResult
+
+__all__ = ["format_case_failure"]
+
+ROWS = pytest.StashKey[list[CaseResult]]()
+_CASE_PROP = "sacredx_case"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("sacredx", "experiments (pytest-sacredx)")
+    group.addoption("--exp-summary", dest="sacredx_summary", default=None, choices=("no", "short", "full"),
+                    help="The 'experiment runs' table at the end: short (default), full or no.")
+    parser.addini("sacredx_summary", "Default of --exp-summary.", default="short")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[ROWS] = []
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from .recording import store_names
+
+    return (
+        f"sacredx: --exp-seed={config.stash[SESSION_SEED]} "
+        f"(sweep {config.stash[SWEEP_ID]}, recording to {store_names(config)})"
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    case = item.stash.get(CASE_RESULT, None)
+    if case is not None and call.when == "call":
+        report.user_properties.extend(
+            [
+                ("sacredx_run_id", case.run_id),
+                ("sacredx_seed", case.seed),
+                ("sacredx_status", case.status),
+                ("sacredx_result", json.dumps(case.result)),
+                (_CASE_PROP, json.dumps(case.to_json())),
+            ]
+        )
+    return report
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "call":
+        return
+    for name, value in report.user_properties:
+        if name == _CASE_PROP:
+            config = _CONFIG.get("config")
+            if config is not None:
+                config.stash[ROWS].append(CaseResult.from_json(json.loads(value)))
+
+
+_CONFIG: dict[str, pytest.Config] = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _CONFIG["config"] = session.config
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _CONFIG.get("config") is config:
+        del _CONFIG["config"]
+
+
+def _summary_mode(config: pytest.Config) -> str:
+    return config.getoption("sacredx_summary") or config.getini("sacredx_summary") or "short"
+
+
+def _fmt(value: Any, width: int) -> str:
+    text = value if isinstance(value, str) else json.dumps(value) if not isinstance(value, float) else f"{value:.4g}"
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    rows = config.stash.get(ROWS, [])
+    mode = _summary_mode(config)
+    if not rows or mode == "no":
+        return
+    full = mode == "full"
+    width = 10_000 if full else 40
+    metric_names = sorted({m for r in rows for m in r.metrics})
+    if not full:
+        metric_names = metric_names[:4]
+    header = ["case", "status", "result", *metric_names, "duration", "seed", "run", "store"]
+    table = [
+        [
+            _fmt(r.case_id.split("::")[-1], width if full else 50),
+            r.status,
+            _fmt(r.result, width if full else 16),
+            *[_fmt(r.metrics.get(m, ""), 12) for m in metric_names],
+            f"{r.duration:.3f}s",
+            str(r.seed),
+            str(r.run_id),
+            _fmt(r.store, width if full else 30),
+        ]
+        for r in rows
+    ]
+    widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(header)]
+    terminalreporter.section("experiment runs")
+    terminalreporter.write_line("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())
+    limit = len(table) if full else 50
+    for row in table[:limit]:
+        terminalreporter.write_line("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    if len(table) > limit:
+        terminalreporter.write_line(f"… {len(table) - limit} more cases (--exp-summary=full shows all)")
+    seed = config.stash[SESSION_SEED]
+    terminalreporter.write_line(f"{len(rows)} runs recorded; reproduce with --exp-seed={seed}")
+
+
+def format_case_failure(item: Any, excinfo: pytest.ExceptionInfo[BaseException]) -> str:
+    """The failure section of an experiment case."""
+    case = item.stash.get(CASE_RESULT, None)
+    config = item.config
+    session_seed = config.stash[SESSION_SEED]
+    lines = []
+    exc = excinfo.value
+    if isinstance(exc, SacredxError) and case is None:
+        return f"{item.experiment.path}: {exc}"
+    status = case.status if case else "FAILED"
+    lines.append(f"Experiment {item.experiment.path!r} ended {status}"
+                 + (f" (run {case.run_id} in {case.store})" if case and case.run_id else ""))
+    changes = item.variant.config_updates
+    if item.variant.named:
+        lines.append(f"named configs: {', '.join(item.variant.named)}")
+    lines.append("config changes: " + (", ".join(f"{k}={v!r}" for k, v in changes.items()) or "none"))
+    seed = case.seed if case else None
+    lines.append(f"case seed: {seed} (session seed {session_seed})")
+    rel = item.nodeid.split("@")[0]
+    args = ["pytest", rel, f"--exp-seed={session_seed}"]
+    for key, value in item.variant.updates:
+        args.append(f"--exp-config={key}={_literal(value)}")
+    if item.variant.named:
+        args.append(f"--exp-named-config={'+'.join(item.variant.named)}")
+    lines.append("reproduce: " + shlex.join(args))
+    script = ["python", str(item.path.relative_to(config.rootpath)) if item.path.is_relative_to(config.rootpath) else str(item.path), "with", *item.variant.named]
+    script += [f"{k}={_literal(v)}" for k, v in item.variant.updates]
+    if seed is not None and "seed" not in changes:
+        script.append(f"seed={seed}")
+    lines.append("      or: " + shlex.join(script))
+    lines.append("")
+    lines.extend(line.rstrip("\n") for line in format_filtered_exception(exc))
+    return "\n".join(lines)
+
+
+def _literal(value: Any) -> str:
+    return value if isinstance(value, str) and value.isidentifier() else repr(value)

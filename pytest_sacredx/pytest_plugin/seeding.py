@@ -1,0 +1,153 @@
+"""Seeds tied to the test session: one printed number reproduces every case.
+
+- The session seed is ``--exp-seed=N`` (or ``last``: the previous session's, from pytest's cache), else
+  ini ``sacredx_seed``, else pytest-randomly's seed when that plugin is active, else a fresh one. It is
+  chosen once, on the xdist controller, and sent to the workers (workers re-parse the command line, so a
+  default drawn there would differ per process). The header prints ``sacredx: --exp-seed=N``.
+- A case's seed is ``derive_seed(session_seed, case_id)`` (``pytest_sacredx.run.seeding``), where the
+  case id is the node id taken at collection — so it does not depend on collection order, ``-k`` or
+  ``--lf`` selection, ``-n``, or xdist's ``@group`` suffixes. With ini ``sacredx_seed_scope = experiment``
+  all variants of one experiment share one seed (paired comparisons). An explicit ``seed=`` in a variant
+  wins over both.
+- Global RNG states (``random``, NumPy's legacy global) are restored after each experiment case, so the
+  tests around it draw as if it had not run.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from ..run.seeding import derive_seed, random_seed
+from .keys import CASE_ID, SESSION_SEED
+
+__all__ = ["session_seed", "case_seed", "case_key"]
+
+_CACHE_KEY = "sacredx/last_seed"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("sacredx", "experiments (pytest-sacredx)")
+    group.addoption(
+        "--exp-seed",
+        dest="sacredx_seed",
+        default=None,
+        metavar="N|last",
+        help="Session seed every case seed derives from; 'last' reuses the previous session's.",
+    )
+    parser.addini("sacredx_seed", "Default session seed (same as --exp-seed).", default=None)
+    parser.addini(
+        "sacredx_seed_scope",
+        "case: a seed per case (default); experiment: one seed for all variants of an experiment.",
+        default="case",
+    )
+
+
+def _parse_seed(value: Any, config: pytest.Config) -> int | None:
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    if text == "last":
+        cached = config.cache.get(_CACHE_KEY, None) if config.cache is not None else None
+        if cached is None:
+            raise pytest.UsageError("--exp-seed=last: no earlier session seed is cached; give a number.")
+        return int(cached)
+    try:
+        return int(text)
+    except ValueError:
+        raise pytest.UsageError(f"--exp-seed={text!r} is not a number; give an integer or 'last'.") from None
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-randomly resolved its own seed
+def pytest_configure(config: pytest.Config) -> None:
+    scope = config.getini("sacredx_seed_scope")
+    if scope not in ("case", "experiment"):
+        raise pytest.UsageError(f"sacredx_seed_scope = {scope!r}: use 'case' or 'experiment'.")
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and "sacredx_seed" in workerinput:
+        seed = int(workerinput["sacredx_seed"])
+    else:
+        seed = _parse_seed(config.getoption("sacredx_seed"), config)
+        if seed is None:
+            seed = _parse_seed(config.getini("sacredx_seed"), config)
+        if seed is None:
+            seed = _randomly_seed(config)
+        if seed is None:
+            seed = random_seed()
+    config.stash[SESSION_SEED] = seed
+    if workerinput is None and config.cache is not None:
+        config.cache.set(_CACHE_KEY, seed)
+
+
+def _randomly_seed(config: pytest.Config) -> int | None:
+    if not config.pluginmanager.hasplugin("randomly"):
+        return None
+    value = getattr(config.option, "randomly_seed", None)
+    return value if isinstance(value, int) else None
+
+
+def session_seed(config: pytest.Config) -> int:
+    return config.stash[SESSION_SEED]
+
+
+def case_key(item: pytest.Item) -> str:
+    """What a case's seed derives from: its collection-time node id (or its experiment's, per ini)."""
+    key = item.stash.get(CASE_ID, item.nodeid)
+    if item.config.getini("sacredx_seed_scope") == "experiment":
+        key = key.split("[", 1)[0]
+    return key
+
+
+def case_seed(item: pytest.Item) -> int:
+    seed = item.ihook.pytest_sacredx_case_seed(item=item, session_seed=session_seed(item.config))
+    return int(seed)
+
+
+def pytest_sacredx_case_seed(item: pytest.Item, session_seed: int) -> int:
+    return derive_seed(session_seed, case_key(item))
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    item.stash.setdefault(CASE_ID, item.nodeid)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"sacredx: --exp-seed={session_seed(config)}"
+
+
+@pytest.fixture
+def exp_seed(request: pytest.FixtureRequest) -> int:
+    """The seed of this test case, derived from the session seed (see ``--exp-seed``)."""
+    return case_seed(request.node)
+
+
+class RNGState:
+    """Saves and restores the global RNGs an experiment seeds."""
+
+    def __init__(self) -> None:
+        self.python = random.getstate()
+        np = sys.modules.get("numpy")
+        self.numpy = np.random.get_state() if np is not None else None
+
+    def restore(self) -> None:
+        random.setstate(self.python)
+        np = sys.modules.get("numpy")
+        if np is not None and self.numpy is not None:
+            np.random.set_state(self.numpy)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
+    from .collect import ExperimentItem
+
+    if not isinstance(item, ExperimentItem) and "exp_run" not in getattr(item, "fixturenames", ()):
+        return (yield)
+    state = RNGState()
+    try:
+        return (yield)
+    finally:
+        state.restore()
