@@ -35,7 +35,7 @@ import importlib
 import importlib.util
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode
 
 from ..errors import MissingExtraError, ObserverURIError, SacredxError, did_you_mean, missing_extra
 from .base import RunObserver
@@ -77,6 +77,8 @@ def from_uri(uri: str) -> RunObserver | None:
         raise ObserverURIError(f"Empty observer URI; known: {_FORMS}.")
     if text.lower() == "none":
         return None
+    if text.lower() == "memory":
+        text = "memory:"
     if text[:6].lower() == "queue:":
         inner = from_uri(text[6:])
         return None if inner is None else _wrap_queue(inner, {})
@@ -84,7 +86,8 @@ def from_uri(uri: str) -> RunObserver | None:
     scheme_l = scheme.lower()
     if not sep or not scheme or any(c in scheme for c in "/\\ ?#"):
         raise ObserverURIError(
-            f"Observer URI {shown!r} has no scheme; for a directory write file:{text}. Known: {_FORMS}."
+            f"Observer URI {shown!r} has no scheme; for a directory write {'file:' + shown!r}. "
+            f"Known: {_FORMS}."
         )
     dialect = scheme_l.split("+", 1)[0]
     if scheme_l == "memory":
@@ -178,13 +181,13 @@ def _simple(
 
 def _file_path(body: str, shown: str) -> str:
     if body.startswith("//"):  # file:///abs/path or file://localhost/abs/path
-        parts = urlsplit("file:" + body)
-        if parts.netloc not in ("", "localhost"):
+        host, _, path = body[2:].partition("/")
+        if host not in ("", "localhost"):
             raise ObserverURIError(
-                f"Observer URI {shown!r} names host {parts.netloc!r}; file: URIs are local "
+                f"Observer URI {shown!r} names host {host!r}; file: URIs are local "
                 "(write file:DIR or file:///abs/dir)."
             )
-        return _plain_path(unquote(parts.path), shown, "file")
+        return _plain_path(unquote("/" + path), shown, "file")
     return _plain_path(body, shown, "file")
 
 
@@ -229,13 +232,13 @@ def _sql(text: str, scheme: str, shown: str) -> RunObserver:
 
 def _s3(text: str, shown: str) -> RunObserver:
     body, params, queue = _split_query(text, shown)
-    parts = urlsplit(body)
-    bucket = parts.netloc
-    if not bucket or "@" in bucket or ":" in bucket:
+    location = body.split(":", 1)[1]
+    bucket, _, prefix = location[2:].partition("/") if location.startswith("//") else ("", "", "")
+    if not bucket:
         raise ObserverURIError(
             f"Observer URI {shown!r} names no S3 bucket; write s3://BUCKET/PREFIX."
         )
-    kwargs: dict[str, Any] = {"bucket": bucket, "basedir": unquote(parts.path).strip("/")}
+    kwargs: dict[str, Any] = {"bucket": bucket, "basedir": unquote(prefix).strip("/")}
     allowed = {"endpoint_url", "region"}
     unknown = sorted(n for n, _ in params if n not in allowed)
     if unknown:
@@ -257,7 +260,18 @@ def _installed(module: str) -> bool:
         return False
 
 
-_EXTRAS = {"sql": "sql", "mongo": "mongo", "s3_observer": "s3", "tinydb_hashfs": "tinydb"}
+_EXTRAS = {"sql": "sql", "mongo": "mongo", "s3_observer": "s3"}
+
+
+def _missing(module: str, exc: ImportError) -> MissingExtraError:
+    extra = _EXTRAS.get(module)
+    name = exc.name or str(exc)
+    if extra is None:  # a core dependency (tinydb): the installation is broken
+        return MissingExtraError(
+            f"{name} is not installed, but pytest-sacredx needs it; reinstall with: "
+            "pip install --force-reinstall pytest-sacredx"
+        )
+    return missing_extra(extra, name)
 
 
 def _build(module: str, cls_name: str, shown: str, *args: Any, **kwargs: Any) -> RunObserver:
@@ -272,14 +286,14 @@ def _build(module: str, cls_name: str, shown: str, *args: Any, **kwargs: Any) ->
             raise ObserverURIError(
                 f"Observer URI {shown!r}: the {module} backend is not part of this installation."
             ) from exc
-        raise missing_extra(_EXTRAS.get(module, module), exc.name or str(exc)) from exc
+        raise _missing(module, exc) from exc
     cls = getattr(backend, cls_name)
     try:
         return cls(*args, **kwargs)  # type: ignore[no-any-return]
     except (MissingExtraError, ObserverURIError):
         raise
     except ImportError as exc:
-        raise missing_extra(_EXTRAS.get(module, module), exc.name or str(exc)) from exc
+        raise _missing(module, exc) from exc
     except Exception as exc:
         # a bad path, host or option: one line that names the URI, never a password
         reason = redact_url(str(exc).splitlines()[0] if str(exc) else "")
