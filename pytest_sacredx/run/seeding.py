@@ -74,12 +74,12 @@ def get_seed(rnd: Any) -> int:
 def set_global_seed(seed: int) -> None:
     """Seed the global RNGs users draw from; frameworks only when the user already imported them."""
     random.seed(seed)
-    np = sys.modules.get("numpy")
-    if np is None:
-        try:
-            import numpy as np
-        except ImportError:
-            np = None
+    # A plain import, not sys.modules.get: while another thread is still importing NumPy, sys.modules
+    # holds a half-initialised module (no .random yet); the import statement waits for it to finish.
+    try:
+        import numpy as np
+    except ImportError:
+        np = None
     if np is not None:
         np.random.seed(seed % 2**32)
     torch = sys.modules.get("torch")
