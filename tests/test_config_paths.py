@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 
 from pytest_sacredx.config.paths import (
     convert_to_nested_dict,
@@ -76,6 +76,7 @@ def test_recursive_update_merges_nested_and_returns_target():
     assert d == {"a": {"x": 1, "y": 3, "z": 4}, "b": {"n": 1}}
 
 
+@settings(max_examples=50)
 @given(configs())
 def test_flatten_then_nest_round_trips(cfg):
     flat = dict(iterate_flattened(cfg))
