@@ -1,0 +1,407 @@
+"""SqlObserver against SQLite (a tmp file) and a real PostgreSQL server (``.ci/services.sh``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+pytest.importorskip("sqlalchemy")
+import sqlalchemy as sa  # noqa: E402
+
+from pytest_sacredx.errors import (  # noqa: E402
+    ArtifactNameError,
+    MissingExtraError,
+    RunIdExistsError,
+)
+from pytest_sacredx.observers.record import RunRecord  # noqa: E402
+from pytest_sacredx.observers.sql import SqlObserver  # noqa: E402
+
+T0 = dt.datetime(2024, 5, 1, 12, 0, 0, 123456)
+SECRET = "s3cret"
+HOST = {
+    "hostname": "box",
+    "os": ["Linux", "Linux-6.1-x86_64-with-glibc2.36"],
+    "python_version": "3.11.7",
+    "cpu": "Intel(R) Xeon(R)",
+    "ENV": {},
+}
+META = {
+    "command": "main",
+    "options": {"--sql": f"postgresql+psycopg://user:{SECRET}@db.example/runs", "--comment": "hi"},
+    "named_configs": [],
+    "config_updates": {"lr": 0.1},
+    "comment": "hi",
+}
+
+
+def ex_info(base_dir: Path) -> dict[str, Any]:
+    (base_dir / "exp.py").write_text("print('experiment')\n")
+    return {
+        "name": "demo",
+        "base_dir": str(base_dir),
+        "sources": [("exp.py", "0123456789abcdef0123456789abcdef")],
+        "dependencies": ["numpy==1.26.0", "pytest-sacredx==0.1.0"],
+        "repositories": [{"url": "git@example:demo.git", "commit": "a" * 40, "dirty": False}],
+        "mainfile": "exp.py",
+    }
+
+
+def drive(
+    obs: Any, tmp_path: Path, *, result: Any = None, end: str = "completed", _id: Any = None
+) -> Any:
+    """Send a full run's events, as the run engine does, and return the id the observer gave."""
+    run_id = obs.started_event(
+        ex_info(tmp_path), "main", HOST, T0, {"lr": 0.1, "layers": (1, 2)}, META, _id
+    )
+    t = T0 + dt.timedelta(seconds=1)
+    obs.heartbeat_event({"epoch": 1}, "line 1\n", t, None)
+    obs.log_metrics(
+        {"loss": {"name": "loss", "steps": [0, 1], "values": [1.0, 0.5], "timestamps": [t, t]}}, {}
+    )
+    obs.log_metrics(
+        {
+            "loss": {"name": "loss", "steps": [2], "values": [float("nan")], "timestamps": [t]},
+            "acc": {"name": "acc", "steps": [0], "values": [0.25], "timestamps": [t]},
+        },
+        {},
+    )
+    artifact = tmp_path / "model.bin"
+    artifact.write_bytes(b"\x00weights\xff")
+    obs.artifact_event("model.bin", str(artifact), metadata={"epoch": 1}, content_type=None)
+    resource = tmp_path / "data.csv"
+    resource.write_text("a,b\n1,2\n")
+    obs.resource_event(str(resource))
+    stop = T0 + dt.timedelta(seconds=2)
+    obs.heartbeat_event({"epoch": 2}, "line 1\nline 2\n", stop, result)
+    if end == "completed":
+        obs.completed_event(stop, result)
+    elif end == "failed":
+        obs.failed_event(stop, ["Traceback (most recent call last):\n", "ValueError: boom\n"])
+    else:
+        obs.interrupted_event(stop, end)
+    obs.join()
+    return run_id
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.service)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'runs.db'}"
+    return str(request.getfixturevalue("fresh_pg_url"))
+
+
+@pytest.fixture
+def obs(db_url: str) -> Any:
+    observer = SqlObserver(db_url)
+    yield observer
+    observer.engine.dispose()
+
+
+def test_full_run_round_trips(obs: SqlObserver, tmp_path: Path) -> None:
+    run_id = drive(obs, tmp_path, result={"acc": 0.9, "pair": (1, "a")})
+    assert run_id == 1  # autoincrement: the first run is 1, not Sacred's 0
+    rec = obs.load_run(1)
+    assert isinstance(rec, RunRecord)
+    assert rec.id == "1" and rec.status == "COMPLETED"
+    assert rec.result == {"acc": 0.9, "pair": [1, "a"]}
+    assert rec.config == {"lr": 0.1, "layers": [1, 2]}
+    assert rec.command == "main"
+    assert rec.experiment["name"] == "demo"
+    assert rec.experiment["sources"] == [["exp.py", "0123456789abcdef0123456789abcdef"]]
+    assert rec.experiment["dependencies"] == ["numpy==1.26.0", "pytest-sacredx==0.1.0"]
+    assert rec.experiment["repositories"] == [
+        {"url": "git@example:demo.git", "commit": "a" * 40, "dirty": False}
+    ]
+    assert rec.host == HOST
+    assert rec.start_time == T0
+    assert rec.heartbeat == rec.stop_time == T0 + dt.timedelta(seconds=2)
+    assert rec.info == {"epoch": 2}
+    assert rec.captured_out == "line 1\nline 2\n"
+    assert rec.meta["config_updates"] == {"lr": 0.1} and rec.meta["comment"] == "hi"
+    assert rec.metrics["loss"]["steps"] == [0, 1, 2]
+    assert rec.metrics["loss"]["values"][:2] == [1.0, 0.5]
+    assert math.isnan(rec.metrics["loss"]["values"][2])
+    assert rec.metrics["loss"]["timestamps"][0] == T0 + dt.timedelta(seconds=1)
+    assert rec.final_metrics()["acc"] == 0.25
+    assert rec.artifacts == ["model.bin"]
+    assert obs.load_artifact(1, "model.bin") == b"\x00weights\xff"
+    assert rec.resources[0][0] == str(tmp_path / "data.csv")
+    assert rec.store == obs.url
+    assert [r.id for r in obs.list_runs()] == ["1"]
+    again = obs.load_run("1")
+    assert attrs.evolve(again, metrics={}) == attrs.evolve(rec, metrics={})  # NaN != NaN
+
+
+def test_query_has_sacreds_to_json_shape(obs: SqlObserver, tmp_path: Path) -> None:
+    drive(obs, tmp_path, result=0.75)
+    data = obs.query(1)
+    sacred_keys = {
+        "_id", "command", "start_time", "heartbeat", "stop_time", "queue_time", "status", "result",
+        "meta", "resources", "artifacts", "host", "experiment", "config", "captured_out", "fail_trace",
+    }  # fmt: skip
+    assert sacred_keys <= set(data)
+    assert data["_id"] == "1" and data["result"] == 0.75
+    assert data["meta"]["comment"] == "hi" and data["meta"]["priority"] == 0.0
+    assert data["artifacts"][0]["filename"] == "model.bin"
+    assert data["artifacts"][0]["metadata"] == {"epoch": 1}
+    assert data["metrics"]["acc"]["values"] == [0.25]
+    with pytest.raises(KeyError):
+        obs.query(99)
+
+
+@pytest.mark.parametrize(
+    ("result", "numeric"),
+    [
+        (0.5, 0.5),
+        (3, 3.0),
+        (None, None),
+        ("text", None),
+        ([1, 2], None),
+        (True, None),
+        (float("inf"), None),
+    ],
+)
+def test_any_result_is_stored_numeric_ones_also_in_the_float_column(
+    obs: SqlObserver, tmp_path: Path, result: Any, numeric: float | None
+) -> None:
+    drive(obs, tmp_path, result=result)
+    assert obs.load_run(1).result == result
+    with obs.engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT result, result_json FROM run")).one()
+    assert row.result == numeric
+    assert row.result_json == (None if result is None else json.dumps(result))
+
+
+def test_failed_run_keeps_its_trace(obs: SqlObserver, tmp_path: Path) -> None:
+    drive(obs, tmp_path, end="failed")
+    rec = obs.load_run(1)
+    assert rec.status == "FAILED"
+    assert rec.fail_trace == ["Traceback (most recent call last):\n", "ValueError: boom\n"]
+    assert rec.stop_time == T0 + dt.timedelta(seconds=2)
+
+
+@pytest.mark.parametrize("status", ["INTERRUPTED", "TIMEOUT", "MY_CUSTOM_STOP"])
+def test_interrupted_run_keeps_its_status(obs: SqlObserver, tmp_path: Path, status: str) -> None:
+    drive(obs, tmp_path, end=status)
+    assert obs.load_run(1).status == status
+
+
+def test_queued_run(obs: SqlObserver, tmp_path: Path) -> None:
+    run_id = obs.queued_event(ex_info(tmp_path), "main", HOST, T0, {"a": 1}, META, None)
+    rec = obs.load_run(run_id)
+    assert rec.status == "QUEUED" and rec.queue_time == T0 and rec.start_time is None
+
+
+def test_ids_are_sequential_and_requested_ids_are_kept(obs: SqlObserver, tmp_path: Path) -> None:
+    assert drive(obs, tmp_path) == 1
+    assert drive(obs, tmp_path, _id="3") == "3"
+    # The next key is 3, whose text the requested id holds: skipped, never duplicated.
+    assert drive(obs, tmp_path) == 4
+    assert drive(obs, tmp_path) == 5
+    assert drive(obs, tmp_path, _id="custom") == "custom"
+    assert [r.id for r in obs.list_runs()] == ["1", "3", "4", "5", "custom"]  # in insertion order
+    with pytest.raises(RunIdExistsError) as info:
+        drive(obs, tmp_path, _id="3")
+    assert isinstance(info.value, FileExistsError)
+    assert SECRET not in str(info.value)
+
+
+def test_artifact_names_are_validated_and_replaced(obs: SqlObserver, tmp_path: Path) -> None:
+    drive(obs, tmp_path)
+    path = tmp_path / "x.txt"
+    path.write_text("v2")
+    for bad in ["a/b.txt", "..", "", "c\\d"]:
+        with pytest.raises(ArtifactNameError):
+            obs.artifact_event(bad, str(path))
+    obs.artifact_event("model.bin", str(path))
+    assert obs.load_run(1).artifacts == ["model.bin"]
+    assert obs.load_artifact(1, "model.bin") == b"v2"
+    with pytest.raises(KeyError):
+        obs.load_artifact(1, "missing")
+
+
+def test_tables_are_created_lazily(db_url: str, tmp_path: Path) -> None:
+    obs = SqlObserver(db_url)
+    assert not sa.inspect(obs.engine).has_table("run")
+    assert list(obs.list_runs()) == []
+    with pytest.raises(KeyError):
+        obs.load_run(1)
+    drive(obs, tmp_path)
+    tables = set(sa.inspect(obs.engine).get_table_names())
+    assert {
+        "run", "host", "experiment", "source", "repository", "dependency", "artifact", "resource",
+        "metrics", "experiments_sources", "experiments_repositories", "experiments_dependencies",
+        "runs_resources",
+    } <= tables  # fmt: skip
+    obs.engine.dispose()
+
+
+def test_heartbeat_touches_only_the_run_row_and_metrics_are_one_bulk_insert(
+    obs: SqlObserver, tmp_path: Path
+) -> None:
+    obs.started_event(ex_info(tmp_path), "main", HOST, T0, {}, META, None)
+    statements: list[tuple[str, bool]] = []
+
+    def record(
+        conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
+    ) -> None:
+        statements.append((" ".join(statement.split()).upper(), many))
+
+    sa.event.listen(obs.engine, "before_cursor_execute", record)
+    try:
+        obs.heartbeat_event({"i": 1}, "out", T0, None)
+        writes = [s for s, _ in statements if not s.startswith(("SELECT", "BEGIN", "COMMIT"))]
+        assert len(writes) == 1 and writes[0].startswith("UPDATE RUN SET")
+        statements.clear()
+        steps = list(range(50))
+        obs.log_metrics(
+            {"m": {"name": "m", "steps": steps, "values": steps, "timestamps": [T0] * 50}}, {}
+        )
+        inserts = [(s, many) for s, many in statements if s.startswith("INSERT")]
+        assert len(inserts) == 1 and inserts[0][0].startswith("INSERT INTO METRICS")
+    finally:
+        sa.event.remove(obs.engine, "before_cursor_execute", record)
+    assert obs.load_run(1).metrics["m"]["values"] == steps
+
+
+def test_no_secret_reaches_the_database(obs: SqlObserver, tmp_path: Path) -> None:
+    drive(obs, tmp_path)
+    assert (
+        obs.load_run(1).meta["options"]["--sql"] == "postgresql+psycopg://user:***@db.example/runs"
+    )
+    with obs.engine.connect() as conn:
+        names = sa.inspect(obs.engine).get_table_names()
+        for name in names:
+            for row in conn.execute(sa.text(f'SELECT * FROM "{name}"')):
+                assert SECRET not in repr(tuple(row)), name
+
+
+def test_url_password_is_redacted_everywhere() -> None:
+    obs = SqlObserver(f"postgresql+psycopg://user:{SECRET}@127.0.0.1:1/runs?sslmode=disable")
+    assert SECRET not in obs.url and SECRET not in repr(obs)
+    assert obs.url == "postgresql+psycopg://user:***@127.0.0.1:1/runs?sslmode=disable"
+    assert obs.priority == 40
+
+
+def test_bare_postgresql_url_uses_psycopg3_when_psycopg2_is_missing() -> None:
+    pytest.importorskip("psycopg")
+    try:
+        import psycopg2  # noqa: F401
+    except ImportError:
+        obs = SqlObserver("postgresql://u@127.0.0.1:1/db")
+        assert obs.engine.url.drivername == "postgresql+psycopg"
+    else:  # pragma: no cover
+        pytest.skip("psycopg2 is installed")
+
+
+def test_create_is_a_deprecated_alias_and_create_from_wraps_an_engine(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    with pytest.deprecated_call():
+        obs = SqlObserver.create(url, priority=7)
+    assert obs.priority == 7
+    from sqlalchemy.orm import scoped_session, sessionmaker
+
+    engine = sa.create_engine(url)
+    session = scoped_session(sessionmaker(bind=engine))
+    other = SqlObserver.create_from(engine, session)
+    assert other.engine is engine and other.session is session and other.priority == 40
+    drive(other, tmp_path)
+    assert [r.id for r in obs.list_runs()] == ["1"]
+
+
+def test_missing_sqlalchemy_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "sqlalchemy", None)
+    with pytest.raises(MissingExtraError, match=r"pytest-sacredx\[sql\]"):
+        SqlObserver("sqlite://")
+
+
+def test_importing_the_observers_does_not_import_sqlalchemy_or_boto3() -> None:
+    code = (
+        "import sys, pytest_sacredx.observers, pytest_sacredx.observers.sql, "
+        "pytest_sacredx.observers.s3_observer, pytest_sacredx.observers.redact;"
+        "print(sorted(m for m in ('sqlalchemy', 'boto3', 'botocore') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_in_memory_sqlite_is_shared_with_the_heartbeat_thread(tmp_path: Path) -> None:
+    import threading
+
+    obs = SqlObserver("sqlite://")
+    obs.started_event(ex_info(tmp_path), "main", HOST, T0, {}, META, None)
+    beat = threading.Thread(target=obs.heartbeat_event, args=({}, "from thread", T0, None))
+    beat.start()
+    beat.join()
+    assert obs.load_run(1).captured_out == "from thread"
+
+
+WRITER = textwrap.dedent(
+    """
+    import datetime as dt, json, sys
+    from pytest_sacredx.observers.sql import SqlObserver
+    url, n, go = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    obs = SqlObserver(url)
+    import os, time
+    while not os.path.exists(go):  # start both writers together, tables not yet created
+        time.sleep(0.005)
+    ids = []
+    ex = {"name": "race", "base_dir": "/nonexistent", "sources": [], "dependencies": [],
+          "repositories": []}
+    for i in range(n):
+        now = dt.datetime.utcnow()
+        ids.append(obs.started_event(ex, "main", {"hostname": "h"}, now, {"i": i}, {}, None))
+        obs.log_metrics({"m": {"steps": [0], "values": [i], "timestamps": [now]}}, {})
+        obs.completed_event(now, i)
+    print(json.dumps(ids))
+    """
+)
+
+
+def run_writers(url: str, tmp_path: Path, processes: int, runs: int) -> list[Any]:
+    go = tmp_path / "go"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, url, str(runs), str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    go.touch()
+    ids: list[Any] = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        ids.extend(json.loads(out))
+    return ids
+
+
+@pytest.mark.slow
+@pytest.mark.service
+def test_two_processes_on_one_postgres_get_distinct_ids(fresh_pg_url: str, tmp_path: Path) -> None:
+    ids = run_writers(fresh_pg_url, tmp_path, processes=2, runs=100)
+    assert len(ids) == 200 and len(set(ids)) == 200
+    obs = SqlObserver(fresh_pg_url)
+    records = list(obs.list_runs())
+    assert sorted(int(r.id) for r in records) == sorted(ids)
+    assert all(r.status == "COMPLETED" and r.metrics["m"]["values"] == [r.result] for r in records)
+    obs.engine.dispose()
+
+
+@pytest.mark.slow
+def test_two_processes_on_one_sqlite_file_get_distinct_ids(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    ids = run_writers(url, tmp_path, processes=2, runs=50)
+    assert len(set(ids)) == 100
+    assert len(list(SqlObserver(url).list_runs())) == 100
