@@ -132,9 +132,7 @@ def observer(mongo_url: str, db_name: str) -> Iterator[MongoObserver]:
 @pytest.fixture
 def mock_db() -> Any:
     mongomock = pytest.importorskip("mongomock")
-    import mongomock.gridfs
-
-    mongomock.gridfs.enable_gridfs_integration()
+    pytest.importorskip("mongomock.gridfs").enable_gridfs_integration()
     return mongomock.MongoClient()["sacred"]
 
 
@@ -166,7 +164,7 @@ def mongo_log() -> Iterator[_ListHandler]:
         lg.addHandler(handler)
         lg.setLevel(logging.DEBUG)
     yield handler
-    for lg, level in zip(loggers, old):
+    for lg, level in zip(loggers, old, strict=True):
         lg.removeHandler(handler)
         lg.setLevel(level)
 
@@ -727,7 +725,7 @@ def test_two_processes_share_one_database(mongo_url: str, db_name: str) -> None:
         for p in procs:
             if p.poll() is None:
                 p.kill()
-    for p, (_, err) in zip(procs, outputs):
+    for p, (_, err) in zip(procs, outputs, strict=True):
         assert p.returncode == 0, err
     ids = [i for out, _ in outputs for i in json.loads(out)]
     client = pymongo.MongoClient(mongo_url, serverSelectionTimeoutMS=2000)

@@ -52,9 +52,7 @@ from .record import RunRecord
 from .redact import redact_options, redact_url
 
 if TYPE_CHECKING:  # pragma: no cover
-    import gridfs
     import pymongo
-    import pymongo.collection
 
 __all__ = [
     "DEFAULT_MONGO_PRIORITY",
@@ -67,7 +65,7 @@ __all__ = [
     "parse_mongo_db_arg",
 ]
 
-logger = logging.getLogger("sacred.observers.mongo")
+logger = logging.getLogger("sacredx.observers.mongo")
 
 DEFAULT_MONGO_PRIORITY = 30
 DEFAULT_URL = "localhost:27017"
@@ -348,9 +346,9 @@ class MongoObserver(RunObserver):
         self._db_name = db_name
         self._runs_name = runs_name
         self._metrics_name = metrics_name
-        self._runs: pymongo.collection.Collection[Any] | None = None
-        self._metrics: pymongo.collection.Collection[Any] | None = None
-        self._fs: gridfs.GridFS | None = None
+        self._runs: Any = None  # pymongo (or compatible) collections, created on first use
+        self._metrics: Any = None
+        self._fs: Any = None
         self._init_state(overwrite, priority, failure_dir)
 
     @classmethod
