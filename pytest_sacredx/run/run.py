@@ -306,7 +306,8 @@ class Run:
                         "of this run)", type(observer).__name__, type(e).__name__, e,
                     )
 
-    def _emit_terminal(self, event: str, status: str, **kwargs: Any) -> None:
+    def _emit_terminal(self, event: str, status: str, /, **kwargs: Any) -> None:
+        # Positional-only: interrupted_event itself takes a keyword named status.
         self.status = status
         with self._emit_lock:
             for observer in self.observers:
