@@ -51,6 +51,8 @@ CAPTURE_MODES: tuple[CaptureMode, ...] = ("no", "sys", "fd")
 # fd mode needs poll() to wait on its pipes and a wake-up pipe at once; Windows has none and uses sys mode.
 _HAS_POLL = hasattr(select, "poll")
 _READ_SIZE = 65536
+_SMALL_READ = 4096
+_BATCH_DELAY = 0.001
 
 
 def resolve_capture_mode(requested: str | None, has_observers: bool) -> str:
@@ -289,7 +291,7 @@ class _FdTee:
             poller.register(fd, select.POLLIN)
         capturing = True
 
-        def handle(fd: int) -> None:
+        def handle(fd: int) -> int:
             i = open_index[fd]
             try:
                 data = os.read(fd, _READ_SIZE)
@@ -298,7 +300,7 @@ class _FdTee:
             if not data:  # EOF: every write end is closed
                 poller.unregister(fd)
                 del open_index[fd]
-                return
+                return 0
             target = targets[i]
             if target is not None:
                 try:
@@ -309,6 +311,7 @@ class _FdTee:
                 text = decoders[i].decode(data)
                 if text:
                     self._sink(text)
+            return len(data)
 
         try:
             while open_index:
@@ -327,9 +330,14 @@ class _FdTee:
                     self._finish(decoders, capturing)
                     capturing = False
                     continue
+                got = 0
                 for fd in ready:
                     if fd in open_index:
-                        handle(fd)
+                        got += handle(fd)
+                if 0 < got < _SMALL_READ:
+                    # A trickle (unbuffered prints): let it pile up for a moment instead of taking
+                    # the GIL from the writing thread once per write. Nobody sees a 1 ms delay.
+                    time.sleep(_BATCH_DELAY)
         finally:
             self._finish(decoders, capturing)
             for fd in (*readers, *forward, wake_r):
