@@ -27,14 +27,16 @@ _sx_wait_port() {
         sleep 0.05
     done
     _sx_log "ERROR: $name did not open 127.0.0.1:$port within 20 s; last lines of $log:"
-    tail -n 20 "$log" >&2 2>/dev/null
+    tail -n 20 "$log" >&2 2>/dev/null || true
     return 1
 }
 
+# _sx_find_initdb -> prints the newest /usr/lib/postgresql/<version>/bin holding initdb, or nothing
 _sx_find_initdb() {
     local bin
-    bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-    [ -n "$bin" ] && [ -x "$bin/initdb" ] && printf '%s\n' "$bin"
+    bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1) || true
+    if [ -n "$bin" ] && [ -x "$bin/initdb" ]; then printf '%s\n' "$bin"; fi
+    return 0
 }
 
 _sx_start_postgres() {
@@ -49,7 +51,8 @@ _sx_start_postgres() {
         apt-get update >&2 &&
             DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql >&2 ||
             { _sx_log "ERROR: apt-get install postgresql failed"; return 1; }
-        bin=$(_sx_find_initdb) || { _sx_log "ERROR: no initdb after installing postgresql"; return 1; }
+        bin=$(_sx_find_initdb)
+        [ -n "$bin" ] || { _sx_log "ERROR: no initdb after installing postgresql"; return 1; }
     fi
     # PostgreSQL refuses to run as root; the data folder must belong to postgres (700) and its mktemp
     # parent must let postgres through (711).
@@ -128,13 +131,13 @@ _sx_stop_pid() {
     pid=$(cat "$pidfile")
     rm -f "$pidfile"
     [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-    kill "-$sig" "$pid" 2>/dev/null
+    kill "-$sig" "$pid" 2>/dev/null || true
     for ((i = 0; i < 200; i++)); do
         kill -0 "$pid" 2>/dev/null || { _sx_log "stopped $name (pid $pid)"; return 0; }
         sleep 0.05
     done
     _sx_log "$name (pid $pid) ignored SIG$sig; killing it"
-    kill -KILL "$pid" 2>/dev/null
+    kill -KILL "$pid" 2>/dev/null || true
 }
 
 services_stop() {
