@@ -34,7 +34,7 @@ from .base import RunObserver
 
 __all__ = ["QueueObserver"]
 
-logger = logging.getLogger("sacred.observers.queue")
+logger = logging.getLogger("sacredx.observers.queue")
 
 _TERMINAL = frozenset({"completed_event", "interrupted_event", "failed_event"})
 
