@@ -103,7 +103,7 @@ class _Buffer:
         self._text = ""
         self._filter = filter
         self._filtered = ""
-        self._filtered_len = 0
+        self._filtered_len = -1  # length of the text _filtered was made from
         self._get_lock = threading.Lock()
         self.append = self._pending.append
 
@@ -117,7 +117,7 @@ class _Buffer:
             text = self._text
             if self._filter is None:
                 return text
-            if len(text) != self._filtered_len or not text:
+            if len(text) != self._filtered_len:
                 self._filtered = self._filter(text)
                 self._filtered_len = len(text)
             return self._filtered
@@ -269,7 +269,7 @@ class _FdTee:
                     if not self._thread.is_alive():
                         break
                     woken = True
-                    os.write(self._wake_w, b"x")
+                    self._wake()
                 self._drained.wait()
                 break
             except KeyboardInterrupt as exc:
@@ -277,10 +277,16 @@ class _FdTee:
                 interrupted = exc
                 if not woken:
                     woken = True
-                    os.write(self._wake_w, b"x")
+                    self._wake()
         _close(self._wake_w)
         if interrupted is not None:
             raise interrupted
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:  # the reader reached EOF and closed its end just now: nothing left to wake
+            pass
 
     def _read(self, readers: list[int], forward: list[int], wake_r: int) -> None:
         decoders = [codecs.getincrementaldecoder("utf-8")("replace") for _ in readers]
