@@ -444,3 +444,39 @@ def test_thousand_entries_evaluate_quickly(tmp_path):
     per_call = (time.perf_counter() - start) / 20
     assert cfg["v999"] == 1998 and cfg["v1"] == 5 and len(cfg.docs) == 1000
     assert per_call < 0.05  # ~0.6 ms here; a generous bound against pathological slowness
+
+
+def comprehensions():
+    factor = 2
+    scaled = [factor * i for i in range(3)]
+    table = {k: factor for k in "ab"}
+    total = sum(factor * i for i in range(3))
+    add = lambda v: v + factor + MODULE_CONSTANT  # noqa: E731
+    applied = add(1)
+
+
+def test_comprehensions_and_lambdas_see_the_scope_locals():
+    # Plain exec(body, globals, locals) raises NameError here on Python 3.11.
+    cfg = ConfigScope(comprehensions)(fixed={"factor": 3})
+    assert cfg["scaled"] == [0, 3, 6] and cfg["table"] == {"a": 3, "b": 3}
+    assert cfg["total"] == 9 and cfg["applied"] == 46 and "add" not in cfg
+
+
+def uses_unknown_name():
+    a = not_defined_anywhere  # noqa: F821
+
+
+def test_undefined_names_raise_name_error():
+    with pytest.raises(NameError, match="not_defined_anywhere"):
+        ConfigScope(uses_unknown_name)()
+
+
+def test_empty_and_odd_fixed_keys_do_not_crash():
+    monkey = {"": 1}
+    with pytest.raises(InvalidConfigError):
+        SETTINGS.CONFIG.ENFORCE_VALID_PYTHON_IDENTIFIER_KEYS = True
+        try:
+            ConfigScope(greeting)(fixed=monkey)
+        finally:
+            SETTINGS.CONFIG.ENFORCE_VALID_PYTHON_IDENTIFIER_KEYS = False
+    assert ConfigScope(greeting)(fixed=monkey)[""] == 1

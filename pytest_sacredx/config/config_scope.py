@@ -15,6 +15,7 @@ computed from them follow. Modules, functions, classes and ``_private`` names ar
 from __future__ import annotations
 
 import ast
+import builtins
 import functools
 import inspect
 import io
@@ -49,16 +50,32 @@ _NOT_CONFIG = (
 _CONTAINERS = frozenset({list, dict, tuple})
 
 
-class _Lookup(dict):  # type: ignore[type-arg]
-    """Scope locals that resolve unknown names from fallbacks and closure cells (before globals).
+class _Locals(dict):  # type: ignore[type-arg]
+    """The scope's locals; a name it lacks comes from closure cells, fallbacks, then module globals.
 
     Only ``__missing__`` is Python code: stores and hits stay on the C fast path.
     """
 
-    __slots__ = ("_extra",)
+    __slots__ = ("_extra", "_module")
 
     def __missing__(self, key: str) -> Any:
-        return self._extra[key]  # KeyError sends the lookup on to globals and builtins
+        try:
+            return self._extra[key]
+        except KeyError:
+            return self._module[key]  # a KeyError here leaves the name to the builtins
+
+
+class _Globals(dict):  # type: ignore[type-arg]
+    """The globals of code nested in a scope (comprehensions, lambdas): they see the scope's locals.
+
+    Plain ``exec(body, module_globals, locals)`` makes ``[x * i for i in r]`` fail with NameError on 3.11,
+    because the comprehension looks ``x`` up in the globals only.
+    """
+
+    __slots__ = ("_locals",)
+
+    def __missing__(self, key: str) -> Any:
+        return self._locals[key]
 
 
 # Names the guarded body uses to keep fixed values (they start with "_", so they are not config).
@@ -99,10 +116,10 @@ class ConfigScope:
         extra = _closure_values(self.func)
         if fallback:
             extra.update((k, make_read_only(v, k)) for k, v in fallback.items() if k not in extra)
-        ns: dict[str, Any] = {}
-        if extra:
-            ns = _Lookup()
-            ns._extra = extra  # type: ignore[attr-defined]
+        ns = _Locals()
+        ns._extra, ns._module = extra, self.func.__globals__
+        nested_globals = _Globals(__builtins__=self.func.__globals__.get("__builtins__", builtins))
+        nested_globals._locals = ns
         for source in (preset, fixed):  # fixed last: it wins over presets
             for k, v in source.items():
                 ns[k] = v if type(v) in SCALAR_TYPES else copy_config(v)
@@ -113,7 +130,7 @@ class ConfigScope:
             code = self._guarded_code
             ns[_FIXED_NAME] = fixed
             ns[_FIX_NAME] = _fixer(fixed, own)
-        exec(code, self.func.__globals__, ns)
+        exec(code, nested_globals, ns)
 
         summary = self._collect(ns, rules)
         for key, pv in preset.items():  # nested preset entries the scope's dicts lack
@@ -144,7 +161,7 @@ class ConfigScope:
         for key in ns.keys() & self._private:
             del summary[key]
         for key in ns.keys() - self._assigned:  # dynamic names, presets, fixed values, helpers
-            if key[0] == "_" and key != "__doc__":
+            if key[:1] == "_" and key != "__doc__":
                 summary.pop(key, None)
         for key in [k for k, v in summary.items() if type(v) not in SCALAR_TYPES]:
             value = summary[key]
