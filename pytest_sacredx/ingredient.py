@@ -23,7 +23,11 @@ from .config.paths import join_paths
 from .errors import CircularDependencyError, ConfigFileError, ConfigKeyError
 from .run.captured import CapturedFunction, create_captured_function
 
-__all__ = ["Ingredient", "optional_kwargs_decorator"]
+__all__ = ["Ingredient", "optional_kwargs_decorator", "ConfigFileNotFoundError"]
+
+
+class ConfigFileNotFoundError(ConfigFileError, FileNotFoundError):
+    """``add_config("missing.json")``: an OSError, as in Sacred, and one of our config errors."""
 
 _PEP440 = re.compile(
     r"^([1-9][0-9]*!)?(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*((a|b|rc)(0|[1-9][0-9]*))?"
@@ -185,7 +189,7 @@ class Ingredient:
             from .config.files import load_config_file
 
             if not os.path.exists(cfg_or_file):
-                raise ConfigFileError(
+                raise ConfigFileNotFoundError(
                     f"Config file {os.fspath(cfg_or_file)!r} does not exist; check the path "
                     "(relative paths start at the current directory)."
                 )
