@@ -39,11 +39,13 @@ and why:
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import os
+import threading
 import warnings
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from ..errors import ArtifactNameError, RunIdExistsError
 from ..serialize import to_jsonable
@@ -59,6 +61,19 @@ RESERVED_NAMES = frozenset(
 )
 #: below this many points metrics.json is rewritten on every log_metrics call
 _SMALL_SERIES = 1000
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _serialized(method: _F) -> _F:
+    """Run an event under the observer's lock: the heartbeat thread and the run's thread both send events."""
+
+    @functools.wraps(method)
+    def wrapper(self: FileStorageObserver, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _iso(value: _dt.datetime | None) -> str | None:
@@ -93,7 +108,9 @@ def check_artifact_name(name: Any) -> str:
             "directory, so give a plain file name (e.g. replace '/' by '_')."
         )
     if name in (".", ".."):
-        raise ArtifactNameError(f"Artifact name {name!r} is not a file name; give a plain file name.")
+        raise ArtifactNameError(
+            f"Artifact name {name!r} is not a file name; give a plain file name."
+        )
     if name in RESERVED_NAMES:
         raise ArtifactNameError(
             f"Artifact name {name!r} would overwrite the observer's own {name}; reserved names are "
@@ -141,7 +158,9 @@ class FileStorageObserver(RunObserver):
         self.resource_dir = (
             os.fspath(resource_dir) if resource_dir else os.path.join(self.basedir, "_resources")
         )
-        self.source_dir = os.fspath(source_dir) if source_dir else os.path.join(self.basedir, "_sources")
+        self.source_dir = (
+            os.fspath(source_dir) if source_dir else os.path.join(self.basedir, "_sources")
+        )
         self.template = os.fspath(template) if template else None
         self.priority = priority
         self.copy_artifacts = copy_artifacts
@@ -158,6 +177,7 @@ class FileStorageObserver(RunObserver):
         # process-wide state
         self._next_id: int | None = None
         self._stored: dict[tuple[str, str, int, int], str] = {}
+        self._lock = threading.RLock()
 
     # -- equality (Sacred: two observers are equal if their basedir is) -------------------------------
 
@@ -295,6 +315,7 @@ class FileStorageObserver(RunObserver):
 
     # -- events ---------------------------------------------------------------------------------------
 
+    @_serialized
     def queued_event(
         self,
         ex_info: dict[str, Any],
@@ -318,6 +339,7 @@ class FileStorageObserver(RunObserver):
         self._save_run()
         return name
 
+    @_serialized
     def started_event(
         self,
         ex_info: dict[str, Any],
@@ -345,6 +367,7 @@ class FileStorageObserver(RunObserver):
         self._save_run()
         return name
 
+    @_serialized
     def heartbeat_event(
         self, info: dict[str, Any], captured_out: str, beat_time: _dt.datetime, result: Any
     ) -> None:
@@ -357,6 +380,7 @@ class FileStorageObserver(RunObserver):
         if info:
             self.save_json(info, "info.json")
 
+    @_serialized
     def completed_event(self, stop_time: _dt.datetime, result: Any) -> None:
         assert self.run_entry is not None
         self.run_entry["stop_time"] = _iso(stop_time)
@@ -364,12 +388,14 @@ class FileStorageObserver(RunObserver):
         self.run_entry["status"] = "COMPLETED"
         self._finish()
 
+    @_serialized
     def interrupted_event(self, interrupt_time: _dt.datetime, status: str) -> None:
         assert self.run_entry is not None
         self.run_entry["stop_time"] = _iso(interrupt_time)
         self.run_entry["status"] = status
         self._finish()
 
+    @_serialized
     def failed_event(self, fail_time: _dt.datetime, fail_trace: list[str]) -> None:
         assert self.run_entry is not None
         self.run_entry["stop_time"] = _iso(fail_time)
@@ -377,20 +403,24 @@ class FileStorageObserver(RunObserver):
         self.run_entry["fail_trace"] = to_jsonable(fail_trace)
         self._finish()
 
+    @_serialized
     def resource_event(self, filename: str) -> None:
         assert self.run_entry is not None
         filename = os.path.abspath(os.fspath(filename))
         inside = os.path.commonpath([filename, os.path.abspath(self.basedir)]) == os.path.abspath(
             self.basedir
         )
-        stored = filename if (inside and not self.copy_artifacts) else self._find_or_save(
-            filename, self.resource_dir
+        stored = (
+            filename
+            if (inside and not self.copy_artifacts)
+            else self._find_or_save(filename, self.resource_dir)
         )
         entry = [filename, self._rel(stored)]
         if entry not in self.run_entry["resources"]:
             self.run_entry["resources"].append(entry)
             self._save_run()
 
+    @_serialized
     def artifact_event(
         self,
         name: str,
@@ -406,6 +436,7 @@ class FileStorageObserver(RunObserver):
             self.run_entry["artifacts"].append(name)
         self._save_run()
 
+    @_serialized
     def log_metrics(self, metrics_by_name: dict[str, dict[str, Any]], info: dict[str, Any]) -> None:
         delta: dict[str, dict[str, list[Any]]] = {}
         for name, series in metrics_by_name.items():
@@ -492,7 +523,9 @@ class FileStorageReader:
             if not n.startswith(("_", "."))
             and os.path.isfile(os.path.join(self.basedir, n, "run.json"))
         ]
-        return sorted(ids, key=lambda n: (0, int(n), "") if n.isascii() and n.isdigit() else (1, 0, n))
+        return sorted(
+            ids, key=lambda n: (0, int(n), "") if n.isascii() and n.isdigit() else (1, 0, n)
+        )
 
     def list_runs(self) -> Iterator[RunRecord]:
         for run_id in self.run_ids():

@@ -96,14 +96,33 @@ class MemoryObserver(RunObserver):
         meta_info: dict[str, Any],
         _id: Any,
     ) -> str:
-        self.events.append(("queued_event", dict(ex_info=ex_info, command=command, host_info=host_info,
-                                                 queue_time=queue_time, config=config,
-                                                 meta_info=meta_info, _id=_id)))
-        return self._new_run(_id, {
-            "experiment": _keep(ex_info), "command": command, "host": _keep(host_info),
-            "queue_time": queue_time, "start_time": None, "config": _keep(config),
-            "meta": _keep(meta_info), "status": "QUEUED",
-        })
+        self.events.append(
+            (
+                "queued_event",
+                dict(
+                    ex_info=ex_info,
+                    command=command,
+                    host_info=host_info,
+                    queue_time=queue_time,
+                    config=config,
+                    meta_info=meta_info,
+                    _id=_id,
+                ),
+            )
+        )
+        return self._new_run(
+            _id,
+            {
+                "experiment": _keep(ex_info),
+                "command": command,
+                "host": _keep(host_info),
+                "queue_time": queue_time,
+                "start_time": None,
+                "config": _keep(config),
+                "meta": _keep(meta_info),
+                "status": "QUEUED",
+            },
+        )
 
     def started_event(
         self,
@@ -115,14 +134,33 @@ class MemoryObserver(RunObserver):
         meta_info: dict[str, Any],
         _id: Any,
     ) -> str:
-        self.events.append(("started_event", dict(ex_info=ex_info, command=command, host_info=host_info,
-                                                  start_time=start_time, config=config,
-                                                  meta_info=meta_info, _id=_id)))
-        return self._new_run(_id, {
-            "experiment": _keep(ex_info), "command": command, "host": _keep(host_info),
-            "queue_time": None, "start_time": start_time, "config": _keep(config),
-            "meta": _keep(meta_info), "status": "RUNNING",
-        })
+        self.events.append(
+            (
+                "started_event",
+                dict(
+                    ex_info=ex_info,
+                    command=command,
+                    host_info=host_info,
+                    start_time=start_time,
+                    config=config,
+                    meta_info=meta_info,
+                    _id=_id,
+                ),
+            )
+        )
+        return self._new_run(
+            _id,
+            {
+                "experiment": _keep(ex_info),
+                "command": command,
+                "host": _keep(host_info),
+                "queue_time": None,
+                "start_time": start_time,
+                "config": _keep(config),
+                "meta": _keep(meta_info),
+                "status": "RUNNING",
+            },
+        )
 
     def _run(self) -> dict[str, Any]:
         if self.current is None:
@@ -132,17 +170,25 @@ class MemoryObserver(RunObserver):
     def heartbeat_event(
         self, info: dict[str, Any], captured_out: str, beat_time: _dt.datetime, result: Any
     ) -> None:
-        self.events.append(("heartbeat_event", dict(info=info, captured_out=captured_out,
-                                                    beat_time=beat_time, result=result)))
+        self.events.append(
+            (
+                "heartbeat_event",
+                dict(info=info, captured_out=captured_out, beat_time=beat_time, result=result),
+            )
+        )
         run = self._run()
-        run.update(info=_keep(info), captured_out=captured_out, heartbeat=beat_time, result=_keep(result))
+        run.update(
+            info=_keep(info), captured_out=captured_out, heartbeat=beat_time, result=_keep(result)
+        )
 
     def completed_event(self, stop_time: _dt.datetime, result: Any) -> None:
         self.events.append(("completed_event", dict(stop_time=stop_time, result=result)))
         self._run().update(stop_time=stop_time, result=_keep(result), status="COMPLETED")
 
     def interrupted_event(self, interrupt_time: _dt.datetime, status: str) -> None:
-        self.events.append(("interrupted_event", dict(interrupt_time=interrupt_time, status=status)))
+        self.events.append(
+            ("interrupted_event", dict(interrupt_time=interrupt_time, status=status))
+        )
         self._run().update(stop_time=interrupt_time, status=status)
 
     def failed_event(self, fail_time: _dt.datetime, fail_trace: list[str]) -> None:
@@ -163,8 +209,12 @@ class MemoryObserver(RunObserver):
         metadata: dict[str, Any] | None = None,
         content_type: str | None = None,
     ) -> None:
-        self.events.append(("artifact_event", dict(name=name, filename=filename, metadata=metadata,
-                                                   content_type=content_type)))
+        self.events.append(
+            (
+                "artifact_event",
+                dict(name=name, filename=filename, metadata=metadata, content_type=content_type),
+            )
+        )
         artifacts = self._run()["artifacts"]
         if name not in artifacts:
             artifacts.append(name)

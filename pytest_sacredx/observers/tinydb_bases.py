@@ -324,7 +324,9 @@ class LogStorage(Storage):
         if self._offset > max(self.compact_min_bytes, 3 * self._snapshot_bytes):
             self._write_snapshot()
 
-    def insert_doc(self, table: str, doc: dict[str, Any], unique_run_id: bool = False) -> int | None:
+    def insert_doc(
+        self, table: str, doc: dict[str, Any], unique_run_id: bool = False
+    ) -> int | None:
         """Append a new document under a fresh id and return the id.
 
         With ``unique_run_id``, return None instead if a document with the same ``_id`` exists.
@@ -474,10 +476,11 @@ class LogTable(Table):
         return super().search(cond)
 
     def _get_next_id(self) -> int:
-        if self._next_id is None:
-            self._next_id = self._storage.max_doc_id(self.name) + 1
-        next_id: int = self._next_id
-        self._next_id = next_id + 1
+        # TinyDB caches the next id per Table object; other processes make that stale, so the first
+        # id of every (locked) operation comes from the log.
+        current: int | None = self._next_id
+        next_id = self._storage.max_doc_id(self.name) + 1 if current is None else current
+        self._next_id = next_id + 1  # type: ignore[assignment]
         return next_id
 
     def insert(self, document: Mapping[Any, Any]) -> int:
@@ -520,7 +523,7 @@ class LogTable(Table):
 class LogTinyDB(TinyDB):
     """``TinyDB`` whose tables are :class:`LogTable` (use it with ``storage=LogStorage``)."""
 
-    table_class = LogTable
+    table_class = LogTable  # type: ignore[assignment]
 
 
 class HashStore:

@@ -91,7 +91,9 @@ class TinyDbObserver(RunObserver):
     VERSION = f"TinyDbObserver-{__version__}"
 
     @classmethod
-    def create(cls, path: str | os.PathLike[str] = "./runs_db", overwrite: Any = None) -> TinyDbObserver:
+    def create(
+        cls, path: str | os.PathLike[str] = "./runs_db", overwrite: Any = None
+    ) -> TinyDbObserver:
         """Sacred's constructor: a store in folder ``path``; ``overwrite`` is the ``_id`` of a run to replace."""
         return cls(path, overwrite=overwrite)
 
@@ -110,8 +112,11 @@ class TinyDbObserver(RunObserver):
         root_dir: str | os.PathLike[str] = "./runs_db",
         overwrite: Any = None,
         priority: int = 20,
+        *,
+        path: str | os.PathLike[str] | None = None,
     ) -> None:
-        self.root = os.path.abspath(os.fspath(root_dir))
+        # ``path=`` is the name Sacred's constructor uses
+        self.root = os.path.abspath(os.fspath(path if path is not None else root_dir))
         self.overwrite = overwrite
         self.priority = priority
         self._db: TinyDB | None = None
@@ -184,7 +189,8 @@ class TinyDbObserver(RunObserver):
         ex_info = to_jsonable(ex_info)
         base_dir = ex_info.get("base_dir") or ""
         ex_info["sources"] = [
-            [src[0], self._put_file(os.path.join(base_dir, src[0]))] for src in ex_info.get("sources", [])
+            [src[0], self._put_file(os.path.join(base_dir, src[0]))]
+            for src in ex_info.get("sources", [])
         ]
         return ex_info
 
@@ -299,7 +305,11 @@ class TinyDbObserver(RunObserver):
     def heartbeat_event(
         self, info: dict[str, Any], captured_out: str, beat_time: _dt.datetime, result: Any
     ) -> None:
-        fields = {"info": to_jsonable(info), "heartbeat": _fmt(beat_time), "result": to_jsonable(result)}
+        fields = {
+            "info": to_jsonable(info),
+            "heartbeat": _fmt(beat_time),
+            "result": to_jsonable(result),
+        }
         cat = None
         if captured_out.startswith(self._cout):  # append only the new output
             if len(captured_out) > len(self._cout):
@@ -310,14 +320,20 @@ class TinyDbObserver(RunObserver):
         self._patch(set=fields, cat=cat)
 
     def completed_event(self, stop_time: _dt.datetime, result: Any) -> None:
-        self._patch(set={"stop_time": _fmt(stop_time), "result": to_jsonable(result), "status": "COMPLETED"})
+        self._patch(
+            set={"stop_time": _fmt(stop_time), "result": to_jsonable(result), "status": "COMPLETED"}
+        )
 
     def interrupted_event(self, interrupt_time: _dt.datetime, status: str) -> None:
         self._patch(set={"stop_time": _fmt(interrupt_time), "status": status})
 
     def failed_event(self, fail_time: _dt.datetime, fail_trace: list[str]) -> None:
         self._patch(
-            set={"stop_time": _fmt(fail_time), "status": "FAILED", "fail_trace": to_jsonable(fail_trace)}
+            set={
+                "stop_time": _fmt(fail_time),
+                "status": "FAILED",
+                "fail_trace": to_jsonable(fail_trace),
+            }
         )
 
     def resource_event(self, filename: str) -> None:
@@ -335,7 +351,9 @@ class TinyDbObserver(RunObserver):
         content_type: str | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
-            raise ArtifactNameError(f"Artifact name {name!r} is empty; give a file name such as 'model.pt'.")
+            raise ArtifactNameError(
+                f"Artifact name {name!r} is empty; give a file name such as 'model.pt'."
+            )
         self._patch(ext=[(["artifacts"], [[name, os.fspath(filename), self.fs.put(filename)]])])
 
     def log_metrics(self, metrics_by_name: dict[str, dict[str, Any]], info: dict[str, Any]) -> None:
@@ -400,7 +418,9 @@ class TinyDbReader:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.root = os.path.abspath(os.fspath(path))
         if not os.path.isdir(self.root):
-            raise FileNotFoundError(f"No TinyDB store at {self.root!r} (expected a folder with metadata.json)")
+            raise FileNotFoundError(
+                f"No TinyDB store at {self.root!r} (expected a folder with metadata.json)"
+            )
         self.db, self.fs = _open_db(self.root, read_only=True)
         self.runs = self.db.table(_TABLE)
 
@@ -441,7 +461,9 @@ class TinyDbReader:
         docs = self._docs()
         if exp_name is not None:
             pattern = re.compile(exp_name)
-            docs = [d for d in docs if pattern.search(str((d.get("experiment") or {}).get("name", "")))]
+            docs = [
+                d for d in docs if pattern.search(str((d.get("experiment") or {}).get("name", "")))
+            ]
         if query is not None:
             docs = [d for d in docs if query(d)]
         if indices is not None:
@@ -467,14 +489,19 @@ class TinyDbReader:
         ``sources``, ``resources`` and ``artifacts``, each ``{name: handle}``."""
         out = []
         for doc in self.search(exp_name, query, indices):
-            out.append({
-                "exp_name": (doc.get("experiment") or {}).get("name"),
-                "exp_id": doc.get("_id"),
-                "date": _parse(doc.get("start_time") or doc.get("queue_time")),
-                "sources": {s[0]: self._open(s[1]) for s in (doc.get("experiment") or {}).get("sources", [])},
-                "resources": {r[0]: self._open(r[1]) for r in doc.get("resources") or []},
-                "artifacts": {a[0]: self._open(a[-1]) for a in doc.get("artifacts") or []},
-            })
+            out.append(
+                {
+                    "exp_name": (doc.get("experiment") or {}).get("name"),
+                    "exp_id": doc.get("_id"),
+                    "date": _parse(doc.get("start_time") or doc.get("queue_time")),
+                    "sources": {
+                        s[0]: self._open(s[1])
+                        for s in (doc.get("experiment") or {}).get("sources", [])
+                    },
+                    "resources": {r[0]: self._open(r[1]) for r in doc.get("resources") or []},
+                    "artifacts": {a[0]: self._open(a[-1]) for a in doc.get("artifacts") or []},
+                }
+            )
         return out
 
     def fetch_report(
@@ -501,33 +528,35 @@ class TinyDbReader:
             return "\n".join(f"    {item}" for item in items) or "    -"
 
         bar = "-" * 49
-        return "\n".join([
-            bar,
-            f"Experiment: {experiment.get('name', '')}",
-            bar,
-            f"ID: {doc.get('_id')}",
-            f"Status: {doc.get('status')}",
-            f"Date: {start.strftime('%m/%d/%Y %H:%M:%S') if start else '-'}    Duration: {duration}",
-            "",
-            "Parameters:",
-            "\n".join(flat(doc.get("config") or {})) or "    -",
-            "",
-            "Result:",
-            f"    {doc.get('result')!r}",
-            "",
-            "Dependencies:",
-            block(list(experiment.get("dependencies", []))),
-            "",
-            "Resources:",
-            block([r[0] for r in doc.get("resources") or []]),
-            "",
-            "Source Files:",
-            block([s[0] for s in experiment.get("sources", [])]),
-            "",
-            "Outputs:",
-            block([a[0] for a in doc.get("artifacts") or []]),
-            "",
-        ])
+        return "\n".join(
+            [
+                bar,
+                f"Experiment: {experiment.get('name', '')}",
+                bar,
+                f"ID: {doc.get('_id')}",
+                f"Status: {doc.get('status')}",
+                f"Date: {start.strftime('%m/%d/%Y %H:%M:%S') if start else '-'}    Duration: {duration}",
+                "",
+                "Parameters:",
+                "\n".join(flat(doc.get("config") or {})) or "    -",
+                "",
+                "Result:",
+                f"    {doc.get('result')!r}",
+                "",
+                "Dependencies:",
+                block(list(experiment.get("dependencies", []))),
+                "",
+                "Resources:",
+                block([r[0] for r in doc.get("resources") or []]),
+                "",
+                "Source Files:",
+                block([s[0] for s in experiment.get("sources", [])]),
+                "",
+                "Outputs:",
+                block([a[0] for a in doc.get("artifacts") or []]),
+                "",
+            ]
+        )
 
     def close(self) -> None:
         self.db.close()
