@@ -35,7 +35,9 @@ def ex(src: Path | None = None) -> dict[str, Any]:
     }
 
 
-def start(obs: FileStorageObserver, src: Path | None = None, _id: Any = None, config: Any = None) -> str:
+def start(
+    obs: FileStorageObserver, src: Path | None = None, _id: Any = None, config: Any = None
+) -> str:
     return obs.started_event(ex(src), "main", HOST, T, config or {"a": 1}, {"command": "main"}, _id)
 
 
@@ -57,8 +59,17 @@ def test_create_is_deprecated_create_from_is_not(tmp_path: Path) -> None:
     assert FileStorageObserver.VERSION == "FileStorageObserver-0.7.0"
 
 
-START_KEYS = {"experiment", "command", "host", "start_time", "meta", "status", "resources", "artifacts",
-              "heartbeat"}
+START_KEYS = {
+    "experiment",
+    "command",
+    "host",
+    "start_time",
+    "meta",
+    "status",
+    "resources",
+    "artifacts",
+    "heartbeat",
+}
 
 
 def test_run_json_key_sets_at_each_stage(tmp_path: Path, src: Path) -> None:
@@ -130,7 +141,9 @@ def test_sources_are_content_addressed_and_shared(tmp_path: Path, src: Path) -> 
     obs = FileStorageObserver(tmp_path / "runs")
     start(obs, src)
     start(obs, src)
-    assert run_json(obs, "1")["experiment"]["sources"] == run_json(obs, "2")["experiment"]["sources"]
+    assert (
+        run_json(obs, "1")["experiment"]["sources"] == run_json(obs, "2")["experiment"]["sources"]
+    )
     assert len(os.listdir(tmp_path / "runs" / "_sources")) == 1
     (src / "exp.py").write_text("print(2)\n")
     start(obs, src)
@@ -171,16 +184,29 @@ def test_metrics_json_is_sacred_shaped_and_complete_at_the_end(tmp_path: Path) -
     start(obs)
     run_dir = tmp_path / "runs" / "1"
     obs.log_metrics({}, {})
-    assert json.loads((run_dir / "metrics.json").read_text()) == {}  # as Sacred: exists when nothing logged
+    assert (
+        json.loads((run_dir / "metrics.json").read_text()) == {}
+    )  # as Sacred: exists when nothing logged
     n = 0
-    for beat in range(30):  # 3,000 points: past the size where metrics.json is rewritten on each beat
+    for _ in range(30):  # 3,000 points: past the size where metrics.json is rewritten on each beat
         steps = list(range(n, n + 100))
         n += 100
-        obs.log_metrics({"loss": {"name": "loss", "steps": steps, "values": [float(s) for s in steps],
-                                  "timestamps": [T] * 100}}, {})
+        obs.log_metrics(
+            {
+                "loss": {
+                    "name": "loss",
+                    "steps": steps,
+                    "values": [float(s) for s in steps],
+                    "timestamps": [T] * 100,
+                }
+            },
+            {},
+        )
         on_disk = json.loads((run_dir / "metrics.json").read_text())
         assert set(on_disk["loss"]) == {"steps", "values", "timestamps"}
-    assert FileStorageReader(run_dir.parent).load_run("1").metrics["loss"]["steps"] == list(range(n))
+    assert FileStorageReader(run_dir.parent).load_run("1").metrics["loss"]["steps"] == list(
+        range(n)
+    )
     obs.completed_event(T, None)
     final = json.loads((run_dir / "metrics.json").read_text())
     assert final["loss"]["steps"] == list(range(n))
@@ -198,8 +224,19 @@ def test_reader_ignores_a_torn_metrics_line(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["run.json", "config.json", "cout.txt", "metrics.json", "metrics.jsonl", "info.json", "a/b.txt",
-     "../escape", "..", ".", ""],
+    [
+        "run.json",
+        "config.json",
+        "cout.txt",
+        "metrics.json",
+        "metrics.jsonl",
+        "info.json",
+        "a/b.txt",
+        "../escape",
+        "..",
+        ".",
+        "",
+    ],
 )
 def test_bad_artifact_names_are_refused(tmp_path: Path, name: str) -> None:
     artifact = tmp_path / "a.txt"
@@ -258,7 +295,9 @@ def test_no_temporary_files_are_left(tmp_path: Path, src: Path) -> None:
     assert leftovers == []
 
 
-def test_an_interrupted_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_interrupted_write_keeps_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "run.json"
     write_json_atomic(target, {"status": "RUNNING"})
 

@@ -15,7 +15,9 @@ EX = {"name": "demo", "base_dir": "/", "sources": [], "dependencies": []}
 
 
 def start(obs: MemoryObserver, _id: object = None, config: dict | None = None) -> str:
-    return obs.started_event(EX, "main", {"hostname": "h"}, T, config or {"a": 1}, {"command": "main"}, _id)
+    return obs.started_event(
+        EX, "main", {"hostname": "h"}, T, config or {"a": 1}, {"command": "main"}, _id
+    )
 
 
 def test_ids_count_up_as_strings() -> None:
@@ -39,7 +41,12 @@ def test_events_are_kept_verbatim_in_order() -> None:
     obs.heartbeat_event({"x": 1}, "out", T, None)
     obs.completed_event(T, result)
     obs.join()
-    assert [name for name, _ in obs.events] == ["started_event", "heartbeat_event", "completed_event", "join"]
+    assert [name for name, _ in obs.events] == [
+        "started_event",
+        "heartbeat_event",
+        "completed_event",
+        "join",
+    ]
     assert obs.events[2][1]["result"] is result  # raw payload, by reference
     assert obs.runs[0]["result"] == [1, 2]  # stored form, converted
 
@@ -56,8 +63,12 @@ def test_stored_values_are_snapshots() -> None:
 def test_metrics_accumulate_and_artifacts_do_not_repeat() -> None:
     obs = MemoryObserver()
     start(obs)
-    obs.log_metrics({"loss": {"name": "loss", "steps": [0], "values": [1.0], "timestamps": [T]}}, {})
-    obs.log_metrics({"loss": {"name": "loss", "steps": [1], "values": [0.5], "timestamps": [T]}}, {})
+    obs.log_metrics(
+        {"loss": {"name": "loss", "steps": [0], "values": [1.0], "timestamps": [T]}}, {}
+    )
+    obs.log_metrics(
+        {"loss": {"name": "loss", "steps": [1], "values": [0.5], "timestamps": [T]}}, {}
+    )
     obs.artifact_event("a.txt", "/tmp/a.txt")
     obs.artifact_event("a.txt", "/tmp/a.txt")
     rec = obs.load_run("1")

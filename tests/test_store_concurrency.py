@@ -53,11 +53,19 @@ for i in range(int(n)):
 """
 
 
-def spawn(kind: str, path: Path, n: int, tag: str, go: Path, mode: str = "full") -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+def spawn(
+    kind: str, path: Path, n: int, tag: str, go: Path, mode: str = "full"
+) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
     return subprocess.Popen(
         [sys.executable, "-c", WORKER, kind, str(path), str(n), tag, mode, str(go)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
 
 
@@ -102,7 +110,9 @@ def test_four_processes_two_hundred_runs_each(tmp_path: Path, kind: str) -> None
         assert r.result == r.config["i"]
         assert r.captured_out == f"out {r.config['i']}\nend\n"
         assert r.metrics["loss"]["values"] == [1.0]
-    assert {w: sorted(v) for w, v in per_worker.items()} == {str(w): list(range(200)) for w in range(4)}
+    assert {w: sorted(v) for w, v in per_worker.items()} == {
+        str(w): list(range(200)) for w in range(4)
+    }
     if kind == "file":
         assert sorted(int(r.id) for r in runs) == list(range(1, 801))
 

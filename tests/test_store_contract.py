@@ -100,8 +100,19 @@ def ex_info(files: dict[str, Path] | None = None, name: str = "demo") -> dict[st
     }
 
 
-HOST = {"hostname": "box", "os": ["Linux", "Linux-6"], "python_version": "3.11.7", "cpu": "x", "ENV": {}}
-META = {"command": "main", "options": {"--seed": 7}, "named_configs": [], "config_updates": {"lr": 0.1}}
+HOST = {
+    "hostname": "box",
+    "os": ["Linux", "Linux-6"],
+    "python_version": "3.11.7",
+    "cpu": "x",
+    "ENV": {},
+}
+META = {
+    "command": "main",
+    "options": {"--seed": 7},
+    "named_configs": [],
+    "config_updates": {"lr": 0.1},
+}
 
 
 def play_run(
@@ -148,7 +159,9 @@ def play_run(
     if end == "completed":
         observer.completed_event(at(beat + 2), result)
     elif end == "failed":
-        observer.failed_event(at(beat + 2), ["Traceback (most recent call last):\n", "ValueError: x\n"])
+        observer.failed_event(
+            at(beat + 2), ["Traceback (most recent call last):\n", "ValueError: x\n"]
+        )
     elif end.startswith("interrupted:"):
         observer.interrupted_event(at(beat + 2), end.split(":", 1)[1])
     observer.join()
@@ -156,7 +169,14 @@ def play_run(
 
 
 def metric(name: str, steps: list[int], values: list[Any], t: float) -> dict[str, dict[str, Any]]:
-    return {name: {"name": name, "steps": steps, "values": values, "timestamps": [at(t + s) for s in steps]}}
+    return {
+        name: {
+            "name": name,
+            "steps": steps,
+            "values": values,
+            "timestamps": [at(t + s) for s in steps],
+        }
+    }
 
 
 def only_run(store: Store) -> RunRecord:
@@ -172,7 +192,7 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
     return bool(a == b) and type(a) is type(b)
 
 
@@ -258,7 +278,9 @@ def test_killed_run_stays_running_with_last_heartbeat(store: Store) -> None:
 
 def test_output_rewritten_by_filter(store: Store) -> None:
     # a progress bar filtered with backspaces/\r changes text written earlier
-    run_id = play_run(store.observer, outputs=("progress 10%", "progress 100%\n", "progress 100%\nok\n"))
+    run_id = play_run(
+        store.observer, outputs=("progress 10%", "progress 100%\n", "progress 100%\nok\n")
+    )
     assert store.reader.load_run(run_id).captured_out == "progress 100%\nok\n"
 
 
@@ -276,7 +298,9 @@ def test_unserializable_values_come_back_as_documented(store: Store) -> None:
         "date": dt.date(2024, 1, 2),
         3: "int key",
     }
-    run_id = play_run(store.observer, config=value, result=(marker, np.array([[1.0, 2.0]])), info={"v": value})
+    run_id = play_run(
+        store.observer, config=value, result=(marker, np.array([[1.0, 2.0]])), info={"v": value}
+    )
     rec = store.reader.load_run(run_id)
     assert same(rec.config, to_jsonable(value))
     assert same(rec.info, {"v": to_jsonable(value)})
@@ -325,16 +349,23 @@ json_values = st.recursive(
     | st.integers(-(2**53), 2**53)
     | st.floats(allow_nan=False)
     | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(config=st.dictionaries(st.text(min_size=1, max_size=8), json_values, max_size=5), result=json_values)
-def test_json_values_round_trip_exactly(tmp_path_factory: pytest.TempPathFactory, config: dict[str, Any],
-                                        result: Any) -> None:
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    config=st.dictionaries(st.text(min_size=1, max_size=8), json_values, max_size=5),
+    result=json_values,
+)
+def test_json_values_round_trip_exactly(
+    tmp_path_factory: pytest.TempPathFactory, config: dict[str, Any], result: Any
+) -> None:
     for factory in STORE_FACTORIES:
         s = factory(tmp_path_factory.mktemp(factory.__name__))
         run_id = play_run(s.observer, config=config, result=result)
@@ -367,6 +398,11 @@ def test_observer_module_imports_stay_lazy() -> None:
         "import sys, pytest_sacredx.observers as o; o.FileStorageObserver; o.MemoryObserver; "
         "print('tinydb' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+    )
     assert out.stdout.strip() == "False"

@@ -32,8 +32,13 @@ def ex(src: Path | None = None, name: str = "demo") -> dict[str, Any]:
     }
 
 
-def full_run(obs: TinyDbObserver, name: str = "demo", result: Any = 1.0, src: Path | None = None,
-             _id: Any = None) -> str:
+def full_run(
+    obs: TinyDbObserver,
+    name: str = "demo",
+    result: Any = 1.0,
+    src: Path | None = None,
+    _id: Any = None,
+) -> str:
     run_id = obs.started_event(ex(src, name), "main", {"hostname": "h"}, T, {"lr": 0.1}, {}, _id)
     obs.heartbeat_event({"a": 1}, "out\n", T, None)
     obs.heartbeat_event({"a": 2}, "out\nmore\n", T, None)
@@ -62,11 +67,27 @@ def test_layout_and_document_shape(tmp_path: Path) -> None:
     assert sorted(os.listdir(tmp_path / "db")) == ["hashfs", "metadata.json", "metadata.json.lock"]
     (doc,) = obs.runs.all()
     assert doc["_id"] == run_id and len(run_id) == 32
-    assert {"_id", "experiment", "format", "command", "host", "start_time", "config", "meta", "status",
-            "resources", "artifacts", "captured_out", "info", "heartbeat", "result", "stop_time",
-            "metrics"} <= set(doc)
+    assert {
+        "_id",
+        "experiment",
+        "format",
+        "command",
+        "host",
+        "start_time",
+        "config",
+        "meta",
+        "status",
+        "resources",
+        "artifacts",
+        "captured_out",
+        "info",
+        "heartbeat",
+        "result",
+        "stop_time",
+        "metrics",
+    } <= set(doc)
     assert doc["start_time"] == "2024-01-01T12:00:00.000000"
-    (name, file_id), = doc["experiment"]["sources"]
+    ((name, file_id),) = doc["experiment"]["sources"]
     assert name == "exp.py" and len(file_id) == 32
     stored = tmp_path / "db" / "hashfs" / file_id[:2] / file_id[2:4] / file_id[4:6] / file_id[6:]
     assert stored.read_text() == "print(1)\n"
@@ -107,7 +128,10 @@ def test_plain_tinydb_calls_work_and_append_only_what_changed(tmp_path: Path) ->
     doc_id = obs.runs.insert({"_id": "manual", "status": "COMPLETED"})
     obs.runs.remove(Query()["_id"] == ids[0])
     reader = TinyDbReader(tmp_path / "db")
-    assert reader.load_run(ids[3]).meta == {} and reader.runs.get(Query()["_id"] == ids[3])["tag"] == "best"
+    assert (
+        reader.load_run(ids[3]).meta == {}
+        and reader.runs.get(Query()["_id"] == ids[3])["tag"] == "best"
+    )
     assert reader.load_run("manual").status == "COMPLETED"
     assert reader.runs.get(doc_id=doc_id)["_id"] == "manual"
     with pytest.raises(KeyError):
@@ -165,12 +189,23 @@ def test_a_stock_tinydb_file_is_imported(tmp_path: Path) -> None:
     root = tmp_path / "db"
     root.mkdir()
     legacy = TinyDB(str(root / "metadata.json"), storage=JSONStorage)
-    legacy.table("runs").insert({"_id": "old", "status": "COMPLETED", "experiment": {"name": "sacred"},
-                                 "start_time": "{TinyDate}:2020-01-01T00:00:00.000000", "result": 3})
+    legacy.table("runs").insert(
+        {
+            "_id": "old",
+            "status": "COMPLETED",
+            "experiment": {"name": "sacred"},
+            "start_time": "{TinyDate}:2020-01-01T00:00:00.000000",
+            "result": 3,
+        }
+    )
     legacy.close()
     reader = TinyDbReader(root)
     rec = reader.load_run("old")
-    assert (rec.experiment_name, rec.result, rec.start_time) == ("sacred", 3, dt.datetime(2020, 1, 1))
+    assert (rec.experiment_name, rec.result, rec.start_time) == (
+        "sacred",
+        3,
+        dt.datetime(2020, 1, 1),
+    )
     new = full_run(TinyDbObserver(root))  # the first writer converts it to a log
     assert log_lines(root)[0].startswith(b'{"sacredx_tinydb_log"')
     assert [r.id for r in TinyDbReader(root).list_runs()] == ["old", new]
@@ -194,8 +229,12 @@ def test_create_from_any_tinydb(tmp_path: Path) -> None:
     run_id = full_run(obs, result=[1, 2])
     obs.log_metrics({"m": {"name": "m", "steps": [0], "values": [1.0], "timestamps": [T]}}, {})
     (doc,) = db.table("runs").all()
-    assert (doc["_id"], doc["status"], doc["result"], doc["captured_out"]) == (run_id, "COMPLETED", [1, 2],
-                                                                             "out\nmore\n")
+    assert (doc["_id"], doc["status"], doc["result"], doc["captured_out"]) == (
+        run_id,
+        "COMPLETED",
+        [1, 2],
+        "out\nmore\n",
+    )
     assert doc["metrics"]["m"]["values"] == [1.0]
 
 
@@ -212,14 +251,23 @@ def test_reader_api(tmp_path: Path) -> None:
     assert [d["result"] for d in reader.search(exp_name="mnist")] == [0.9, 0.8]
     assert [d["result"] for d in reader.search(exp_name="mnist", indices=-1)] == [0.8]
     assert [d["result"] for d in reader.search(query=Query().result < 0.85)] == [0.5, 0.8]
-    assert [d["result"] for d in reader.search(Query().result > 0.85)] == [0.9]  # Sacred's positional form
+    assert [d["result"] for d in reader.search(Query().result > 0.85)] == [
+        0.9
+    ]  # Sacred's positional form
     assert reader.fetch_metadata(indices=[0])[0]["experiment"]["name"] == "mnist_cnn"
     (files,) = reader.fetch_files(exp_name="cifar")
     assert files["exp_name"] == "cifar" and files["date"] == T
     with files["artifacts"]["model.txt"] as fh:
         assert fh.read() == b"weights"
     (report,) = reader.fetch_report(exp_name="cifar")
-    for part in ("Experiment: cifar", "opt.lr = 0.01", "0.5", "Duration: 0:01:15", "model.txt", "numpy==2.0"):
+    for part in (
+        "Experiment: cifar",
+        "opt.lr = 0.01",
+        "0.5",
+        "Duration: 0:01:15",
+        "model.txt",
+        "numpy==2.0",
+    ):
         assert part in report
     with pytest.raises(FileNotFoundError):
         TinyDbReader(tmp_path / "nope")
@@ -254,7 +302,9 @@ def test_the_2000th_run_costs_no_more_than_the_10th(tmp_path: Path) -> None:
     costs = []
     for i in range(2000):
         t0 = time.perf_counter()
-        run_id = obs.started_event(ex(src), "main", {"hostname": "h"}, T, {"lr": 0.1, "i": i}, {}, None)
+        run_id = obs.started_event(
+            ex(src), "main", {"hostname": "h"}, T, {"lr": 0.1, "i": i}, {}, None
+        )
         obs.heartbeat_event({"epoch": 1}, "epoch 1\n", T, None)
         obs.heartbeat_event({"epoch": 2}, "epoch 1\nepoch 2\n", T, None)
         obs.completed_event(T, 0.5)
