@@ -162,6 +162,7 @@ class Run:
         self.capture_mode = resolve_capture_mode(self.capture_mode, bool(self.observers))
         if self.queue_only:
             self._emit_queued()
+            self._join_observers()  # a QueueObserver started a worker for this run; let it finish
             return None
         token = _CURRENT.set(self)
         restore_sigterm = _install_sigterm_handler()
@@ -203,12 +204,15 @@ class Run:
             restore_sigterm()
             _CURRENT.reset(token)
             self._warn_about_failed_observers()
-            for observer in self.observers:
-                try:
-                    observer.join()
-                except Exception as e:  # noqa: BLE001 - one observer must not hide the others
-                    self.run_logger.warning("Observer %r failed to finish: %s", observer, e)
+            self._join_observers()
         return self.result
+
+    def _join_observers(self) -> None:
+        for observer in self.observers:
+            try:
+                observer.join()
+            except Exception as e:  # noqa: BLE001 - one observer must not hide the others
+                self.run_logger.warning("Observer %r failed to finish: %s", observer, e)
 
     def _elapsed(self) -> str:
         if self.start_time is None or self.stop_time is None:
