@@ -2,7 +2,9 @@
 
 Each entry of ``STORE_FACTORIES`` builds ``(observer, reader)`` for a fresh folder; the ``store`` fixture
 runs every test against each. To put a new backend under the contract, append one factory (a function
-``(tmp_path) -> Store``, skipping itself when its service is unavailable).
+``(tmp_path) -> Store`` that calls ``pytest.skip`` when its package or service is unavailable), or a
+``pytest.param(factory, marks=pytest.mark.service)``. The factory's name minus ``_store`` is the test id,
+and ``Store.name`` must be the scheme of the records' ``store`` URI.
 
 ``play_run`` plays a run's whole event sequence (as the run engine sends it, see ``observers/base.py``)
 with the payloads given, so these tests do not depend on the engine.
@@ -68,7 +70,11 @@ def tinydb_store(tmp_path: Path) -> Store:
 STORE_FACTORIES: list[Callable[[Path], Store]] = [memory_store, file_store, tinydb_store]
 
 
-@pytest.fixture(params=STORE_FACTORIES, ids=lambda f: f.__name__.removesuffix("_store"))
+def _factory_id(factory: Callable[[Path], Store]) -> str:
+    return factory.__name__.removesuffix("_store")
+
+
+@pytest.fixture(params=STORE_FACTORIES, ids=_factory_id)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     return request.param(tmp_path)
 
@@ -363,15 +369,12 @@ json_values = st.recursive(
     config=st.dictionaries(st.text(min_size=1, max_size=8), json_values, max_size=5),
     result=json_values,
 )
-def test_json_values_round_trip_exactly(
-    tmp_path_factory: pytest.TempPathFactory, config: dict[str, Any], result: Any
-) -> None:
-    for factory in STORE_FACTORIES:
-        s = factory(tmp_path_factory.mktemp(factory.__name__))
-        run_id = play_run(s.observer, config=config, result=result)
-        rec = s.reader.load_run(run_id)
-        assert same(rec.config, config), factory.__name__
-        assert same(rec.result, result), factory.__name__
+def test_json_values_round_trip_exactly(store: Store, config: dict[str, Any], result: Any) -> None:
+    # one store for all examples: each example is one more run in it
+    run_id = play_run(store.observer, config=config, result=result)
+    rec = store.reader.load_run(run_id)
+    assert same(rec.config, config)
+    assert same(rec.result, result)
 
 
 def test_many_runs_through_one_observer_keep_separate_state(store: Store) -> None:
