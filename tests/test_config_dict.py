@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import given, settings
+from strategies import configs
 
 from pytest_sacredx.config import ConfigDict, ConfigSummary
 from pytest_sacredx.config.paths import iterate_flattened
 from pytest_sacredx.errors import InvalidConfigError
-
-from strategies import configs
 
 
 def test_returns_a_copy_of_the_dict():
@@ -26,7 +25,12 @@ def test_returns_a_copy_of_the_dict():
 def test_fixed_values_apply_recursively_with_markers():
     cd = ConfigDict({"lr": 0.1, "opt": {"m": 0.9, "nesterov": True}, "name": "x"})
     cfg = cd(fixed={"lr": 1, "opt": {"m": 0.5, "extra": 2}, "name": 3, "new": {"a": 1}})
-    assert cfg == {"lr": 1, "opt": {"m": 0.5, "nesterov": True, "extra": 2}, "name": 3, "new": {"a": 1}}
+    assert cfg == {
+        "lr": 1,
+        "opt": {"m": 0.5, "nesterov": True, "extra": 2},
+        "name": 3,
+        "new": {"a": 1},
+    }
     assert cfg.added == {"opt.extra", "new.a"}
     assert {"lr", "opt.m"} <= cfg.modified and "opt" in cfg.modified
     assert cfg.typechanged == {"name": (str, int)}
@@ -58,7 +62,7 @@ def test_numpy_scalars_are_normalized():
     assert cfg == {"f": 0.5, "l": [3]} and type(cfg["f"]) is float and type(cfg["l"][0]) is int
 
 
-@settings(max_examples=60)
+@settings(max_examples=40)
 @given(configs(), configs())
 def test_fixed_leaves_always_win(base, fixed):
     cfg = ConfigDict(base)(fixed=fixed)

@@ -13,7 +13,12 @@ from pytest_sacredx.config.files import HANDLER_BY_EXT, get_handler
 from pytest_sacredx.errors import ConfigFileError, MissingExtraError
 from pytest_sacredx.settings import SETTINGS
 
-CONFIG = {"lr": 0.1, "layers": [64, 64], "opt": {"name": "sgd", "nesterov": True, "decay": None}, "n": -3}
+CONFIG = {
+    "lr": 0.1,
+    "layers": [64, 64],
+    "opt": {"name": "sgd", "nesterov": True, "decay": None},
+    "n": -3,
+}
 
 
 @pytest.mark.parametrize("ext", [".json", ".yaml", ".yml"])

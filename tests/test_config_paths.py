@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import given, settings
+from strategies import configs
 
 from pytest_sacredx.config.paths import (
     convert_to_nested_dict,
@@ -16,8 +17,6 @@ from pytest_sacredx.config.paths import (
     set_by_dotted_path,
 )
 from pytest_sacredx.errors import ConfigKeyError
-
-from strategies import configs
 
 
 def test_join_paths_skips_empty_parts():
@@ -76,7 +75,7 @@ def test_recursive_update_merges_nested_and_returns_target():
     assert d == {"a": {"x": 1, "y": 3, "z": 4}, "b": {"n": 1}}
 
 
-@settings(max_examples=50)
+@settings(max_examples=40)
 @given(configs())
 def test_flatten_then_nest_round_trips(cfg):
     flat = dict(iterate_flattened(cfg))

@@ -92,7 +92,9 @@ def test_without_summary_and_multiline_doc():
 
 
 def test_named_configs():
-    text = format_named_configs({"fast": "fewer epochs", "big": None, "multi": "line one\nline two"})
+    text = format_named_configs(
+        {"fast": "fewer epochs", "big": None, "multi": "line one\nline two"}
+    )
     assert text == "\n".join(
         [
             "Named Configurations (doc):",
@@ -110,7 +112,9 @@ def test_named_configs_accept_objects_with_docstrings():
     def variant():
         """Bigger model."""
 
-    assert format_named_configs({"variant": variant}).splitlines()[1] == "  variant   # Bigger model."
+    assert (
+        format_named_configs({"variant": variant}).splitlines()[1] == "  variant   # Bigger model."
+    )
     assert "\033[90m" in format_named_configs({"variant": variant}, color=True)
 
 

@@ -1,5 +1,8 @@
 """Config scopes: fixed/preset/fallback semantics, markers, docs, filtering, validation, tracebacks."""
 
+# Config scopes are functions whose unused locals and imports are the point.
+# ruff: noqa: F841, F401, UP031
+
 from __future__ import annotations
 
 import pickle
@@ -9,7 +12,12 @@ from pathlib import Path
 import pytest
 
 from pytest_sacredx.config import ConfigScope, ConfigSummary, ReadOnlyDict
-from pytest_sacredx.errors import ConfigKeyError, ConfigScopeError, InvalidConfigError, ReadOnlyConfigError
+from pytest_sacredx.errors import (
+    ConfigKeyError,
+    ConfigScopeError,
+    InvalidConfigError,
+    ReadOnlyConfigError,
+)
 from pytest_sacredx.settings import SETTINGS
 
 MODULE_CONSTANT = 42
@@ -76,12 +84,18 @@ def nested_dicts():
 def test_nested_fixed_values_merge_with_the_scope_dict():
     fixed = {"optimizer": {"lr": 1.0, "schedule": {"gamma": 0.1}}}
     cfg = ConfigScope(nested_dicts)(fixed=fixed)
-    assert cfg["optimizer"] == {"lr": 1.0, "momentum": 0.9, "schedule": {"kind": "step", "gamma": 0.1}}
+    assert cfg["optimizer"] == {
+        "lr": 1.0,
+        "momentum": 0.9,
+        "schedule": {"kind": "step", "gamma": 0.1},
+    }
     assert cfg["lr_copy"] == 1.0  # computed from the merged dict
     assert {"optimizer.lr", "optimizer.schedule.gamma"} <= cfg.modified
     assert "optimizer" in cfg.modified  # parents of changed entries, for printing
     assert cfg.added == set() and cfg.typechanged == {}
-    assert fixed == {"optimizer": {"lr": 1.0, "schedule": {"gamma": 0.1}}}  # caller's dict untouched
+    assert fixed == {
+        "optimizer": {"lr": 1.0, "schedule": {"gamma": 0.1}}
+    }  # caller's dict untouched
 
 
 def dict_and_scalar():
@@ -104,7 +118,9 @@ def typed():
 
 
 def test_typechanged_markers():
-    cfg = ConfigScope(typed)(fixed={"an_int": 2.5, "a_float": 3, "a_none": "now", "a_str": 5, "a_bool": 1})
+    cfg = ConfigScope(typed)(
+        fixed={"an_int": 2.5, "a_float": 3, "a_none": "now", "a_str": 5, "a_bool": 1}
+    )
     assert cfg.typechanged == {"a_str": (str, int), "a_bool": (bool, int)}
     assert cfg.modified == {"an_int", "a_float", "a_none"}
 
@@ -145,7 +161,9 @@ def test_nested_preset_entries_are_filled_into_the_scope_dict():
 
 
 def test_fixed_over_preset_counts_as_modified_not_added():
-    cfg = ConfigScope(dict_over_preset)(preset={"p": 1, "d": {"x": 1}}, fixed={"p": 2, "d": {"x": 5}})
+    cfg = ConfigScope(dict_over_preset)(
+        preset={"p": 1, "d": {"x": 1}}, fixed={"p": 2, "d": {"x": 5}}
+    )
     assert cfg["p"] == 2 and cfg["d"] == {"x": 5, "y": 2}
     assert cfg.added == set()
     assert {"p", "d.x"} <= cfg.modified
@@ -307,7 +325,9 @@ def bad_keys():
 
 
 def test_key_rules(monkeypatch):
-    with pytest.raises(InvalidConfigError, match="must not contain '.'.*ENFORCE_KEYS_MONGO_COMPATIBLE"):
+    with pytest.raises(
+        InvalidConfigError, match="must not contain '.'.*ENFORCE_KEYS_MONGO_COMPATIBLE"
+    ):
         ConfigScope(bad_keys)()
     monkeypatch.setattr(SETTINGS.CONFIG, "ENFORCE_KEYS_MONGO_COMPATIBLE", False)
     assert ConfigScope(bad_keys)()["opts"] == {"a.b": 1}

@@ -7,12 +7,11 @@ import os
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import dotted_keys, python_literals, same_value
 
 from pytest_sacredx import settings as settings_module
 from pytest_sacredx.config.values import is_update, parse_update, parse_value
 from pytest_sacredx.errors import UpdateSyntaxError
-
-from strategies import dotted_keys, python_literals, same_value
 
 
 @pytest.mark.parametrize(
@@ -88,6 +87,7 @@ def test_is_update():
     assert is_update("a=1") and not is_update("variant1")
 
 
+@settings(max_examples=60)
 @given(dotted_keys, python_literals())
 def test_literals_round_trip(key, value):
     assert same_value(parse_update(f"{key}={value!r}"), (key, value))
@@ -98,7 +98,7 @@ def test_negative_and_positive_ints_round_trip(n):
     assert parse_value(str(n)) == n or "_" in str(n)
 
 
-@settings(max_examples=300)
+@settings(max_examples=200)
 @given(st.text())
 def test_arbitrary_text_never_raises_anything_else(text):
     try:

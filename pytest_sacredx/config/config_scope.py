@@ -24,13 +24,21 @@ import re
 import tokenize
 import types
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from ..errors import ConfigKeyError, ConfigScopeError, InvalidConfigError
 from ..settings import SETTINGS
 from .custom_containers import make_read_only
 from .summary import ConfigSummary
-from .utils import SCALAR_TYPES, KeyRules, apply_fixed, copy_config, fill_in, mark_fixed, normalize_value
+from .utils import (
+    SCALAR_TYPES,
+    KeyRules,
+    apply_fixed,
+    copy_config,
+    fill_in,
+    mark_fixed,
+    normalize_value,
+)
 
 __all__ = ["ConfigScope"]
 
@@ -50,13 +58,15 @@ _NOT_CONFIG = (
 _CONTAINERS = frozenset({list, dict, tuple})
 
 
-class _Locals(dict):  # type: ignore[type-arg]
+class _Locals(dict[str, Any]):
     """The scope's locals; a name it lacks comes from closure cells, fallbacks, then module globals.
 
     Only ``__missing__`` is Python code: stores and hits stay on the C fast path.
     """
 
     __slots__ = ("_extra", "_module")
+    _extra: dict[str, Any]
+    _module: dict[str, Any]
 
     def __missing__(self, key: str) -> Any:
         try:
@@ -65,7 +75,7 @@ class _Locals(dict):  # type: ignore[type-arg]
             return self._module[key]  # a KeyError here leaves the name to the builtins
 
 
-class _Globals(dict):  # type: ignore[type-arg]
+class _Globals(dict[str, Any]):
     """The globals of code nested in a scope (comprehensions, lambdas): they see the scope's locals.
 
     Plain ``exec(body, module_globals, locals)`` makes ``[x * i for i in r]`` fail with NameError on 3.11,
@@ -73,6 +83,7 @@ class _Globals(dict):  # type: ignore[type-arg]
     """
 
     __slots__ = ("_locals",)
+    _locals: _Locals
 
     def __missing__(self, key: str) -> Any:
         return self._locals[key]
@@ -97,7 +108,7 @@ class ConfigScope:
         self.__qualname__ = getattr(func, "__qualname__", self.__name__)
         self.parameters = _check_signature(func)
         self.arg_spec = inspect.getfullargspec(func)
-        body = _compile_body(func)
+        body = _compile_body(cast(types.FunctionType, func))
         self._code, self._guarded_code = body.code, body.guarded_code
         self._assigned, self._private, self._docs = body.assigned, body.private, body.docs
 
@@ -113,7 +124,7 @@ class ConfigScope:
         fallback = fallback or {}
         self._check_parameters(fixed, preset, fallback)
 
-        extra = _closure_values(self.func)
+        extra = _closure_values(cast(types.FunctionType, self.func))
         if fallback:
             extra.update((k, make_read_only(v, k)) for k, v in fallback.items() if k not in extra)
         ns = _Locals()
@@ -141,7 +152,11 @@ class ConfigScope:
             defined = {k: v for k, v in preset.items() if k in fixed}
             for k, v in own.items():
                 pv = defined.get(k)
-                defined[k] = fill_in(copy_config(v), pv) if isinstance(v, dict) and isinstance(pv, Mapping) else v
+                defined[k] = (
+                    fill_in(copy_config(v), pv)
+                    if isinstance(v, dict) and isinstance(pv, Mapping)
+                    else v
+                )
             mark_fixed(defined, fixed, summary)
             apply_fixed(summary, fixed)
         if fallback:
@@ -151,7 +166,11 @@ class ConfigScope:
                 dict.pop(summary, key, None)
             summary.ignored_fallbacks = ignored
         docs = self._docs
-        summary.docs = dict(docs) if docs.keys() <= summary.keys() else {k: d for k, d in docs.items() if k in summary}
+        summary.docs = (
+            dict(docs)
+            if docs.keys() <= summary.keys()
+            else {k: d for k, d in docs.items() if k in summary}
+        )
         summary.ensure_coherence()
         return summary
 
@@ -171,7 +190,9 @@ class ConfigScope:
                 del summary[key]
         return summary
 
-    def _check_parameters(self, fixed: Mapping[str, Any], preset: Mapping[str, Any], fallback: Mapping[str, Any]) -> None:
+    def _check_parameters(
+        self, fixed: Mapping[str, Any], preset: Mapping[str, Any], fallback: Mapping[str, Any]
+    ) -> None:
         for name in self.parameters:
             if name not in preset and name not in fixed and name not in fallback:
                 available = sorted({*preset, *fixed, *fallback})
@@ -206,7 +227,7 @@ def _closure_values(func: types.FunctionType) -> dict[str, Any]:
     if not func.__closure__:
         return {}
     values = {}
-    for name, cell in zip(func.__code__.co_freevars, func.__closure__):
+    for name, cell in zip(func.__code__.co_freevars, func.__closure__, strict=True):
         try:
             values[name] = cell.cell_contents
         except ValueError:  # cell not yet assigned
@@ -232,10 +253,14 @@ def _compile_body(func: types.FunctionType) -> _Body:
     code = compile(ast.Module(body=node.body, type_ignores=[]), filename, "exec", dont_inherit=True)
     declared: set[str] = set()
     if "global" in source or "nonlocal" in source:
-        declared = {n for g in ast.walk(node) if isinstance(g, (ast.Global, ast.Nonlocal)) for n in g.names}
+        declared = {
+            n for g in ast.walk(node) if isinstance(g, (ast.Global, ast.Nonlocal)) for n in g.names
+        }
     guarder = _Guarder(frozenset(declared), walrus=":=" in source)
     guarded = guarder.body(node.body)  # in place: the plain code is compiled already
-    guarded_code = compile(ast.Module(body=guarded, type_ignores=[]), filename, "exec", dont_inherit=True)
+    guarded_code = compile(
+        ast.Module(body=guarded, type_ignores=[]), filename, "exec", dont_inherit=True
+    )
     private = frozenset(n for n in code.co_names if n.startswith("_") and n != "__doc__")
     return _Body(code, guarded_code, frozenset(guarder.watched), private, docs)
 
@@ -312,15 +337,19 @@ def _fixer(fixed: dict[str, Any], own: dict[str, Any]) -> Callable[[str, Any], A
 
 
 def _target_names(target: ast.AST) -> list[str]:
-    return [n.id for n in ast.walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
+    return [
+        n.id for n in ast.walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    ]
 
 
 def _stmt_targets(stmt: ast.stmt, walrus: bool) -> list[str]:
     """Names a simple statement binds in the scope: its targets and walrus targets, not comprehension loops."""
     if isinstance(stmt, ast.Assign):
         names = [n for t in stmt.targets for n in _target_names(t)]
-    elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)) and isinstance(stmt.target, ast.Name):
-        names = [stmt.target.id] if not isinstance(stmt, ast.AnnAssign) or stmt.value is not None else []
+    elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+        names = [stmt.target.id]
+    elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value:
+        names = [stmt.target.id]
     else:
         names = []
     todo: list[ast.AST] = [stmt] if walrus else []
@@ -345,23 +374,26 @@ class _Guarder:
         self.watched: set[str] = set()
 
     def guards(self, names: list[str], line: int) -> list[ast.stmt]:
-        out = []
+        out: list[ast.stmt] = []
         for name in dict.fromkeys(names):
             if name in self.global_names:
                 continue
             self.watched.add(name)
-            at = {"lineno": line, "end_lineno": line, "col_offset": 0, "end_col_offset": 0}
             call = ast.Call(
-                func=ast.Name(_FIX_NAME, ast.Load(), **at),
-                args=[ast.Constant(name, **at), ast.Name(name, ast.Load(), **at)],
+                func=ast.Name(_FIX_NAME, ast.Load()),
+                args=[ast.Constant(name), ast.Name(name, ast.Load())],
                 keywords=[],
-                **at,
             )
             test = ast.Compare(
-                left=ast.Constant(name, **at), ops=[ast.In()], comparators=[ast.Name(_FIXED_NAME, ast.Load(), **at)], **at
+                left=ast.Constant(name),
+                ops=[ast.In()],
+                comparators=[ast.Name(_FIXED_NAME, ast.Load())],
             )
-            assign = ast.Assign(targets=[ast.Name(name, ast.Store(), **at)], value=call, **at)
-            out.append(ast.If(test=test, body=[assign], orelse=[], **at))
+            assign = ast.Assign(targets=[ast.Name(name, ast.Store())], value=call)
+            guard = ast.If(test=test, body=[assign], orelse=[])
+            guard.lineno = guard.end_lineno = line
+            guard.col_offset = guard.end_col_offset = 0
+            out.append(ast.fix_missing_locations(guard))
         return out
 
     def body(self, body: list[ast.stmt]) -> list[ast.stmt]:
@@ -382,7 +414,12 @@ class _Guarder:
             if isinstance(stmt, (ast.For, ast.AsyncFor)):
                 stmt.body[:0] = self.guards(_target_names(stmt.target), stmt.lineno)
             elif isinstance(stmt, (ast.With, ast.AsyncWith)):
-                names = [n for item in stmt.items if item.optional_vars for n in _target_names(item.optional_vars)]
+                names = [
+                    n
+                    for item in stmt.items
+                    if item.optional_vars
+                    for n in _target_names(item.optional_vars)
+                ]
                 stmt.body[:0] = self.guards(names, stmt.lineno)
             if isinstance(stmt, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr)):
                 out.append(stmt)
@@ -412,14 +449,21 @@ class _ReturnFinder(ast.NodeVisitor):
     visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = visit_Lambda = _skip
 
 
-def _reject_return_and_yield(node: ast.FunctionDef, func: types.FunctionType, filename: str) -> None:
+def _reject_return_and_yield(
+    node: ast.FunctionDef, func: types.FunctionType, filename: str
+) -> None:
     finder = _ReturnFinder()
     for stmt in node.body:
         finder.visit(stmt)
     bad = finder.found
     if bad is None:
         return
-    what = {ast.Return: "return", ast.Yield: "yield", ast.YieldFrom: "yield from", ast.Await: "await"}[type(bad)]
+    what = {
+        ast.Return: "return",
+        ast.Yield: "yield",
+        ast.YieldFrom: "yield from",
+        ast.Await: "await",
+    }[type(bad)]
     lineno = getattr(bad, "lineno", None)
     err = ConfigScopeError(
         f"Config scope '{func.__qualname__}' uses '{what}' (File \"{filename}\", line {lineno}); a config "
@@ -477,8 +521,9 @@ def _find_docs(node: ast.FunctionDef, source: str) -> dict[str, str]:
     return docs
 
 
-def _assignments(body: list[ast.stmt]) -> list[ast.stmt]:
-    found: list[ast.stmt] = []
+def _assignments(body: list[Any]) -> list[ast.Assign | ast.AnnAssign]:
+    """The assignments of a body, also inside if/for/with/try blocks (not inside defs or classes)."""
+    found: list[ast.Assign | ast.AnnAssign] = []
     for stmt in body:
         if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
             found.append(stmt)
@@ -486,5 +531,5 @@ def _assignments(body: list[ast.stmt]) -> list[ast.stmt]:
             for field in ("body", "orelse", "finalbody", "handlers"):
                 inner = getattr(stmt, field, None)
                 if isinstance(inner, list):
-                    found.extend(_assignments([s for s in inner if isinstance(s, ast.AST)]))  # type: ignore[misc]
+                    found.extend(_assignments(inner))
     return found

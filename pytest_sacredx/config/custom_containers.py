@@ -30,7 +30,7 @@ def _join(path: str, key: Any) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-class ReadOnlyDict(dict):  # type: ignore[type-arg]
+class ReadOnlyDict(dict[Any, Any]):
     """A dict that refuses changes; its copies are plain dicts."""
 
     __slots__ = ("_path",)
@@ -68,7 +68,7 @@ class ReadOnlyDict(dict):  # type: ignore[type-arg]
     def clear(self) -> NoReturn:
         self._refuse()
 
-    def __ior__(self, other: Any) -> NoReturn:
+    def __ior__(self, other: Any) -> NoReturn:  # type: ignore[misc]
         self._refuse()
 
     def __copy__(self) -> dict[Any, Any]:
@@ -81,7 +81,7 @@ class ReadOnlyDict(dict):  # type: ignore[type-arg]
         return (dict, (dict(self),))
 
 
-class ReadOnlyList(list):  # type: ignore[type-arg]
+class ReadOnlyList(list[Any]):
     """A list that refuses changes; its copies are plain lists."""
 
     __slots__ = ("_path",)
@@ -126,10 +126,10 @@ class ReadOnlyList(list):  # type: ignore[type-arg]
     def clear(self) -> NoReturn:
         self._refuse()
 
-    def __iadd__(self, other: Any) -> NoReturn:
+    def __iadd__(self, other: Any) -> NoReturn:  # type: ignore[misc]
         self._refuse()
 
-    def __imul__(self, other: Any) -> NoReturn:
+    def __imul__(self, other: Any) -> NoReturn:  # type: ignore[misc]
         self._refuse()
 
     def __copy__(self) -> list[Any]:

@@ -70,7 +70,9 @@ def _toml_load(f: IO[bytes]) -> Any:
         try:
             import tomli as tomllib
         except ImportError:
-            raise MissingExtraError("Reading TOML on Python 3.10 needs tomli: pip install tomli") from None
+            raise MissingExtraError(
+                "Reading TOML on Python 3.10 needs tomli: pip install tomli"
+            ) from None
     return tomllib.load(f)
 
 
@@ -107,6 +109,10 @@ HANDLER_BY_EXT: dict[str, Handler] = {
 _PICKLE_EXTS = {".pickle", ".pkl"}
 
 
+def _encoding(handler: Handler) -> str | None:
+    return None if handler.mode else "utf-8"
+
+
 def get_handler(path: str | os.PathLike[str]) -> Handler:
     """The handler for ``path``'s extension, or a ConfigFileError listing the known ones."""
     ext = os.path.splitext(os.fspath(path))[1].lower()
@@ -128,22 +134,30 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a config file into a dict (see the module docstring for formats and errors)."""
     handler = get_handler(path)
     try:
-        with open(path, "r" + handler.mode, **({} if handler.mode else {"encoding": "utf-8"})) as f:
+        with open(path, "r" + handler.mode, encoding=_encoding(handler)) as f:
             data = handler.load(f)
     except FileNotFoundError:
         raise ConfigFileError(
             f"Config file '{path}' does not exist (looked in {os.getcwd()}); check the path"
         ) from None
     except IsADirectoryError:
-        raise ConfigFileError(f"Config file '{path}' is a directory; give the path of a file") from None
+        raise ConfigFileError(
+            f"Config file '{path}' is a directory; give the path of a file"
+        ) from None
     except PermissionError:
-        raise ConfigFileError(f"Config file '{path}' cannot be read: permission denied; check its permissions") from None
+        raise ConfigFileError(
+            f"Config file '{path}' cannot be read: permission denied; check its permissions"
+        ) from None
     except UnicodeDecodeError as e:
-        raise ConfigFileError(f"Config file '{path}' is not UTF-8 text ({e.reason} at byte {e.start}); save it as UTF-8") from None
+        raise ConfigFileError(
+            f"Config file '{path}' is not UTF-8 text ({e.reason} at byte {e.start}); save it as UTF-8"
+        ) from None
     except (MissingExtraError, ConfigFileError):
         raise
     except Exception as e:  # the parsers' own errors
-        raise ConfigFileError(f"Config file '{path}' is malformed: {_describe(e)}; fix the file") from None
+        raise ConfigFileError(
+            f"Config file '{path}' is malformed: {_describe(e)}; fix the file"
+        ) from None
     if not isinstance(data, Mapping):
         raise ConfigFileError(
             f"Config file '{path}' holds a {type(data).__name__} at the top level, not a mapping; "
@@ -170,9 +184,11 @@ def save_config_file(config: Mapping[str, Any], path: str | os.PathLike[str]) ->
     # Not mkstemp: its 0600 mode would stick to the renamed file; "x" creates with the usual umask.
     tmp = os.path.join(folder, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
-        f = open(tmp, "x" + handler.mode, **({} if handler.mode else {"encoding": "utf-8"}))
+        f = open(tmp, "x" + handler.mode, encoding=_encoding(handler))
     except OSError as e:
-        raise ConfigFileError(f"Cannot write config file '{path}': {e.strerror}; check the directory") from None
+        raise ConfigFileError(
+            f"Cannot write config file '{path}': {e.strerror}; check the directory"
+        ) from None
     try:
         with f:
             handler.dump(_plain(config), f)

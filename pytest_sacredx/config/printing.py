@@ -97,7 +97,11 @@ def _format_entry(
         text = f"{indent}{key} = {_PRINTER.pformat(value)}"
     if doc:
         comment = _paint(f"# {doc}", GREY, color)
-        text = f"{text:<{DOC_COLUMN}}  {comment}" if len(text) <= DOC_COLUMN else f"{text}    {comment}"
+        text = (
+            f"{text:<{DOC_COLUMN}}  {comment}"
+            if len(text) <= DOC_COLUMN
+            else f"{text}    {comment}"
+        )
     return _paint(text, marker, color)
 
 

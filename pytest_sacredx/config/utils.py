@@ -61,27 +61,39 @@ def check_key(key: Any, parent: str, rules: KeyRules) -> None:
         if isinstance(key, str):
             key = str(key)
         elif rules.strings or not isinstance(key, _JSON_KEY_TYPES):
-            raise _bad_key(key, parent, "keys must be strings", "use a string key", "ENFORCE_STRING_KEYS")
+            raise _bad_key(
+                key, parent, "keys must be strings", "use a string key", "ENFORCE_STRING_KEYS"
+            )
         else:
             return
     if rules.mongo:
         if "." in key:
             fix = f"rename it, e.g. {key.replace('.', '_')!r}"
-            raise _bad_key(key, parent, "keys must not contain '.'", fix, "ENFORCE_KEYS_MONGO_COMPATIBLE")
+            raise _bad_key(
+                key, parent, "keys must not contain '.'", fix, "ENFORCE_KEYS_MONGO_COMPATIBLE"
+            )
         if key.startswith("$"):
             fix = f"rename it, e.g. {key.lstrip('$')!r}"
-            raise _bad_key(key, parent, "keys must not start with '$'", fix, "ENFORCE_KEYS_MONGO_COMPATIBLE")
+            raise _bad_key(
+                key, parent, "keys must not start with '$'", fix, "ENFORCE_KEYS_MONGO_COMPATIBLE"
+            )
     if rules.no_equals and "=" in key:
         fix = f"rename it, e.g. {key.replace('=', '_')!r}"
         raise _bad_key(key, parent, "keys must not contain '='", fix, "ENFORCE_KEYS_NO_EQUALS")
     if rules.jsonpickle and (key.startswith("py/") or key.startswith("json://")):
         raise _bad_key(
-            key, parent, "keys must not look like jsonpickle tags", "rename it",
+            key,
+            parent,
+            "keys must not look like jsonpickle tags",
+            "rename it",
             "ENFORCE_KEYS_JSONPICKLE_COMPATIBLE",
         )
     if rules.identifiers and not key.isidentifier():
         raise _bad_key(
-            key, parent, "keys must be Python identifiers", "rename it",
+            key,
+            parent,
+            "keys must be Python identifiers",
+            "rename it",
             "ENFORCE_VALID_PYTHON_IDENTIFIER_KEYS",
         )
 
@@ -93,7 +105,9 @@ def _bad_key(key: Any, parent: str, rule: str, fix: str, setting: str) -> Invali
     )
 
 
-def normalize_value(value: Any, path: str, rules: KeyRules | None = None, *, hint_private: bool = False) -> Any:
+def normalize_value(
+    value: Any, path: str, rules: KeyRules | None = None, *, hint_private: bool = False
+) -> Any:
     """Return a fresh, storable copy of ``value`` (the entry at ``path``) or raise InvalidConfigError.
 
     Dicts and lists are rebuilt (so the config never shares containers with user code), tuples stay
@@ -114,7 +128,11 @@ def normalize_value(value: Any, path: str, rules: KeyRules | None = None, *, hin
         out = {}
         for k, v in value.items():
             check_key(k, path, rules)
-            out[k] = v if type(v) in SCALAR_TYPES else normalize_value(v, join_paths(path, str(k)), rules)
+            out[k] = (
+                v
+                if type(v) in SCALAR_TYPES
+                else normalize_value(v, join_paths(path, str(k)), rules)
+            )
         return out
     if isinstance(value, (list, tuple)):
         items = [
@@ -203,7 +221,9 @@ def type_changed(old: Any, new: Any) -> bool:
 _MISSING = object()
 
 
-def mark_fixed(defined: Mapping[str, Any], fixed: Mapping[str, Any], summary: Any, prefix: str = "") -> None:
+def mark_fixed(
+    defined: Mapping[str, Any], fixed: Mapping[str, Any], summary: Any, prefix: str = ""
+) -> None:
     """Record in ``summary`` what laying ``fixed`` over ``defined`` does, per dotted leaf key.
 
     Not defined → ``added``; defined → ``modified`` (and ``typechanged`` when the kind differs).
