@@ -291,6 +291,7 @@ class FileStorageObserver(RunObserver):
         self.save_json(self.run_entry, "run.json")
 
     def _save_cout(self, captured_out: str) -> None:
+        captured_out = captured_out or ""
         path = self._path("cout.txt")
         if captured_out.startswith(self.cout) and (self.cout == "" or os.path.exists(path)):
             new = captured_out[len(self.cout) :]

@@ -311,6 +311,7 @@ class TinyDbObserver(RunObserver):
             "result": to_jsonable(result),
         }
         cat = None
+        captured_out = captured_out or ""
         if captured_out.startswith(self._cout):  # append only the new output
             if len(captured_out) > len(self._cout):
                 cat = {"captured_out": captured_out[len(self._cout) :]}
