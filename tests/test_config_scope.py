@@ -160,13 +160,14 @@ def test_nested_preset_entries_are_filled_into_the_scope_dict():
     assert preset == {"d": {"x": 1, "y": 0}}
 
 
-def test_fixed_over_preset_counts_as_modified_not_added():
+def test_markers_compare_with_what_the_scope_itself_assigned():
+    # Presets came from earlier scopes; ConfigSummary.update_from combines the markers of a chain.
     cfg = ConfigScope(dict_over_preset)(
-        preset={"p": 1, "d": {"x": 1}}, fixed={"p": 2, "d": {"x": 5}}
+        preset={"p": 1, "d": {"x": 1}}, fixed={"p": 2, "d": {"x": 5, "y": 3}}
     )
-    assert cfg["p"] == 2 and cfg["d"] == {"x": 5, "y": 2}
-    assert cfg.added == set()
-    assert {"p", "d.x"} <= cfg.modified
+    assert cfg["p"] == 2 and cfg["d"] == {"x": 5, "y": 3}
+    assert cfg.added == {"p", "d.x"}
+    assert cfg.modified == {"d", "d.y"}
 
 
 def uses_fallback(dataset):
@@ -500,3 +501,29 @@ def test_empty_and_odd_fixed_keys_do_not_crash():
         finally:
             SETTINGS.CONFIG.ENFORCE_VALID_PYTHON_IDENTIFIER_KEYS = False
     assert ConfigScope(greeting)(fixed=monkey)[""] == 1
+
+
+def test_summary_chain_of_scopes_keeps_added_only_if_no_scope_defined_it():
+    first = ConfigScope(greeting)(fixed={"recipient": "you", "extra": 1})
+    second = ConfigScope(uses_preset)(
+        fixed={"recipient": "you", "extra": 1}, preset={**first, "a": 1}
+    )
+    for start in (ConfigSummary(), ConfigSummary(added={"recipient", "extra"})):
+        start.update_from(first)
+        start.update_from(second)
+        assert start.added == {"extra"}
+        assert "recipient" in start.modified
+
+
+def test_summary_update_add_prefixes_paths_and_marks_parents():
+    total = ConfigSummary()
+    part = ConfigSummary(
+        {"lr": 2}, added={"lr"}, typechanged={"kind": (int, str)}, docs={"lr": "rate"}
+    )
+    part.ignored_fallbacks = {"dataset"}
+    total.update_add(part, path="opt")
+    assert total.added == {"opt.lr"}
+    assert total.typechanged == {"opt.kind": (int, str)}
+    assert total.modified == {"opt"}
+    assert total.docs == {"opt.lr": "rate"}
+    assert total.ignored_fallbacks == {"opt.dataset"}

@@ -43,7 +43,7 @@ class ConfigDict:
             fill_in(summary, preset)
         if fixed:
             fixed = normalize_value(dict(fixed), "", KeyRules.current())
-            mark_fixed(dict(summary), fixed, summary)
+            mark_fixed(self._conf, fixed, summary)  # against the dict itself, as for a scope
             apply_fixed(summary, fixed)
         summary.ensure_coherence()
         return summary

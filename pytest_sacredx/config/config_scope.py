@@ -149,15 +149,9 @@ class ConfigScope:
             if isinstance(pv, Mapping) and isinstance(current, dict):
                 fill_in(current, pv)
         if fixed:
-            defined = {k: v for k, v in preset.items() if k in fixed}
-            for k, v in own.items():
-                pv = defined.get(k)
-                defined[k] = (
-                    fill_in(copy_config(v), pv)
-                    if isinstance(v, dict) and isinstance(pv, Mapping)
-                    else v
-                )
-            mark_fixed(defined, fixed, summary)
+            # Markers compare with what this scope assigned; presets are earlier scopes' business, and
+            # ConfigSummary.update_from combines the markers of a chain.
+            mark_fixed(own, fixed, summary)
             apply_fixed(summary, fixed)
         if fallback:
             # Assignments to fallback names (an ingredient's config) are not this scope's to make.
