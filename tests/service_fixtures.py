@@ -9,6 +9,7 @@ moto's ``/moto-api/reset``) is ever touched.
 Fixtures: ``pg_url`` (a database per worker for the session), ``fresh_pg_url`` (a new database per
 test), ``s3_endpoint`` (the endpoint URL), ``s3_bucket`` (a fresh, valid bucket name per test, not yet
 created), ``mongo_wire_url`` (the nx-27017 URL). Mark tests that use them ``@pytest.mark.service``.
+Store factories, which get no fixtures, call :func:`new_pg_database_url` and :func:`new_s3_location`.
 
 >>> @pytest.mark.service  # doctest: +SKIP
 ... def test_roundtrip(fresh_pg_url):
@@ -17,6 +18,7 @@ created), ``mongo_wire_url`` (the nx-27017 URL). Mark tests that use them ``@pyt
 
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import uuid
@@ -27,7 +29,16 @@ import pytest
 
 START_COMMAND = "source .ci/services.sh && services_start"
 
-__all__ = ["pg_url", "fresh_pg_url", "s3_endpoint", "s3_bucket", "mongo_wire_url", "START_COMMAND"]
+__all__ = [
+    "pg_url",
+    "fresh_pg_url",
+    "s3_endpoint",
+    "s3_bucket",
+    "mongo_wire_url",
+    "new_pg_database_url",
+    "new_s3_location",
+    "START_COMMAND",
+]
 
 
 def _unavailable(what: str) -> None:
@@ -93,6 +104,48 @@ def _drop_database(admin_url: str, name: str) -> None:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+_CREATED_DATABASES: list[tuple[str, str]] = []
+
+
+def _drop_created_databases() -> None:
+    for admin_url, name in reversed(_CREATED_DATABASES):
+        try:
+            _drop_database(admin_url, name)
+        except Exception:  # the server may be gone already; nothing to clean up then
+            pass
+    _CREATED_DATABASES.clear()
+
+
+def new_pg_database_url() -> str:
+    """A new, empty PostgreSQL database for code that cannot use fixtures (store factories).
+
+    Skips (or fails, in CI) like the fixtures; every database made here is dropped at process exit.
+    """
+    pytest.importorskip("sqlalchemy")
+    pytest.importorskip("psycopg")
+    admin_url = _service_url("SACREDX_PG_URL", "PostgreSQL", 5432)
+    name = _create_database(admin_url)
+    if not _CREATED_DATABASES:
+        atexit.register(_drop_created_databases)
+    _CREATED_DATABASES.append((admin_url, name))
+    return _with_database(admin_url, name)
+
+
+def new_s3_location() -> tuple[str, str]:
+    """``(endpoint_url, fresh bucket name)`` for code that cannot use fixtures (store factories)."""
+    pytest.importorskip("boto3")
+    endpoint = _service_url("SACREDX_S3_ENDPOINT", "S3 (moto server)", 80)
+    _aws_test_credentials()
+    return endpoint, _unique("sacredx").replace("_", "-")
+
+
+def _aws_test_credentials() -> None:
+    # moto accepts any key pair; boto3 still insists on having one.
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
 @pytest.fixture(scope="session")
 def _pg_admin_url() -> str:
     pytest.importorskip("sqlalchemy")
@@ -121,10 +174,7 @@ def s3_endpoint() -> str:
     """The moto S3 server's endpoint URL; AWS test credentials are filled in when missing."""
     pytest.importorskip("boto3")
     url = _service_url("SACREDX_S3_ENDPOINT", "S3 (moto server)", 80)
-    # moto accepts any key pair; boto3 still insists on having one.
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    _aws_test_credentials()
     return url
 
 

@@ -108,7 +108,7 @@ def obs(db_url: str) -> Any:
 
 def test_full_run_round_trips(obs: SqlObserver, tmp_path: Path) -> None:
     run_id = drive(obs, tmp_path, result={"acc": 0.9, "pair": (1, "a")})
-    assert run_id == 1  # autoincrement: the first run is 1, not Sacred's 0
+    assert run_id == "1"  # autoincrement: the first run is 1, not Sacred's 0
     rec = obs.load_run(1)
     assert isinstance(rec, RunRecord)
     assert rec.id == "1" and rec.status == "COMPLETED"
@@ -202,11 +202,11 @@ def test_queued_run(obs: SqlObserver, tmp_path: Path) -> None:
 
 
 def test_ids_are_sequential_and_requested_ids_are_kept(obs: SqlObserver, tmp_path: Path) -> None:
-    assert drive(obs, tmp_path) == 1
+    assert drive(obs, tmp_path) == "1"
     assert drive(obs, tmp_path, _id="3") == "3"
     # The next key is 3, whose text the requested id holds: skipped, never duplicated.
-    assert drive(obs, tmp_path) == 4
-    assert drive(obs, tmp_path) == 5
+    assert drive(obs, tmp_path) == "4"
+    assert drive(obs, tmp_path) == "5"
     assert drive(obs, tmp_path, _id="custom") == "custom"
     assert [r.id for r in obs.list_runs()] == ["1", "3", "4", "5", "custom"]  # in insertion order
     with pytest.raises(RunIdExistsError) as info:
@@ -394,7 +394,7 @@ def test_two_processes_on_one_postgres_get_distinct_ids(fresh_pg_url: str, tmp_p
     assert len(ids) == 200 and len(set(ids)) == 200
     obs = SqlObserver(fresh_pg_url)
     records = list(obs.list_runs())
-    assert sorted(int(r.id) for r in records) == sorted(ids)
+    assert sorted(r.id for r in records) == sorted(ids)
     assert all(r.status == "COMPLETED" and r.metrics["m"]["values"] == [r.result] for r in records)
     obs.engine.dispose()
 

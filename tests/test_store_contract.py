@@ -67,7 +67,41 @@ def tinydb_store(tmp_path: Path) -> Store:
     return Store(TinyDbObserver(root), TinyDbReader(root), "tinydb")
 
 
-STORE_FACTORIES: list[Callable[[Path], Store]] = [memory_store, file_store, tinydb_store]
+def sqlite_store(tmp_path: Path) -> Store:
+    pytest.importorskip("sqlalchemy")
+    from pytest_sacredx.observers.sql import SqlObserver
+
+    obs = SqlObserver(f"sqlite:///{tmp_path / 'sql_runs.db'}")
+    return Store(obs, obs, "sqlite")
+
+
+def postgres_store(tmp_path: Path) -> Store:
+    from service_fixtures import new_pg_database_url
+
+    from pytest_sacredx.observers.sql import SqlObserver
+
+    obs = SqlObserver(new_pg_database_url())  # a fresh database, dropped at exit
+    return Store(obs, obs, "postgresql+psycopg")
+
+
+def s3_store(tmp_path: Path) -> Store:
+    from service_fixtures import new_s3_location
+
+    from pytest_sacredx.observers.s3_observer import S3Observer
+
+    endpoint, bucket = new_s3_location()  # moto's server and a fresh bucket name
+    obs = S3Observer(bucket, "runs", region="us-east-1", endpoint_url=endpoint)
+    return Store(obs, obs, "s3")
+
+
+STORE_FACTORIES: list[Any] = [
+    memory_store,
+    file_store,
+    tinydb_store,
+    sqlite_store,
+    pytest.param(postgres_store, marks=pytest.mark.service),
+    pytest.param(s3_store, marks=pytest.mark.service),
+]
 
 
 def _factory_id(factory: Callable[[Path], Store]) -> str:

@@ -129,8 +129,9 @@ def _check_artifact_name(name: str) -> None:
 
 
 def _dumps(obj: Any) -> bytes:
-    # FileStorage's JSON style: sorted keys, indent 2.
-    return json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False).encode("utf-8")
+    # FileStorage's JSON style (sorted keys, indent 2), ASCII-escaped so that any str, even one with
+    # lone surrogates from a file name, round-trips instead of failing to encode.
+    return json.dumps(obj, sort_keys=True, indent=2).encode("ascii")
 
 
 def _iso(value: Any) -> Any:
@@ -503,7 +504,9 @@ class S3Observer(RunObserver):
                     self._last_info = data
             if captured_out != self._last_out:
                 # S3 cannot append; captured_out is the whole output so far, so rewrite it.
-                self._put(self._run_key("cout.txt"), (captured_out or "").encode("utf-8"))
+                self._put(
+                    self._run_key("cout.txt"), (captured_out or "").encode("utf-8", "replace")
+                )
                 self._last_out = captured_out
             self.run_entry["heartbeat"] = _iso(beat_time)
             self.run_entry["result"] = to_jsonable(result)

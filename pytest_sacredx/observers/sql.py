@@ -17,7 +17,7 @@ Why it is safe with many writers (xdist workers, several machines on one Postgre
 >>> ex = Experiment("demo")  # doctest: +SKIP
 >>> ex.observers.append(SqlObserver("sqlite:///runs.db"))  # doctest: +SKIP
 >>> obs = SqlObserver("postgresql+psycopg://me:pw@127.0.0.1/runs")  # doctest: +SKIP
->>> [r.id for r in obs.list_runs()], obs.load_run(1).result  # doctest: +SKIP
+>>> [r.id for r in obs.list_runs()], obs.load_run("1").result  # doctest: +SKIP
 (['1', '2'], 0.93)
 
 Passwords in the URL never reach a record, ``repr`` or log line: :attr:`SqlObserver.url` is redacted.
@@ -205,6 +205,15 @@ class SqlObserver(RunObserver):
 
     # -- plumbing ---------------------------------------------------------------------------------
 
+    def _text(self, value: str | None) -> str | None:
+        """Text any driver accepts: lone surrogates replaced, and NUL too on PostgreSQL."""
+        if not value:
+            return value
+        value = value.encode("utf-8", "replace").decode("utf-8")
+        if "\x00" in value and self.engine.dialect.name == "postgresql":
+            value = value.replace("\x00", "\ufffd")  # TEXT cannot hold NUL bytes
+        return value
+
     def _transaction(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in one transaction, retrying transient lock/serialization conflicts."""
         from sqlalchemy import exc as sa_exc
@@ -281,7 +290,9 @@ class SqlObserver(RunObserver):
             ).first()
             if source is None:
                 source = b.Source(
-                    filename=filename, md5sum=source_md5, content=_read_text(base_dir, filename)
+                    filename=filename,
+                    md5sum=source_md5,
+                    content=self._text(_read_text(base_dir, filename)),
                 )
             experiment.sources.append(source)
         for dep in sorted(set(info.get("dependencies", []))):
@@ -358,13 +369,13 @@ class SqlObserver(RunObserver):
         priority = _numeric(meta.get("priority"))
         comment = meta.get("comment")
         row: dict[str, Any] = {
-            "command": _clip(command, 256),
+            "command": self._text(_clip(command, 256)),
             "status": status,
             "config": _dumps(config),
             "info": "{}",
             "meta": json.dumps(meta, sort_keys=True),
             "priority": priority if priority is not None else 0.0,
-            "comment": None if comment is None else str(comment),
+            "comment": None if comment is None else self._text(str(comment)),
             **{key: _naive_utc(value) for key, value in times.items()},
         }
         table = b.Run.__table__
@@ -408,7 +419,9 @@ class SqlObserver(RunObserver):
         self._experiment_ids.setdefault(_md5_of(ex_info), ids["experiment"])
         self._host_ids.setdefault(_md5_of(host_info), ids["host"])
         self.run_pk, self.run_id = pk, run_id
-        return _id if _id is not None else pk
+        # A string like FileStorage's ("1"): RunRecord ids are strings, and Sacred's SQL observer
+        # already mixed int and str (its first run came back as "0").
+        return _id if _id is not None else run_id
 
     def started_event(
         self,
@@ -462,7 +475,7 @@ class SqlObserver(RunObserver):
     ) -> None:
         self._update_run(
             heartbeat=_naive_utc(beat_time),
-            captured_out=captured_out,
+            captured_out=self._text(captured_out),
             info=_dumps(info or {}),
             **_result_columns(result),
         )
