@@ -65,13 +65,34 @@ class Scaffold:
     def rel(self, path: str) -> str:
         return path if not self.path else path[len(self.path) + 1:]
 
+    def descendants(self) -> list[Scaffold]:
+        """Sub-ingredients at any depth, each once."""
+        found: dict[int, Scaffold] = {}
+        stack = list(self.subs)
+        while stack:
+            sub = stack.pop()
+            if id(sub) not in found:
+                found[id(sub)] = sub
+                stack.extend(sub.subs)
+        return list(found.values())
+
     def fallback(self) -> dict[str, Any]:
-        """Sub-ingredient configs, by their path relative to this one (``a.b`` is ``b`` inside ``a``)."""
-        fb: dict[str, Any] = {}
-        for sub in self.subs:
+        """Sub-ingredient configs at any depth, by their path relative to this one (``a.b`` is ``b``
+        inside ``a``); a dotted sub-path (``dataset.paths``) is nested into its parent's config."""
+        entries = []
+        for sub in self.descendants():
             rel = sub.path[len(self.path) + 1:] if self.path and is_prefix(self.path, sub.path) else sub.path
-            set_by_dotted_path(fb, rel, sub.config or {**_nested(sub.named), **_nested(sub.fixed)})
-        return fb
+            entries.append((rel, sub.config or {**_nested(sub.named), **_nested(sub.fixed)}))
+        return _nest(entries)
+
+
+def _nest(entries: list[tuple[str, dict[str, Any]]], into: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Set each config at its dotted path, parents before the children nested into them (shallow
+    copies, so a child never lands inside the parent ingredient's own config dict)."""
+    result = {} if into is None else into
+    for path, cfg in sorted(entries, key=lambda e: e[0].count(".")):
+        set_by_dotted_path(result, path, dict(cfg))
+    return result
 
 
 def _nested(flat: dict[str, Any]) -> dict[str, Any]:
@@ -265,13 +286,10 @@ def create_run(
 def _combine(order: list[Scaffold]) -> dict[str, Any]:
     """The experiment's config with each ingredient's config under its path."""
     config: dict[str, Any] = {}
-    for sc in reversed(order):
+    for sc in order:
         if sc.path == "":
             config.update(sc.config)
-    for sc in order:
-        if sc.path and sc.config:
-            set_by_dotted_path(config, sc.path, sc.config)
-    return config
+    return _nest([(sc.path, sc.config) for sc in order if sc.path and sc.config], into=config)
 
 
 def _check_dotted_updates(
