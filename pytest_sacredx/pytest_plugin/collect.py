@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -116,13 +117,13 @@ class SweepPlan:
                     )
 
 
-_KEYS_CACHE: dict[int, set[str]] = {}
+_KEYS_CACHE: weakref.WeakKeyDictionary[Experiment, set[str]] = weakref.WeakKeyDictionary()
 
 
 def experiment_keys(experiment: Experiment) -> set[str]:
     """Every config key of the experiment's default config, with its dict prefixes (``optimizer``,
     ``optimizer.lr``)."""
-    cached = _KEYS_CACHE.get(id(experiment))
+    cached = _KEYS_CACHE.get(experiment)
     if cached is not None:
         return cached
     from .seeding import RNGState
@@ -135,7 +136,7 @@ def experiment_keys(experiment: Experiment) -> set[str]:
     finally:
         state.restore()
     keys = {p for k, _ in iterate_flattened(run.config) for p in iter_prefixes(k)}
-    _KEYS_CACHE[id(experiment)] = keys
+    _KEYS_CACHE[experiment] = keys
     return keys
 
 
@@ -215,8 +216,32 @@ def pytest_sacredx_variants(config: pytest.Config, experiment: Experiment) -> li
     return config.stash[PLAN].variants(experiment)
 
 
-def pytest_collection_modifyitems(config: pytest.Config) -> None:
-    config.stash[PLAN].check_unused()
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    try:
+        config.stash[PLAN].check_unused()
+    except pytest.UsageError as e:
+        if not hasattr(config, "workerinput"):
+            raise
+        # An xdist worker cannot end the session with a usage error (the controller reports a crash),
+        # so every worker collects one failing item that carries the message instead.
+        items[:] = [SweepErrorItem.from_parent(session, name="sacredx-usage-error", message=str(e))]
+
+
+class SweepErrorItem(pytest.Item):
+    """Stands in for all items when the sweep is wrong on an xdist worker."""
+
+    def __init__(self, *, message: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.message = message
+
+    def runtest(self) -> None:
+        raise pytest.UsageError(self.message)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        return f"ERROR: {self.message}"
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, self.name
 
 
 class ExperimentItem(pytest.Item):

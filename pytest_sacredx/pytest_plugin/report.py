@@ -39,6 +39,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[ROWS] = []
+    config.pluginmanager.register(_RowCollector(config), "sacredx-rows")
+
+
+class _RowCollector:
+    """Collects case summaries from reports (local ones, or those xdist brings from workers)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":
+            return
+        for name, value in report.user_properties:
+            if name == _CASE_PROP:
+                self.config.stash[ROWS].append(CaseResult.from_json(json.loads(value)))
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -65,29 +80,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             ]
         )
     return report
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.when != "call":
-        return
-    for name, value in report.user_properties:
-        if name == _CASE_PROP:
-            config = _CONFIG.get("config")
-            if config is not None:
-                config.stash[ROWS].append(CaseResult.from_json(json.loads(value)))
-
-
-_CONFIG: dict[str, pytest.Config] = {}
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionstart(session: pytest.Session) -> None:
-    _CONFIG["config"] = session.config
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    if _CONFIG.get("config") is config:
-        del _CONFIG["config"]
 
 
 def _summary_mode(config: pytest.Config) -> str:
@@ -118,7 +110,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             *[_fmt(r.metrics.get(m, ""), 12) for m in metric_names],
             f"{r.duration:.3f}s",
             str(r.seed),
-            str(r.run_id),
+            str(r.run_id) if full else str(r.run_id)[:12],
             _fmt(r.store, width if full else 30),
         ]
         for r in rows

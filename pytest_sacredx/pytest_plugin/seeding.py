@@ -52,7 +52,8 @@ def _parse_seed(value: Any, config: pytest.Config) -> int | None:
         return None
     text = str(value).strip()
     if text == "last":
-        cached = config.cache.get(_CACHE_KEY, None) if config.cache is not None else None
+        cache = getattr(config, "cache", None)
+        cached = cache.get(_CACHE_KEY, None) if cache is not None else None
         if cached is None:
             raise pytest.UsageError("--exp-seed=last: no earlier session seed is cached; give a number.")
         return int(cached)
@@ -79,8 +80,9 @@ def pytest_configure(config: pytest.Config) -> None:
         if seed is None:
             seed = random_seed()
     config.stash[SESSION_SEED] = seed
-    if workerinput is None and config.cache is not None:
-        config.cache.set(_CACHE_KEY, seed)
+    cache = getattr(config, "cache", None)
+    if workerinput is None and cache is not None:
+        cache.set(_CACHE_KEY, seed)
 
 
 def _randomly_seed(config: pytest.Config) -> int | None:
@@ -113,10 +115,6 @@ def pytest_sacredx_case_seed(item: pytest.Item, session_seed: int) -> int:
 
 def pytest_itemcollected(item: pytest.Item) -> None:
     item.stash.setdefault(CASE_ID, item.nodeid)
-
-
-def pytest_report_header(config: pytest.Config) -> str:
-    return f"sacredx: --exp-seed={session_seed(config)}"
 
 
 @pytest.fixture

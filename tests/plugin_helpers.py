@@ -1,0 +1,61 @@
+"""Helpers for the pytester tests of the plugin: every scenario runs serially and under ``-n 2``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+TOY = '''
+"""A toy experiment for the plugin tests."""
+import random
+from pytest_sacredx import Experiment
+
+ex = Experiment("toy")
+
+@ex.config
+def cfg():
+    gamma = 0.5
+    C = 1
+    optimizer = {"lr": 0.1}
+
+@ex.named_config
+def fast():
+    C = 100
+
+@ex.named_config
+def big():
+    gamma = 2.0
+
+@ex.main
+def main(gamma, C, optimizer, _run, _seed):
+    _run.log_scalar("score", gamma * C)
+    print("case", gamma, C)
+    if C == 13:
+        raise ValueError("unlucky C")
+    return {"seed": _seed, "score": gamma * C, "lr": optimizer["lr"], "draw": random.random()}
+'''
+
+MODES = ["serial", "xdist"]
+
+
+def run_pytest(pytester: pytest.Pytester, mode: str, *args: str) -> pytest.RunResult:
+    """Run pytest on the pytester dir: in-process serially, in a subprocess with ``-n 2``."""
+    base = ["-p", "no:randomly", "-p", "no:benchmark"]
+    if mode == "xdist":
+        return pytester.runpytest_subprocess(*base, "-n", "2", *args)
+    return pytester.runpytest_subprocess(*base, "-p", "no:xdist", *args)
+
+
+def stored_runs(pytester: pytest.Pytester, store: str = ".sacredx") -> list[Any]:
+    from pytest_sacredx.observers.tinydb_hashfs import TinyDbReader
+
+    reader = TinyDbReader(str(pytester.path / store))
+    try:
+        return list(reader.list_runs())
+    finally:
+        reader.close()
+
+
+def results_by_case(pytester: pytest.Pytester) -> dict[str, Any]:
+    return {r.meta["pytest"]["case_id"].split("::")[-1]: r for r in stored_runs(pytester)}
