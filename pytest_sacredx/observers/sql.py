@@ -731,9 +731,30 @@ def _create_engine(sa: Any, url: str, echo: bool) -> Engine:
     else:
         kwargs["pool_pre_ping"] = True  # survive a restarted server between runs
     try:
-        return sa.create_engine(parsed, **kwargs)  # type: ignore[no-any-return]
+        engine = sa.create_engine(parsed, **kwargs)
     except ImportError as exc:
         raise missing_extra("sql", exc.name or "the database driver") from exc
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine  # type: ignore[no-any-return]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL and ``synchronous=NORMAL`` on a SQLite file: one run costs a few fsyncs, not one per event.
+
+    Committed events survive a killed process (the guarantee the stores give); only a power loss may
+    drop the last transactions. Readers no longer block writers either. A file system without the
+    shared memory WAL needs keeps the default journal.
+    """
+    cursor = dbapi_connection.cursor()
+    try:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except Exception:
+            return
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
 
 
 def _read_text(base_dir: str, filename: str) -> str | None:
