@@ -61,7 +61,7 @@ def one_repetition(impl: str, runs: int) -> float:
         host = {"hostname": "box", "os": ["Linux", "Linux-6"], "python_version": "3.11", "cpu": "x"}
         meta = {"command": "main", "options": {}, "named_configs": [], "priority": 0, "comment": ""}
         observer = make_observer(impl, f"sqlite:///{os.path.join(tmp, 'runs.db')}")
-        now = dt.datetime.utcnow()
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         metrics = {
             "loss": {"name": "loss", "steps": list(range(10)), "values": [0.5] * 10,
                      "timestamps": [now] * 10},

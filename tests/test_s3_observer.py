@@ -278,7 +278,7 @@ WRITER = textwrap.dedent(
     ids = []
     ex = {"name": "race", "base_dir": "/nonexistent", "sources": [], "dependencies": []}
     for i in range(n):
-        now = dt.datetime.utcnow()
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         ids.append(obs.started_event(ex, "main", {"hostname": "h", "pid": os.getpid()}, now,
                                      {"i": i}, {}, None))
         obs.completed_event(now, [os.getpid(), i])

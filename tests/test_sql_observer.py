@@ -358,7 +358,7 @@ WRITER = textwrap.dedent(
     ex = {"name": "race", "base_dir": "/nonexistent", "sources": [], "dependencies": [],
           "repositories": []}
     for i in range(n):
-        now = dt.datetime.utcnow()
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         ids.append(obs.started_event(ex, "main", {"hostname": "h"}, now, {"i": i}, {}, None))
         obs.log_metrics({"m": {"steps": [0], "values": [i], "timestamps": [now]}}, {})
         obs.completed_event(now, i)

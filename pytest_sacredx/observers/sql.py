@@ -7,11 +7,14 @@ constructor raises :class:`~pytest_sacredx.errors.MissingExtraError` naming the 
 
 Why it is safe with many writers (xdist workers, several machines on one PostgreSQL):
 
-- run ids come from the database's autoincrement key, never from ``max(id)+1``;
+- run ids come from the database's autoincrement key, never from ``max(id)+1``; they are returned as
+  strings (``"1"``, ``"2"``…) like FileStorage's, and a requested ``_id`` is used as given;
 - each event is one short transaction (heartbeats update only the run row, metrics are one bulk insert);
   transient lock errors (SQLite's ``database is locked``, PostgreSQL serialization failures) are retried;
 - tables are created on the first started/queued event under a PostgreSQL advisory lock, and a creation
-  race on any other database is caught and retried.
+  race on any other database is caught and retried;
+- a SQLite file is switched to WAL with ``synchronous=NORMAL``: writers wait for each other (30 s busy
+  timeout) instead of failing, readers never block them, and a run costs a few fsyncs, not one per event.
 
 >>> from pytest_sacredx import Experiment  # doctest: +SKIP
 >>> ex = Experiment("demo")  # doctest: +SKIP
@@ -406,15 +409,20 @@ class SqlObserver(RunObserver):
                 session.execute(sa.delete(table).where(table.c.id.in_(placeholders)))
             return pk, str(pk)
 
-        try:
-            pk, run_id = self._transaction(work)
-        except sa_exc.IntegrityError as error:
-            if _id is not None:
-                raise RunIdExistsError(
-                    f"Run id {_id!r} already exists in {self.url}; pass another _id or none to get "
-                    f"the next free one"
-                ) from error
-            raise
+        for attempt in range(5):
+            try:
+                pk, run_id = self._transaction(work)
+                break
+            except sa_exc.IntegrityError as error:
+                if _id is not None:
+                    raise RunIdExistsError(
+                        f"Run id {_id!r} already exists in {self.url}; pass another _id or none "
+                        f"to get the next free one"
+                    ) from error
+                # Another writer committed a requested id equal to our key's text meanwhile: the
+                # transaction rolled back, and the next attempt gets a new key.
+                if attempt == 4:
+                    raise
         # Cache only committed rows: a rolled-back experiment id would point at nothing.
         self._experiment_ids.setdefault(_md5_of(ex_info), ids["experiment"])
         self._host_ids.setdefault(_md5_of(host_info), ids["host"])
