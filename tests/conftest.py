@@ -1,3 +1,4 @@
-"""Shared fixtures. pytester drives the plugin in-process, so it is enabled for the whole suite."""
+"""Shared fixtures. pytester drives the plugin; service_fixtures gives the URLs of the real servers
+that .ci/services.sh starts (PostgreSQL, moto's S3, the MongoDB wire server)."""
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "service_fixtures"]

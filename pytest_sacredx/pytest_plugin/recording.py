@@ -125,7 +125,7 @@ def run_case(
             "session_seed": config.stash[SESSION_SEED],
             "case_seed": seed,
             "sweep_id": config.stash[SWEEP_ID],
-            "worker": os.environ.get("PYTEST_XDIST_WORKER", "master"),
+            "worker": getattr(config, "workerinput", {}).get("workerid", "master"),
         }
     }
     capture = config.getoption("sacredx_capture") or config.getini("sacredx_capture") or "sys"

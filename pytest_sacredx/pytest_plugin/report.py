@@ -70,15 +70,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     case = item.stash.get(CASE_RESULT, None)
     if case is not None and call.when == "call":
-        report.user_properties.extend(
-            [
-                ("sacredx_run_id", case.run_id),
-                ("sacredx_seed", case.seed),
-                ("sacredx_status", case.status),
-                ("sacredx_result", json.dumps(case.result)),
-                (_CASE_PROP, json.dumps(case.to_json())),
-            ]
-        )
+        props = [
+            ("sacredx_run_id", case.run_id),
+            ("sacredx_seed", case.seed),
+            ("sacredx_status", case.status),
+            ("sacredx_result", json.dumps(case.result)),
+            (_CASE_PROP, json.dumps(case.to_json())),
+        ]
+        # JUnit XML reads the item's properties from the teardown report; the summary reads this one.
+        item.user_properties.extend(props)
+        if report.user_properties is not item.user_properties:
+            report.user_properties.extend(props)
     return report
 
 
@@ -92,7 +94,7 @@ def _fmt(value: Any, width: int) -> str:
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    rows = config.stash.get(ROWS, [])
+    rows = sorted(config.stash.get(ROWS, []), key=lambda r: r.case_id)  # xdist reports in any order
     mode = _summary_mode(config)
     if not rows or mode == "no":
         return

@@ -1,0 +1,76 @@
+"""What users see: header, failure sections, the runs table, JUnit properties."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+from plugin_helpers import MODES, TOY, run_pytest
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def test_failure_section_shows_changes_seed_reproduction_and_user_frames(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(exp_toy=TOY)
+    result = run_pytest(pytester, mode, "--exp-config", "C=13", "--exp-config", "gamma=0.5", "--exp-seed=9")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "*Experiment 'toy' ended FAILED (run * in tinydb:.sacredx)",
+            "config changes: C=13, gamma=0.5",
+            "case seed: * (session seed 9)",
+            "reproduce: pytest 'exp_toy.py::toy[[]C=13-gamma=0.5]' --exp-seed=9 --exp-config=C=13 --exp-config=gamma=0.5",
+            "      or: python exp_toy.py with C=13 gamma=0.5 seed=*",
+            "Traceback (most recent call last):",
+            '  File "*exp_toy.py", line *, in main',
+            "ValueError: unlucky C",
+        ]
+    )
+    section = out[out.index("Experiment 'toy' ended") : out.index("ValueError: unlucky C")]
+    assert "pluggy" not in section and "pytest_sacredx" not in section and "_pytest" not in section
+
+
+def test_reproduce_command_reruns_the_same_case(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(exp_toy=TOY)
+    result = run_pytest(pytester, "serial", "--exp-config", "C=13,2", "--exp-seed=9")
+    line = next(x for x in result.outlines if x.startswith("reproduce: pytest "))
+    import shlex
+
+    args = shlex.split(line[len("reproduce: pytest ") :])
+    again = run_pytest(pytester, "serial", *args)
+    again.assert_outcomes(failed=1)
+    seed_line = next(x for x in result.outlines if x.startswith("case seed:"))
+    assert seed_line in again.outlines
+
+
+def test_summary_table_rows_and_modes(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(exp_toy=TOY)
+    result = run_pytest(pytester, mode, "--exp-config", "C=1,2", "--exp-seed=4")
+    result.stdout.fnmatch_lines(
+        [
+            "*experiment runs*",
+            "case*status*result*score*duration*seed*run*store",
+            "toy[[]C=1]*COMPLETED*0.5*",
+            "toy[[]C=2]*COMPLETED*1*",
+            "2 runs recorded; reproduce with --exp-seed=4",
+        ]
+    )
+    quiet = run_pytest(pytester, mode, "--exp-summary=no")
+    assert "experiment runs" not in quiet.stdout.str()
+
+
+def test_junit_xml_has_run_properties(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(exp_toy=TOY)
+    run_pytest(pytester, mode, "--junitxml=out.xml", "--exp-config", "C=1,2")
+    tree = ET.parse(pytester.path / "out.xml")
+    cases = tree.getroot().findall(".//testcase")
+    assert len(cases) == 2
+    for case in cases:
+        props = {p.get("name"): p.get("value") for p in case.findall("./properties/property")}
+        assert props["sacredx_status"] == "COMPLETED"
+        assert props["sacredx_run_id"] and props["sacredx_seed"].isdigit()
+        assert "score" in props["sacredx_result"]
