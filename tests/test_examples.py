@@ -170,6 +170,12 @@ BAD_INPUTS = [
         ("'recipient'", "set", "cannot be stored"),
     ),
     BadInput(
+        "observer that cannot record the start",
+        "hello_config.py",
+        ("-F", "/proc/no_such_dir/runs"),
+        ("FileStorageObserver", "could not record the start", "/proc/no_such_dir/runs"),
+    ),
+    BadInput(
         "captured function missing an argument",
         "captured_functions.py",
         ("missing",),

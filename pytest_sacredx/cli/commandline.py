@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..config.values import is_update, parse_update
-from ..errors import CommandLineError, MissingConfigError, SacredxError, did_you_mean
+from ..errors import CommandLineError, MissingConfigError, ObserverError, SacredxError, did_you_mean
 from .options import BUILTIN_OPTIONS, CommandLineOption
 
 if TYPE_CHECKING:
@@ -217,9 +217,10 @@ def run_commandline(ex: Experiment, argv: str | Sequence[str] | None = None) -> 
     except SacredxError as e:
         if run.debug:
             raise
-        if run.status is None or isinstance(e, MissingConfigError):
-            # Refused before the main function ran, or the config lacks an argument: bad input, not
-            # a bug in the user's code, so one line and exit 2 instead of a traceback.
+        if run.status is None or isinstance(e, (MissingConfigError, ObserverError)):
+            # Refused before the main function ran (an observer that cannot record the start ends
+            # the run as FAILED before anything ran), or the config lacks an argument: bad input,
+            # not a bug in the user's code, so one line and exit 2 instead of a traceback.
             _fail(e, prog)
         _print_failure(e)
         sys.exit(1)
