@@ -173,7 +173,7 @@ BAD_INPUTS = [
         "observer that cannot record the start",
         "hello_config.py",
         ("-F", "/proc/no_such_dir/runs"),
-        ("FileStorageObserver", "could not record the start", "/proc/no_such_dir/runs"),
+        ("FileStorageObserver", "could not record the start", "/proc/no_such_dir"),
     ),
     BadInput(
         "captured function missing an argument",
