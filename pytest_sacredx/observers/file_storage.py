@@ -505,7 +505,8 @@ class FileStorageObserver(RunObserver):
 class FileStorageReader:
     """Reads runs from a FileStorageObserver folder (Sacred's or ours) as :class:`RunRecord`.
 
-    >>> reader = FileStorageReader("my_runs")
+    >>> import tempfile
+    >>> reader = FileStorageReader(tempfile.mkdtemp())
     >>> [r.id for r in reader.list_runs()]
     []
     """
