@@ -235,9 +235,10 @@ class Experiment(Ingredient):
 
 
 def _redact(options: dict[str, Any]) -> dict[str, Any]:
-    try:
-        from .observers.redact import redact_options
-    except ImportError:  # pragma: no cover - the module ships with the package
-        return options
+    """Options without secrets (passwords in observer URLs and the like), as stored with the run."""
+    if not any(isinstance(v, (str, list, tuple, dict)) for v in options.values()):
+        return dict(options)  # nothing that could hold a secret: the common case, kept cheap
+    from .observers.redact import redact_options
+
     return redact_options(options)
 

@@ -18,6 +18,7 @@ is warned about once and skipped, so a broken store never decides a run's status
 from __future__ import annotations
 
 import datetime as _dt
+import heapq
 import logging
 import os
 import signal
@@ -101,7 +102,7 @@ class Run:
         self._resources: set[str] = set()
         self._failed_observers: list[Any] = []
         self._emit_lock = threading.RLock()
-        self._heartbeat: _Heartbeat | None = None
+        self._heartbeat: int | None = None
         self._capture: Any = None
         #: last value of each metric, updated as metrics are flushed
         self.final_metrics: dict[str, Any] = {}
@@ -335,15 +336,14 @@ class Run:
     # ------------------------------------------------------------------ heartbeat
     def _start_heartbeat(self) -> None:
         if self.beat_interval > 0:
-            self._heartbeat = _Heartbeat(self.beat_interval, self._emit_heartbeat)
-            self._heartbeat.start()
+            self._heartbeat = _BEATS.schedule(self.beat_interval, self._emit_heartbeat)
 
     def _stop_heartbeat(self, status: str) -> None:
         """Stop the thread and send one last beat, always: output and metrics are never left behind."""
         for callback in self._finish_callbacks:
             callback(self, status)
         if self._heartbeat is not None:
-            self._heartbeat.stop()
+            _BEATS.cancel(self._heartbeat)
             self._heartbeat = None
         if self._capture is not None:
             self.captured_out = self._capture.get()
@@ -369,23 +369,69 @@ class Run:
         return CapturedState(config, logger, seed)
 
 
-class _Heartbeat(threading.Thread):
-    """Calls ``beat`` every ``interval`` seconds until stopped."""
+class _BeatScheduler:
+    """One daemon thread beats for every active run of the process.
 
-    def __init__(self, interval: float, beat: Callable[[], None]) -> None:
-        super().__init__(name="sacredx-heartbeat", daemon=True)
-        self.interval = interval
-        self.beat = beat
-        self._stopped = threading.Event()
+    Starting a thread per run cost about a millisecond — more than a whole trivial run — and a pytest
+    session runs thousands. ``cancel`` returns only once no beat of that run is in flight, so the last
+    beat of a run never overtakes a periodic one.
+    """
 
-    def run(self) -> None:
-        while not self._stopped.wait(self.interval):
-            self.beat()
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._due: list[tuple[float, int]] = []  # heap of (time, token)
+        self._entries: dict[int, tuple[float, Callable[[], None]]] = {}
+        self._in_flight: int | None = None
+        self._next_token = 0
+        self._thread: threading.Thread | None = None
 
-    def stop(self) -> None:
-        self._stopped.set()
-        if self.is_alive() and threading.current_thread() is not self:
-            self.join()
+    def schedule(self, interval: float, beat: Callable[[], None]) -> int:
+        with self._cond:
+            self._next_token += 1
+            token = self._next_token
+            self._entries[token] = (interval, beat)
+            due = time.monotonic() + interval
+            earliest = self._due[0][0] if self._due else None
+            heapq.heappush(self._due, (due, token))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="sacredx-heartbeat", daemon=True)
+                self._thread.start()
+            elif earliest is None or due < earliest:
+                self._cond.notify()  # only an earlier deadline needs the thread awake
+            return token
+
+    def cancel(self, token: int) -> None:
+        with self._cond:
+            self._entries.pop(token, None)
+            if threading.current_thread() is not self._thread:
+                while self._in_flight == token:
+                    self._cond.wait()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    while self._due and self._due[0][1] not in self._entries:
+                        heapq.heappop(self._due)  # cancelled
+                    if self._due and self._due[0][0] <= time.monotonic():
+                        break
+                    self._cond.wait(None if not self._due else self._due[0][0] - time.monotonic())
+                _, token = heapq.heappop(self._due)
+                interval, beat = self._entries[token]
+                self._in_flight = token
+            try:
+                beat()
+            except Exception:  # noqa: BLE001 - a beat must never kill the scheduler
+                pass
+            finally:
+                with self._cond:
+                    self._in_flight = None
+                    if token in self._entries:
+                        heapq.heappush(self._due, (time.monotonic() + interval, token))
+                    self._cond.notify_all()
+
+
+_BEATS = _BeatScheduler()
 
 
 RESERVED_ARTIFACT_NAMES = frozenset(
