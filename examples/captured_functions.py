@@ -27,6 +27,7 @@ them; an entry no function uses would be refused)::
     a + b = 3
 """
 
+# ruff: noqa: F841 - the local variables of config scopes are the config
 from pytest_sacredx import Experiment
 
 ex = Experiment("captured_functions")

@@ -32,6 +32,7 @@ A dotted update needs a dict to write into; ``message`` is a string::
     Error: Cannot set 'message.text': 'message' is not a dict in the config but of type str. Set 'message' itself (with message=...), or choose another key.
 """
 
+# ruff: noqa: F841 - the local variables of config scopes are the config
 from pytest_sacredx import Experiment
 
 ex = Experiment("hello_config")
@@ -40,7 +41,7 @@ ex = Experiment("hello_config")
 @ex.config
 def my_config():
     recipient = "world"  # whom to greet
-    message = "Hello %s!" % recipient  # the greeting that is printed
+    message = f"Hello {recipient}!"  # the greeting that is printed
 
 
 @ex.automain

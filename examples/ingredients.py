@@ -29,6 +29,7 @@ functions read from there, and its commands are called ``dataset.<command>``::
         size = 2                         # how many samples to load
 """
 
+# ruff: noqa: F841 - the local variables of config scopes are the config
 from pytest_sacredx import Experiment, Ingredient
 
 # ---------------------------------------------------------------- the ingredient (could be its own module)

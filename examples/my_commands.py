@@ -42,6 +42,7 @@ The main function is a command too, and so are the built-in ones such as ``print
     Error: Command "gret" not found. Did you mean 'greet'? Available commands are: ...
 """
 
+# ruff: noqa: F841 - the local variables of config scopes are the config
 from pytest_sacredx import Experiment
 
 ex = Experiment("my_commands")

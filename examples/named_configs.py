@@ -27,6 +27,7 @@ They apply in the order given: ``small`` overrides ``b`` of ``variant``, and the
     Error: Named config not found: 'variatn'. Did you mean 'variant'? Available named configs: variant, small. A config file path also works.
 """
 
+# ruff: noqa: F841 - the local variables of config scopes are the config
 from pytest_sacredx import Experiment
 
 ex = Experiment("named_configs")

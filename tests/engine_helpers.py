@@ -6,14 +6,9 @@ of the output; ``events_of`` lists the observer events a :class:`MemoryObserver`
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 from pytest_sacredx import Experiment
-from pytest_sacredx.logs import BASE_LOGGER_NAME
 from pytest_sacredx.observers.memory import MemoryObserver
 
 QUIET: dict[str, Any] = {"--loglevel": "ERROR"}
@@ -34,18 +29,3 @@ def observed(ex: Experiment) -> MemoryObserver:
 
 def events_of(obs: MemoryObserver) -> list[str]:
     return [name for name, _ in obs.events]
-
-
-@pytest.fixture
-def restore_sacredx_logger() -> Iterator[logging.Logger]:
-    """Runs change the level, handlers and propagation of our ``sacredx`` logger; put them back."""
-    base = logging.getLogger(BASE_LOGGER_NAME)
-    saved = (base.level, list(base.handlers), base.propagate, base.__dict__.get("_sacredx_set_level"))
-    yield base
-    base.setLevel(saved[0])
-    base.handlers[:] = saved[1]
-    base.propagate = saved[2]
-    if saved[3] is None:
-        base.__dict__.pop("_sacredx_set_level", None)
-    else:
-        base._sacredx_set_level = saved[3]  # type: ignore[attr-defined]

@@ -5,6 +5,8 @@ fixed for what follows but under the explicit updates → config scopes/dicts, s
 config hooks → seed → checks for added keys and type changes.
 """
 
+# ruff: noqa: F841, UP031 - config scopes: their local variables are the config
+
 from __future__ import annotations
 
 import json
@@ -12,8 +14,8 @@ import logging
 from pathlib import Path
 
 import pytest
-
 from engine_helpers import QUIET, new_experiment
+
 from pytest_sacredx import Ingredient
 from pytest_sacredx.errors import (
     ConfigAddedError,

@@ -8,8 +8,8 @@ import pickle
 from typing import Any
 
 import pytest
-
 from engine_helpers import LOUD, QUIET, new_experiment
+
 from pytest_sacredx.errors import MissingConfigError, SacredxError, SignatureError
 from pytest_sacredx.run.captured import CapturedFunction, create_captured_function
 from pytest_sacredx.run.signature import Signature

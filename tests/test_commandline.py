@@ -3,14 +3,16 @@
 (The same command lines as real subprocesses are in ``test_examples.py``.)
 """
 
+# ruff: noqa: F841, UP031 - config scopes: their local variables are the config
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 import pytest
-
 from engine_helpers import new_experiment, observed
+
 from pytest_sacredx import cli_option
 from pytest_sacredx.cli.commandline import get_usage, parse_command_line
 from pytest_sacredx.errors import CommandLineError, UpdateSyntaxError

@@ -1,5 +1,7 @@
 """Experiment: construction, decorators, commands, hooks, ``run()`` and what it hands to observers."""
 
+# ruff: noqa: F841, UP031 - config scopes: their local variables are the config
+
 from __future__ import annotations
 
 import os
@@ -8,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from engine_helpers import QUIET, events_of, new_experiment, observed
+
 from pytest_sacredx import Experiment
 from pytest_sacredx.errors import CommandNotFoundError, SacredInterrupt, TimeoutInterrupt
 from pytest_sacredx.experiment import gather_command_line_options

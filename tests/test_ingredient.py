@@ -1,13 +1,15 @@
 """Ingredient: decorators, config sources, provenance hooks, traversal, and namespaced config in runs."""
 
+# ruff: noqa: F841, UP031 - config scopes: their local variables are the config
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 import pytest
-
 from engine_helpers import QUIET, new_experiment
+
 from pytest_sacredx import Ingredient
 from pytest_sacredx.config import ConfigDict, ConfigScope
 from pytest_sacredx.errors import CircularDependencyError, ConfigKeyError, SacredxError

@@ -7,13 +7,29 @@ import logging
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 
 import pytest
+from engine_helpers import new_experiment
 
-from engine_helpers import new_experiment, restore_sacredx_logger  # noqa: F401 - fixture
 from pytest_sacredx import Ingredient
 from pytest_sacredx.errors import CommandLineError
 from pytest_sacredx.logs import BASE_LOGGER_NAME, get_run_loggers, parse_log_level
+
+
+@pytest.fixture
+def restore_sacredx_logger() -> Iterator[logging.Logger]:
+    """Runs change the level, handlers and propagation of our ``sacredx`` logger; put them back."""
+    base = logging.getLogger(BASE_LOGGER_NAME)
+    saved = (base.level, list(base.handlers), base.propagate, base.__dict__.get("_sacredx_set_level"))
+    yield base
+    base.setLevel(saved[0])
+    base.handlers[:] = saved[1]
+    base.propagate = saved[2]
+    if saved[3] is None:
+        base.__dict__.pop("_sacredx_set_level", None)
+    else:
+        base._sacredx_set_level = saved[3]  # type: ignore[attr-defined]
 
 
 def greeter(name: str = "logdemo"):

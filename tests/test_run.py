@@ -1,6 +1,8 @@
 """Run: life cycle and events, observer error policy, concurrency through the context variable, nested
 runs, and interruption (KeyboardInterrupt, SIGTERM)."""
 
+# ruff: noqa: F841, UP031 - config scopes: their local variables are the config
+
 from __future__ import annotations
 
 import contextvars
@@ -15,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from engine_helpers import QUIET, events_of, new_experiment, observed
+
 from pytest_sacredx.errors import ArtifactNameError, ObserverError
 from pytest_sacredx.observers.base import RunObserver
 from pytest_sacredx.run.context import current_run

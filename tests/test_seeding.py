@@ -5,6 +5,8 @@ BLAKE2b; ingredients without a seed get ``derive_seed(root, ingredient.path)``; 
 ``_seed``/``_rnd`` draws come from a generator seeded with ``derive_seed(ingredient_seed, qualname)``.
 """
 
+# ruff: noqa: F841, UP031 - config scopes: their local variables are the config
+
 from __future__ import annotations
 
 import hashlib
@@ -12,10 +14,17 @@ import random
 
 import numpy as np
 import pytest
-
 from engine_helpers import QUIET, new_experiment
+
 from pytest_sacredx import Ingredient
-from pytest_sacredx.run.seeding import SEED_MAX, create_rnd, derive_seed, get_seed, random_seed, set_global_seed
+from pytest_sacredx.run.seeding import (
+    SEED_MAX,
+    create_rnd,
+    derive_seed,
+    get_seed,
+    random_seed,
+    set_global_seed,
+)
 from pytest_sacredx.settings import SETTINGS
 
 
