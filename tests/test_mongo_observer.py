@@ -872,3 +872,20 @@ def test_without_queue_an_outage_logs_one_warning(
     assert not mongo_log.at(logging.ERROR)
     # whole-document writes: what the outage held back is in the store once the server is back
     _assert_complete(own_server.url)
+
+
+@pytest.mark.service
+def test_ids_restart_from_one_after_the_runs_are_deleted(
+    observer: MongoObserver, experiment_dir: dict[str, Any]
+) -> None:
+    for expected in (1, 2):
+        assert start(observer, experiment_dir) == expected
+        observer.completed_event(_t(1), None)
+    observer.runs.delete_many({})
+    assert start(observer, experiment_dir) == 1  # max + 1, not "our last + 1"
+    observer.completed_event(_t(1), None)
+    other = MongoObserver(url=SERVER_URL, db_name=observer.runs.database.name)
+    assert start(other, experiment_dir) == 2
+    other.completed_event(_t(1), None)
+    assert start(observer, experiment_dir) == 3  # the other writer's run is skipped on a clash
+    observer.completed_event(_t(1), None)

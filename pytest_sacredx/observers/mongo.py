@@ -389,6 +389,7 @@ class MongoObserver(RunObserver):
         self._dirty_metrics: set[str] = set()
         self._pending_files: list[dict[str, Any]] = []
         self._connected = False
+        self._last_id: int | None = None
         self._outage = False
         self._lock = threading.RLock()
 
@@ -573,11 +574,12 @@ class MongoObserver(RunObserver):
         from pymongo.errors import DuplicateKeyError
 
         doc = self._encodeable(entry)
-        candidate = self._next_id()
+        candidate = self._guess_next_id()
         for attempt in range(200):
             doc["_id"] = candidate
             try:
                 self.runs.insert_one(doc)
+                self._last_id = candidate
                 return doc
             except DuplicateKeyError:
                 # every few clashes, look again: many writers may have moved far ahead of us
@@ -586,6 +588,15 @@ class MongoObserver(RunObserver):
         raise ObserverError(
             f"Could not allocate a run id in {self.url} after 200 attempts (too many concurrent writers?)."
         )
+
+    def _guess_next_id(self) -> int:
+        # After our first run, "our last id + 1" while our last run is still there: the maximum query
+        # scans every id on some servers (nx-27017), a point lookup does not. A clash with another
+        # writer steps on; runs deleted under us (a dropped database) send us back to the maximum.
+        last = self._last_id
+        if last is not None and self.runs.find_one({"_id": last}, projection={"_id": 1}) is not None:
+            return last + 1
+        return self._next_id()
 
     def _next_id(self) -> int:
         # ``$type: number`` keeps string ids (from _id=... or other tools) out of the maximum.
