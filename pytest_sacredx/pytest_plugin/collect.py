@@ -24,7 +24,7 @@ import pytest
 from ..config.paths import iter_prefixes, iterate_flattened
 from ..errors import SacredxError, UpdateSyntaxError, did_you_mean
 from ..experiment import Experiment
-from .keys import CASE_ID
+from .keys import CASE_ID, EXPERIMENT, VARIANT
 from .sweep import Axis, Variant, expand, merge_axes, parse_axis, parse_named_sets
 
 __all__ = ["ExperimentItem", "SweepPlan"]
@@ -209,7 +209,12 @@ def _variants(config: pytest.Config, experiment: Experiment) -> list[Variant]:
             if v.id not in ids:
                 ids.add(v.id)
                 variants.append(v)
-    return variants or [Variant()]
+    return _modified(config, experiment, variants or [Variant()])
+
+
+def _modified(config: pytest.Config, experiment: Experiment, variants: list[Variant]) -> list[Variant]:
+    config.hook.pytest_sacredx_modify_variants(config=config, experiment=experiment, variants=variants)
+    return variants
 
 
 def pytest_sacredx_variants(config: pytest.Config, experiment: Experiment) -> list[Variant]:
@@ -252,6 +257,8 @@ class ExperimentItem(pytest.Item):
         self.experiment = experiment
         self.variant = variant
         self.stash[CASE_ID] = self.nodeid
+        self.stash[VARIANT] = variant
+        self.stash[EXPERIMENT] = experiment
         for key, _ in variant.updates:
             self.extra_keyword_matches.add(key)
         self.extra_keyword_matches.update(variant.named)
@@ -295,7 +302,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     experiment, axes, _ = _marker_axes(marker)
     plan = metafunc.config.stash[PLAN]
     try:
-        variants = plan.variants(experiment, axes, strict_marker=True)
+        variants = _modified(metafunc.config, experiment, plan.variants(experiment, axes, strict_marker=True))
     except UpdateSyntaxError as e:
         raise pytest.UsageError(str(e)) from None
     for name in ("exp_run", "_sacredx_variant"):
@@ -303,6 +310,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             metafunc.fixturenames.append(name)
     metafunc.parametrize("_sacredx_variant", variants, ids=[v.id or experiment.path for v in variants],
                          indirect=True)
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Marker tests: keep the case's experiment and variant in the stash, as experiment items do."""
+    marker = item.get_closest_marker("experiment") if isinstance(item, pytest.Function) else None
+    if marker is None or VARIANT in item.stash:
+        return
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec is not None else {}
+    item.stash[VARIANT] = params.get("_sacredx_variant", Variant())
+    item.stash[EXPERIMENT] = _marker_axes(marker)[0]
 
 
 @pytest.fixture

@@ -29,6 +29,21 @@ def pytest_sacredx_variants(config: pytest.Config, experiment: Experiment) -> li
     """
 
 
+def pytest_sacredx_modify_variants(
+    config: pytest.Config, experiment: Experiment, variants: list[Variant]
+) -> None:
+    """Change the final list of ``experiment``'s variants in place, after all contributions (and the
+    marker's sweep, for ``@pytest.mark.experiment`` tests) were merged; the list becomes the cases, in
+    its order. The plugin's ``--exp-seeds N`` repeats each variant here with ``seed_index`` 0…N-1.
+
+    Example — drop the variants of a slow kernel on CI::
+
+        def pytest_sacredx_modify_variants(config, experiment, variants):
+            if os.environ.get("CI"):
+                variants[:] = [v for v in variants if dict(v.updates).get("kernel") != "poly"]
+    """
+
+
 @pytest.hookspec(firstresult=True)
 def pytest_sacredx_case_seed(item: pytest.Item, session_seed: int) -> int | None:
     """Return the seed of one case; the first non-None answer wins.

@@ -61,6 +61,8 @@ class Variant:
     named: tuple[str, ...] = ()
     #: > 0 only when values with the same text (1 and '1') would give two cases one id
     dup: int = 0
+    #: the i-th seed of ``--exp-seeds N`` (``…-seed0``), None outside a seed sweep
+    seed_index: int | None = None
 
     @property
     def config_updates(self) -> dict[str, Any]:
@@ -72,12 +74,14 @@ class Variant:
         parts += [f"{k}={format_value(v)}" for k, v in sorted(self.updates, key=lambda kv: kv[0])]
         if self.dup:
             parts.append(f"dup{self.dup}")
+        if self.seed_index is not None:
+            parts.append(f"seed{self.seed_index}")
         return "-".join(parts)
 
     def with_updates(self, extra: Mapping[str, Any]) -> Variant:
         merged = dict(self.updates)
         merged.update(extra)
-        return Variant(tuple(merged.items()), self.named, self.dup)
+        return Variant(tuple(merged.items()), self.named, self.dup, self.seed_index)
 
 
 def format_value(value: Any) -> str:
