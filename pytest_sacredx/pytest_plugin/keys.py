@@ -3,10 +3,15 @@ just for a key)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pytest
+
+if TYPE_CHECKING:
+    from ..experiment import Experiment
+    from ..run.run import Run
+    from .sweep import Variant
 
 __all__ = [
     "CASE_ID",
@@ -14,7 +19,12 @@ __all__ = [
     "SESSION_SEED",
     "SWEEP_ID",
     "OBSERVERS",
+    "VARIANT",
+    "EXPERIMENT",
+    "CASE_RUNS",
+    "SCRATCH_RUNS",
     "CaseResult",
+    "CaseRun",
 ]
 
 #: the item's node id at collection time: xdist's ``--dist loadgroup`` appends ``@group`` later
@@ -24,6 +34,13 @@ CASE_RESULT = pytest.StashKey["CaseResult"]()
 SESSION_SEED = pytest.StashKey[int]()
 SWEEP_ID = pytest.StashKey[str]()
 OBSERVERS = pytest.StashKey[list[Any]]()
+#: the case's variant and experiment (experiment items, and tests marked ``@pytest.mark.experiment``)
+VARIANT = pytest.StashKey["Variant"]()
+EXPERIMENT = pytest.StashKey["Experiment"]()
+#: the recorded runs of this case, in order (a test may call ``exp_run`` more than once)
+CASE_RUNS = pytest.StashKey[list["CaseRun"]]()
+#: True while the runs of this item are scratch runs: not recorded, no summary row (hypothesis examples)
+SCRATCH_RUNS = pytest.StashKey[bool]()
 
 
 @attrs.define
@@ -49,3 +66,13 @@ class CaseResult:
     def from_json(cls, data: dict[str, Any]) -> CaseResult:
         names = {f.name for f in attrs.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@attrs.frozen
+class CaseRun:
+    """One recorded run of a case and what it was asked for, so a check can run the same case again."""
+
+    experiment: Experiment
+    variant: Variant
+    extra_updates: dict[str, Any] | None
+    run: Run

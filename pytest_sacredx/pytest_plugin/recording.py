@@ -23,7 +23,17 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ..errors import SacredxError
-from .keys import CASE_ID, CASE_RESULT, OBSERVERS, SESSION_SEED, SWEEP_ID, CaseResult
+from .keys import (
+    CASE_ID,
+    CASE_RESULT,
+    CASE_RUNS,
+    OBSERVERS,
+    SCRATCH_RUNS,
+    SESSION_SEED,
+    SWEEP_ID,
+    CaseResult,
+    CaseRun,
+)
 
 if TYPE_CHECKING:
     from ..experiment import Experiment
@@ -108,11 +118,22 @@ def run_case(
     experiment: Experiment,
     variant: Variant,
     extra_updates: dict[str, Any] | None = None,
+    *,
+    record: bool | None = None,
+    info: dict[str, Any] | None = None,
 ) -> Run:
-    """Run ``experiment`` as the case ``item``: its variant, its seed, the session's observers."""
+    """Run ``experiment`` as the case ``item``: its variant, its seed, the session's observers.
+
+    ``record=False`` makes a scratch run: same config and seed, but unobserved, no hooks, no summary
+    row (a determinism check's second run, a hypothesis example); ``None`` means recorded unless the
+    item's stash says its runs are scratch runs (``SCRATCH_RUNS``). ``info`` is merged into
+    ``run.info`` before the run starts.
+    """
     from .seeding import case_seed
 
     config = item.config
+    if record is None:
+        record = not item.stash.get(SCRATCH_RUNS, False)
     updates = variant.config_updates
     if extra_updates:
         updates.update(extra_updates)
@@ -129,7 +150,9 @@ def run_case(
         }
     }
     capture = config.getoption("sacredx_capture") or config.getini("sacredx_capture") or "sys"
-    options = {"--seed": seed, "--capture": capture}
+    options: dict[str, Any] = {"--seed": seed, "--capture": capture}
+    if not record:
+        options["--unobserved"] = True
     try:
         run = experiment._create_run(
             config_updates=updates or None,
@@ -139,8 +162,14 @@ def run_case(
         )
     except SacredxError as e:
         raise CaseSetupError(str(e)) from None
+    if info:
+        run.info.update(info)
+    if not record:
+        run()
+        return run
     run.observers = [*session_observers(config), *run.observers]
     run._finish_callbacks.append(_record_outcome)
+    item.stash.setdefault(CASE_RUNS, []).append(CaseRun(experiment, variant, extra_updates, run))
     item.ihook.pytest_sacredx_run_started(item=item, run=run)
     start = time.perf_counter()
     try:
