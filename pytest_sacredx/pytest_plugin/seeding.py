@@ -109,6 +109,7 @@ def case_seed(item: pytest.Item) -> int:
     return int(seed)
 
 
+@pytest.hookimpl(trylast=True)  # the default: conftests, --exp-seeds and baselines answer first
 def pytest_sacredx_case_seed(item: pytest.Item, session_seed: int) -> int:
     return derive_seed(session_seed, case_key(item))
 
