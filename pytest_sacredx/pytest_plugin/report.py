@@ -160,7 +160,10 @@ def format_case_failure(item: Any, excinfo: pytest.ExceptionInfo[BaseException])
         script.append(f"seed={seed}")
     lines.append("      or: " + shlex.join(script))
     lines.append("")
-    lines.extend(line.rstrip("\n") for line in format_filtered_exception(exc))
+    if isinstance(exc, pytest.fail.Exception) and not exc.pytrace:
+        lines.append(exc.msg)  # a check after the run (baseline, determinism, comparison) explains itself
+    else:
+        lines.extend(line.rstrip("\n") for line in format_filtered_exception(exc))
     return "\n".join(lines)
 
 
