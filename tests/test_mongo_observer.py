@@ -5,6 +5,9 @@ server that ``.ci/services.sh`` starts). Test ids carry the server kind (``[nx-2
 the terminal summary names the server. Without a reachable server the service tests skip, or fail when
 ``SACREDX_SERVICES_REQUIRED=1``. Exact stored types (BSON dates, ints) are checked with mongomock too,
 because the wire server has known type gaps (shared/SERVICES.md).
+
+The outage tests kill a server, so they start their own nx-27017 (free port, on-disk database file) and
+need only the ``nx-27017`` executable; they run against it whatever the environment names.
 """
 
 from __future__ import annotations
