@@ -67,6 +67,9 @@ class Settings:
     def __iter__(self) -> Iterator[str]:
         return iter(self._values)
 
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._values.get(key, default)
+
     def keys(self) -> Any:
         return self._values.keys()
 

@@ -84,11 +84,6 @@ def test_sacreds_import_paths_exist(module: str, names: list[str]) -> None:
     assert missing == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="config/__init__.py (config owner) lacks Sacred's create_captured_function, "
-    "chain_evaluate_config_scopes, dogmatize and undogmatize (SACRED.md §1)",
-)
 def test_sacreds_config_helpers_exist() -> None:
     import pytest_sacredx.config as config
 

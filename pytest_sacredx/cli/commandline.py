@@ -19,7 +19,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..config.values import is_update, parse_update
-from ..errors import CommandLineError, MissingConfigError, ObserverError, SacredxError, did_you_mean
+from ..errors import (
+    CommandLineError,
+    MissingConfigError,
+    ObserverError,
+    SacredInterrupt,
+    SacredxError,
+    did_you_mean,
+)
+from ..run.run import Terminated
 from .options import BUILTIN_OPTIONS, CommandLineOption
 
 if TYPE_CHECKING:
@@ -227,6 +235,10 @@ def run_commandline(ex: Experiment, argv: str | Sequence[str] | None = None) -> 
     except BaseException as e:
         if run.debug or isinstance(e, SystemExit):
             raise
+        if isinstance(e, (KeyboardInterrupt, SacredInterrupt)):
+            # Recorded as INTERRUPTED (or the interrupt's status); no traceback for a deliberate stop.
+            print(f"Interrupted: run ended with status {run.status}", file=sys.stderr)
+            sys.exit(143 if isinstance(e, Terminated) else 130)
         if run.pdb:
             import pdb
             import traceback

@@ -9,13 +9,20 @@ ConfigSummary({'lr': 1.0}, added=set(), modified={'lr'}, typechanged={}, docs={}
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 from .config_dict import ConfigDict
-from .config_scope import ConfigScope
+from .config_scope import ConfigScope, chain_evaluate_config_scopes
 from .custom_containers import ReadOnlyDict, ReadOnlyList, make_read_only
 from .files import load_config_file, save_config_file
 from .summary import ConfigSummary
 
 __all__ = [
+    "chain_evaluate_config_scopes",
+    "create_captured_function",
+    "dogmatize",
+    "undogmatize",
     "ConfigDict",
     "ConfigScope",
     "ConfigSummary",
@@ -25,3 +32,22 @@ __all__ = [
     "make_read_only",
     "save_config_file",
 ]
+
+
+def dogmatize(obj: Any) -> Any:
+    """Sacred's name; our scopes need no tracking containers, so this is a deep copy."""
+    return copy.deepcopy(obj)
+
+
+def undogmatize(obj: Any) -> Any:
+    """Plain, mutable containers (read-only views become dicts and lists)."""
+    return copy.deepcopy(obj)
+
+
+def __getattr__(name: str) -> Any:
+    # Captured functions belong to the run layer; Sacred users import them from here.
+    if name == "create_captured_function":
+        from ..run.captured import create_captured_function
+
+        return create_captured_function
+    raise AttributeError(f"module 'pytest_sacredx.config' has no attribute {name!r}")

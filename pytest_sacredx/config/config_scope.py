@@ -23,12 +23,13 @@ import linecache
 import re
 import tokenize
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple, cast
 
 from ..errors import ConfigKeyError, ConfigScopeError, InvalidConfigError
 from ..settings import SETTINGS
 from .custom_containers import make_read_only
+from .paths import iterate_flattened
 from .summary import ConfigSummary
 from .utils import (
     SCALAR_TYPES,
@@ -527,3 +528,27 @@ def _assignments(body: list[Any]) -> list[ast.Assign | ast.AnnAssign]:
                 if isinstance(inner, list):
                     found.extend(_assignments(inner))
     return found
+
+
+def chain_evaluate_config_scopes(
+    config_scopes: Iterable[Any],
+    fixed: Mapping[str, Any] | None = None,
+    preset: Mapping[str, Any] | None = None,
+    fallback: Mapping[str, Any] | None = None,
+) -> ConfigSummary:
+    """Evaluate scopes (and config dicts) in order, each seeing the previous ones' result as presets.
+
+    A key counts as *added* only while no scope defined it (markers merge with ``update_from``).
+    """
+    result = ConfigSummary(dict(fixed or {}), added={k for k, _ in iterate_flattened(fixed or {})})
+    current: dict[str, Any] = dict(preset or {})
+    evaluated = False
+    for scope in config_scopes:
+        summary = scope(fixed=fixed, preset=current, fallback=fallback)
+        result.update_from(summary)
+        current = dict(summary)
+        evaluated = True
+    if evaluated:
+        result.clear()
+        result.update(current)
+    return result

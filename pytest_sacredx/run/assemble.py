@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..config.config_dict import ConfigDict
+from ..config.config_scope import chain_evaluate_config_scopes
 from ..config.paths import (
     convert_to_nested_dict,
     get_by_dotted_path,
@@ -206,16 +207,9 @@ def create_run(
         fixed = {**sc.named, **sc.fixed}
         nested_fixed = _nested(fixed)
         fallback = sc.fallback()
-        summary = ConfigSummary()
-        current: dict[str, Any] = {}
-        for scope in sc.ingredient.configurations:
-            result = scope(fixed=nested_fixed, preset=current, fallback=fallback)
-            summary.update_from(result)
-            current = dict(result)
+        summary = chain_evaluate_config_scopes(sc.ingredient.configurations, nested_fixed, None, fallback)
+        current = dict(summary)
         _check_dotted_updates(sc.path, summary.typechanged, dotted)
-        if not sc.ingredient.configurations:
-            current = nested_fixed
-            summary = ConfigSummary(current, added={k for k, _ in iterate_flattened(current)})
         if sc is root:
             if "seed" not in current:
                 current["seed"] = int(seed)

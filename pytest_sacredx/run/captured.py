@@ -21,7 +21,7 @@ import random
 import time
 from typing import TYPE_CHECKING, Any
 
-from .context import _CURRENT
+from .context import _CURRENT, only_active_run
 from .seeding import SEED_MAX, create_rnd, random_seed
 from .signature import _MISSING, Signature
 
@@ -74,7 +74,7 @@ class CapturedFunction:
         return functools.partial(self, instance)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        run = _CURRENT.get()
+        run = _CURRENT.get() or only_active_run()
         state = run._captured_state(self) if run is not None else None
         config = state.config if state is not None else _EMPTY
         if self._specials:

@@ -27,6 +27,21 @@ def current_run() -> Run | None:
     return _CURRENT.get()
 
 
+#: runs executing right now in this process, for threads started without the run's context
+_ACTIVE: list[Run] = []
+
+
+def only_active_run() -> Run | None:
+    """The single run executing in this process, when exactly one is.
+
+    A plain ``threading.Thread`` started inside a run does not inherit the context variable; Sacred's
+    captured functions still see the run there, so we fall back to it — but only when it is
+    unambiguous, never guessing between concurrent runs.
+    """
+    active = _ACTIVE
+    return active[0] if len(active) == 1 else None
+
+
 def activate(run: Run | None) -> contextvars.Token[Any]:
     """Make ``run`` current; pass the returned token to :func:`deactivate`."""
     return _CURRENT.set(run)

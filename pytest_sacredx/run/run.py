@@ -29,7 +29,7 @@ from typing import Any
 
 from ..errors import ArtifactNameError, ObserverError, SacredInterrupt
 from ..observers.base import td_format
-from .context import _CURRENT
+from .context import _ACTIVE, _CURRENT
 from .metrics import MetricsLogger, linearize_metrics
 from .seeding import set_global_seed
 from .tracebacks import format_filtered_exception
@@ -166,6 +166,7 @@ class Run:
             self._join_observers()  # a QueueObserver started a worker for this run; let it finish
             return None
         token = _CURRENT.set(self)
+        _ACTIVE.append(self)
         restore_sigterm = _install_sigterm_handler()
         try:
             try:
@@ -204,6 +205,7 @@ class Run:
         finally:
             restore_sigterm()
             _CURRENT.reset(token)
+            _ACTIVE.remove(self)
             self._warn_about_failed_observers()
             self._join_observers()
         return self.result
@@ -229,6 +231,7 @@ class Run:
 
     # ------------------------------------------------------------------ events
     def _emit_queued(self) -> None:
+        requested = self._id
         self.status = "QUEUED"
         queue_time = utcnow()
         self.meta_info["queue_time"] = queue_time
@@ -240,13 +243,16 @@ class Run:
                 queue_time=queue_time,
                 config=self.config,
                 meta_info=self.meta_info,
-                _id=self._id,
+                _id=requested,
             )
             if self._id is None:
                 self._id = _id
         self.run_logger.info("Queued-up run with ID %s", self._id)
 
     def _emit_started(self) -> None:
+        # Every observer gets the id the user asked for (or None), not the first store's id: stores
+        # number their runs independently, and one store's id can already exist in another.
+        requested = self._id
         self.status = "RUNNING"
         self.start_time = utcnow()
         started: list[Any] = []
@@ -259,7 +265,7 @@ class Run:
                     start_time=self.start_time,
                     config=self.config,
                     meta_info=self.meta_info,
-                    _id=self._id,
+                    _id=requested,
                 )
             except Exception as e:
                 # Tell the observers that did record the start, then stop: nothing ran yet.
