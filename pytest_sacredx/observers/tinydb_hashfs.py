@@ -125,6 +125,7 @@ class TinyDbObserver(RunObserver):
         self.db_run_id: int | None = None
         self._local: dict[str, Any] | None = None  # the run document when the storage is not ours
         self._cout = ""
+        self._put_cache: dict[tuple[str, int, int], str] = {}
         self._overwrite_used = False
 
     # -- lazily opened store (Sacred's attribute names) -----------------------------------------------
@@ -181,9 +182,17 @@ class TinyDbObserver(RunObserver):
 
     def _put_file(self, filename: str) -> str | None:
         try:
-            return self.fs.put(filename)
-        except FileNotFoundError:
+            st = os.stat(filename)
+        except OSError:
             return None
+        # A sweep records the same sources thousands of times: hash and store each version once.
+        key = (filename, st.st_mtime_ns, st.st_size)
+        if key not in self._put_cache:
+            try:
+                self._put_cache[key] = self.fs.put(filename)
+            except FileNotFoundError:
+                return None
+        return self._put_cache[key]
 
     def _sources(self, ex_info: dict[str, Any]) -> dict[str, Any]:
         ex_info = to_jsonable(ex_info)
