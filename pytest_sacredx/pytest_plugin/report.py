@@ -159,11 +159,12 @@ def format_case_failure(item: Any, excinfo: pytest.ExceptionInfo[BaseException])
     if seed is not None and "seed" not in changes:
         script.append(f"seed={seed}")
     lines.append("      or: " + shlex.join(script))
-    lines.append("")
     if isinstance(exc, pytest.fail.Exception) and not exc.pytrace:
-        lines.append(exc.msg)  # a check after the run (baseline, determinism, comparison) explains itself
-    else:
-        lines.extend(line.rstrip("\n") for line in format_filtered_exception(exc))
+        # a check after the run (baseline, determinism, comparison) explains itself, first (it is
+        # also what the short test summary shows), and the run's context follows
+        return "\n".join([exc.msg, "", *lines])
+    lines.append("")
+    lines.extend(line.rstrip("\n") for line in format_filtered_exception(exc))
     return "\n".join(lines)
 
 
