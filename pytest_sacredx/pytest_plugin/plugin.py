@@ -6,6 +6,11 @@
     recording  observers per session, pytest metadata in every run
     report     header, failure sections, "experiment runs" table, JUnit properties
     xdist      controller → worker plumbing (only when xdist is active)
+    baselines  --exp-regression / --exp-regen: reproducible-seed regression baselines
+    multiseed  --exp-seeds N: seeds as a sweep axis, mean ± std per variant
+    determinism  --exp-check-determinism: each case twice with the same seed
+    compare    --exp-compare / --exp-compare-fail: this sweep against an earlier one
+    properties hypothesis examples through exp_run: only the falsifying one is recorded
 
 Loading it imports no database client and no NumPy.
 """
@@ -20,6 +25,8 @@ pytest_plugins = [
     "pytest_sacredx.pytest_plugin.recording",
     "pytest_sacredx.pytest_plugin.report",
     "pytest_sacredx.pytest_plugin.xdist",
+    "pytest_sacredx.pytest_plugin.baselines",
+    "pytest_sacredx.pytest_plugin.multiseed",
 ]
 
 

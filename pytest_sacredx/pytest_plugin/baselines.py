@@ -1,0 +1,352 @@
+"""Reproducible-seed regression baselines: pin what each case gives, fail the day it moves.
+
+``pytest --exp-regression`` (ini ``sacredx_regression = true``) compares every executed case's result
+and the final value of each metric with a baseline file stored next to the file that defines the case::
+
+    <dir of the file>/baselines/<experiment name | test name>/<case id>.json
+    examples/baselines/iris_rbf_svm/C=1-gamma=0.1.json      # experiment item iris_rbf_svm[C=1-gamma=0.1]
+    examples/baselines/test_beats_chance/default.json       # a marker test's default variant
+
+(ini ``sacredx_baseline_dir`` changes ``baselines``; an absolute path gathers all baselines in one
+folder). The case id is the variant id, ``default`` for the default variant. Baselines are JSON with
+sorted keys, indent 2 and a trailing newline, holding only ``case``, ``config``, ``seed``, ``result``
+and ``metrics`` — no times, no host — so they review well in git.
+
+- A baseline pins its seed: with ``--exp-regression`` (or ``--exp-regen``) and an existing baseline,
+  the case runs with the baseline's seed whatever the session seed, so results reproduce on any
+  machine and in any order. An explicit ``seed=`` in the variant still wins.
+- A missing baseline fails the case, writes the file and says so; the next run compares against it.
+- ``--exp-regen`` rewrites the baseline of every case that ran and whose run completed — whether its
+  comparison or the test around it passed or not — and passes those cases; it never touches the
+  baselines of cases that did not run (``-k`` and node ids select what is regenerated).
+- Tolerances: exact by default; ini ``sacredx_tolerance`` lines ``KEY rtol=R atol=A`` and
+  ``@pytest.mark.experiment(ex, tolerance={"accuracy": 1e-3})`` (a float is an rtol, a dict gives
+  ``rtol``/``atol``), see ``tolerance``. A mismatch shows, per key, expected, got, absolute and
+  relative difference and the command that regenerates this one baseline.
+
+Example::
+
+    $ pytest examples/iris_svm.py --exp-config gamma=0.1,0.7 --exp-regression   # first time: writes
+    $ pytest examples/iris_svm.py --exp-config gamma=0.1,0.7 --exp-regression   # compares
+    $ pytest examples/iris_svm.py --exp-config gamma=0.1,0.7 --exp-regen        # intended change
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import tempfile
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from .keys import CASE_ID, CASE_RUNS, EXPERIMENT, VARIANT
+from .tolerance import Tolerances, compare_run, format_differences
+
+__all__ = ["Baselines", "baseline_path", "baseline_content", "dumps_baseline", "case_command"]
+
+SETTINGS = pytest.StashKey["Baselines"]()
+#: the baseline read for this case (pinned seed and expected values), once per item
+_LOADED = pytest.StashKey["dict[str, Any] | None"]()
+#: what happened to the case's baseline, for the summary: checked, mismatch, written, rewritten, unchanged
+_STATUS = pytest.StashKey[str]()
+_COUNTS = pytest.StashKey[dict[str, int]]()
+_PROP = "sacredx_baseline"
+_UNSAFE = str.maketrans({c: "_" for c in '/\\:*?"<>|'})
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("sacredx", "experiments (pytest-sacredx)")
+    group.addoption(
+        "--exp-regression",
+        dest="sacredx_regression",
+        action="store_true",
+        default=None,
+        help="Compare each case's result and final metrics with its baseline file (written when "
+        "missing); a baseline pins the case's seed.",
+    )
+    group.addoption(
+        "--exp-regen",
+        dest="sacredx_regen",
+        action="store_true",
+        default=False,
+        help="Rewrite the baselines of every case that runs (and only those).",
+    )
+    parser.addini("sacredx_regression", "Compare cases with their baselines (as --exp-regression).",
+                  type="bool", default=False)
+    parser.addini("sacredx_baseline_dir", "Folder of the baselines, relative to the file that defines "
+                  "the case (default: baselines).", default="baselines")
+    parser.addini("sacredx_tolerance", "Tolerances, one 'KEY rtol=R atol=A' per line; KEY is a metric, "
+                  "a key of a dict result, 'result' or '*'.", type="linelist", default=[])
+
+
+@attrs.frozen
+class Baselines:
+    """The session's baseline settings."""
+
+    compare: bool
+    regen: bool
+    folder: str
+    tolerances: Tolerances
+
+    @property
+    def enabled(self) -> bool:
+        return self.compare or self.regen
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> Baselines:
+        regression = config.getoption("sacredx_regression")
+        if regression is None:
+            regression = bool(config.getini("sacredx_regression"))
+        try:
+            tolerances = Tolerances.from_ini(config.getini("sacredx_tolerance"))
+        except ValueError as e:
+            raise pytest.UsageError(str(e)) from None
+        return cls(bool(regression), bool(config.getoption("sacredx_regen")),
+                   config.getini("sacredx_baseline_dir") or "baselines", tolerances)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[SETTINGS] = Baselines.from_config(config)
+    config.stash[_COUNTS] = {}
+    if config.stash[SETTINGS].enabled:
+        config.pluginmanager.register(_StatusCollector(config), "sacredx-baselines-status")
+
+
+# ----------------------------------------------------------------------------------- paths and files
+def _case_parts(item: pytest.Item) -> tuple[str, str]:
+    """(experiment or test name, case id) of an item; the case id is ``default`` without variant."""
+    nodeid = item.stash.get(CASE_ID, item.nodeid).split("@", 1)[0]
+    name = ".".join(nodeid.split("::")[1:]) or item.name
+    base, bracket, rest = name.partition("[")
+    case = rest[:-1] if bracket and rest.endswith("]") else ""
+    experiment = item.stash.get(EXPERIMENT, None)
+    if experiment is not None and case == experiment.path:  # a marker test's default-variant id
+        case = ""
+    return base, case or "default"
+
+
+def baseline_path(item: pytest.Item) -> Path:
+    """Where the baseline of ``item`` lives (see the module docstring)."""
+    folder = Path(item.config.stash[SETTINGS].folder)
+    if not folder.is_absolute():
+        folder = Path(item.path).parent / folder
+    name, case = _case_parts(item)
+    return folder / name.translate(_UNSAFE) / f"{case.translate(_UNSAFE)}.json"
+
+
+def baseline_content(item: pytest.Item, run: Any) -> dict[str, Any]:
+    """What a baseline stores for ``run``: deterministic, JSON-safe, no times or host data."""
+    from ..serialize import to_jsonable
+
+    config = to_jsonable(run.config)
+    seed = config.pop("seed", run.seed)
+    return {
+        "case": _case_parts(item)[1],
+        "config": config,
+        "seed": seed,
+        "result": to_jsonable(run.result),
+        "metrics": to_jsonable(dict(getattr(run, "final_metrics", {}) or {})),
+    }
+
+
+def dumps_baseline(content: dict[str, Any]) -> str:
+    """Stable text: sorted keys, indent 2, trailing newline (NaN and inf as JSON's ``NaN``/``Infinity``)."""
+    return json.dumps(content, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _load(item: pytest.Item) -> dict[str, Any] | None:
+    if _LOADED in item.stash:
+        return item.stash[_LOADED]
+    path = baseline_path(item)
+    data: dict[str, Any] | None = None
+    if path.is_file():
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise pytest.UsageError(f"baseline {path}: unreadable ({e}); fix it or rerun with --exp-regen.") from None
+        if not isinstance(data, dict):
+            raise pytest.UsageError(f"baseline {path}: not a JSON object; rerun with --exp-regen.")
+    item.stash[_LOADED] = data
+    return data
+
+
+def _rel(path: Path, config: pytest.Config) -> str:
+    try:
+        return str(path.relative_to(config.rootpath))
+    except ValueError:
+        return str(path)
+
+
+def _literal(value: Any) -> str:
+    return value if isinstance(value, str) and value.isidentifier() else repr(value)
+
+
+def case_command(item: pytest.Item, *extra: str) -> str:
+    """``pytest <node id> <the sweep options that make this case exist> <extra>``."""
+    args = ["pytest", item.stash.get(CASE_ID, item.nodeid).split("@", 1)[0]]
+    variant = item.stash.get(VARIANT, None)
+    if variant is not None:
+        args += [f"--exp-config={k}={_literal(v)}" for k, v in variant.updates]
+        if variant.named:
+            args.append(f"--exp-named-config={'+'.join(variant.named)}")
+        if variant.seed_index is not None:
+            args.append(f"--exp-seeds={item.config.getoption('sacredx_seeds', None) or variant.seed_index + 1}")
+    return shlex.join([*args, *extra])
+
+
+# ----------------------------------------------------------------------------------- hooks
+@pytest.hookimpl(tryfirst=True)
+def pytest_sacredx_case_seed(item: pytest.Item, session_seed: int) -> int | None:
+    """A baseline pins its seed."""
+    if not item.config.stash[SETTINGS].enabled:
+        return None
+    data = _load(item)
+    seed = data.get("seed") if data else None
+    return int(seed) if isinstance(seed, int) else None
+
+
+def _tolerances(item: pytest.Item) -> Tolerances:
+    tols = item.config.stash[SETTINGS].tolerances
+    marker = item.get_closest_marker("experiment")
+    if marker is not None and "tolerance" in marker.kwargs:
+        try:
+            tols = tols.merged(Tolerances.from_marker(marker.kwargs["tolerance"]))
+        except ValueError as e:
+            raise pytest.UsageError(f"@pytest.mark.experiment(…, tolerance=…): {e}") from None
+    return tols
+
+
+def _completed_run(item: pytest.Item) -> Any | None:
+    runs = item.stash.get(CASE_RUNS, None)
+    if not runs:
+        return None
+    run = runs[-1].run
+    return run if run.status == "COMPLETED" else None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
+    settings = item.config.stash[SETTINGS]
+    if not settings.enabled:
+        return (yield)
+    try:
+        outcome = yield
+    except BaseException:
+        if settings.regen:  # honest force: a completed run is pinned even when its test failed
+            _regenerate(item)
+        raise
+    if settings.regen:
+        _regenerate(item)
+    else:
+        _check(item, settings)
+    return outcome
+
+
+def _regenerate(item: pytest.Item) -> None:
+    run = _completed_run(item)
+    if run is None:
+        return
+    path = baseline_path(item)
+    text = dumps_baseline(baseline_content(item, run))
+    old = path.read_text(encoding="utf-8") if path.is_file() else None
+    if old == text:
+        item.stash[_STATUS] = "unchanged"
+        return
+    _write(path, text)
+    item.stash[_STATUS] = "rewritten" if old is not None else "written"
+
+
+def _check(item: pytest.Item, settings: Baselines) -> None:
+    __tracebackhide__ = True
+    run = _completed_run(item)
+    if run is None:
+        return
+    path = baseline_path(item)
+    new = baseline_content(item, run)
+    expected = _load(item)
+    if expected is None:
+        _write(path, dumps_baseline(new))
+        item.stash[_STATUS] = "written"
+        pytest.fail(
+            f"no baseline for this case yet: wrote {_rel(path, item.config)} (seed {new['seed']}). "
+            "Review and commit it; the next --exp-regression run compares against it.",
+            pytrace=False,
+        )
+    diffs = compare_run(expected, json.loads(dumps_baseline(new)), _tolerances(item))
+    if not diffs:
+        item.stash[_STATUS] = "checked"
+        return
+    item.stash[_STATUS] = "mismatch"
+    lines = [f"baseline mismatch: {_rel(path, item.config)} (seed {new['seed']})", format_differences(diffs)]
+    changed = _config_changes(expected.get("config"), new["config"])
+    if changed:
+        lines.append("config differs from the baseline's: " + ", ".join(changed))
+    if expected.get("seed") != new["seed"]:
+        lines.append(f"seed differs from the baseline's: {expected.get('seed')} → {new['seed']} "
+                     "(an explicit seed= in the variant wins over the pinned one)")
+    lines.append("regenerate this baseline: " + case_command(item, "--exp-regen"))
+    pytest.fail("\n".join(lines), pytrace=False)
+
+
+def _config_changes(old: Any, new: Any) -> list[str]:
+    from ..config.paths import iterate_flattened
+
+    if not isinstance(old, dict):
+        return []
+    before, after = dict(iterate_flattened(old)), dict(iterate_flattened(new))
+    keys = sorted(k for k in set(before) | set(after) if before.get(k, ...) != after.get(k, ...))
+    return [f"{k} {json.dumps(before.get(k))} → {json.dumps(after.get(k))}" for k in keys[:10]]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    status = item.stash.get(_STATUS, None)
+    if status is not None and call.when == "call":
+        report.user_properties.append((_PROP, status))
+    return report
+
+
+class _StatusCollector:
+    """Counts baseline outcomes from reports (local, or brought by xdist from the workers)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":
+            return
+        counts = self.config.stash[_COUNTS]
+        for name, value in report.user_properties:
+            if name == _PROP:
+                counts[value] = counts.get(value, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    settings = config.stash.get(SETTINGS, None)
+    if settings is None or not settings.enabled:
+        return
+    counts = config.stash[_COUNTS]
+    order = ("checked", "mismatch", "written", "rewritten", "unchanged")
+    said = ", ".join(f"{counts[k]} {k}" for k in order if counts.get(k))
+    mode = "regenerated" if settings.regen else "compared"
+    terminalreporter.write_line(f"sacredx baselines ({mode}): {said or 'no completed case runs'}")
