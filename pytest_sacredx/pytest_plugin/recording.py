@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from ..run.run import Run
     from .sweep import Variant
 
-__all__ = ["run_case", "session_observers", "store_names"]
+__all__ = ["run_case", "session_observers", "store_names", "observer_uris"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -67,7 +67,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("sacredx_capture", "Default of --exp-capture.", default="sys")
 
 
-def _observer_uris(config: pytest.Config) -> list[str]:
+def observer_uris(config: pytest.Config) -> list[str]:
+    """The session's store URIs as given (the default store when none is), including 'none'."""
     uris = config.getoption("sacredx_observers") or config.getini("sacredx_observers")
     if not uris:
         return [f"tinydb:{config.rootpath / '.sacredx'}"]
@@ -83,7 +84,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from ..observers.uri import from_uri
 
     observers: list[Any] = []
-    for uri in _observer_uris(config):
+    for uri in observer_uris(config):
         if uri.strip().lower() == "none":
             continue
         try:
@@ -102,7 +103,7 @@ def session_observers(config: pytest.Config) -> list[Any]:
 
 
 def store_names(config: pytest.Config) -> str:
-    uris = [u for u in _observer_uris(config) if u.strip().lower() != "none"]
+    uris = [u for u in observer_uris(config) if u.strip().lower() != "none"]
     if not uris:
         return "not recorded"
     try:
