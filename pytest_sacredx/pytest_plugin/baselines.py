@@ -341,6 +341,7 @@ class _StatusCollector:
                 counts[value] = counts.get(value, 0) + 1
 
 
+@pytest.hookimpl(trylast=True)  # after the runs table
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     settings = config.stash.get(SETTINGS, None)
     if settings is None or not settings.enabled:

@@ -126,6 +126,7 @@ def summarize(values: list[float]) -> tuple[int, float, float, float, float]:
     return len(values), statistics.fmean(finite), std, min(finite), max(finite)
 
 
+@pytest.hookimpl(trylast=True)  # after the runs table
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     from .report import ROWS, _summary_mode
 

@@ -27,6 +27,8 @@ pytest_plugins = [
     "pytest_sacredx.pytest_plugin.xdist",
     "pytest_sacredx.pytest_plugin.baselines",
     "pytest_sacredx.pytest_plugin.multiseed",
+    "pytest_sacredx.pytest_plugin.determinism",
+    "pytest_sacredx.pytest_plugin.compare",
 ]
 
 

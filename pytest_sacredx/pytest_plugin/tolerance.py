@@ -270,10 +270,13 @@ def _diff_cell(value: float | None, percent: bool = False) -> str:
     return f"{value:.4g}"
 
 
-def format_differences(diffs: Iterable[Difference], limit: int = 30) -> str:
-    """A table: key, expected, got, absolute and relative difference, tolerance (or what differs)."""
+def format_differences(
+    diffs: Iterable[Difference], limit: int = 30, names: tuple[str, str] = ("expected", "got")
+) -> str:
+    """A table: key, expected, got, absolute and relative difference, tolerance (or what differs);
+    ``names`` relabels the two value columns (``("first run", "second run")``)."""
     diffs = list(diffs)
-    header = ["key", "expected", "got", "abs diff", "rel diff", "tolerance"]
+    header = ["key", *names, "abs diff", "rel diff", "tolerance"]
     rows = [
         [
             d.key,
