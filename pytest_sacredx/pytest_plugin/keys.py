@@ -23,6 +23,7 @@ __all__ = [
     "EXPERIMENT",
     "CASE_RUNS",
     "SCRATCH_RUNS",
+    "LAST_SCRATCH",
     "CaseResult",
     "CaseRun",
 ]
@@ -41,6 +42,8 @@ EXPERIMENT = pytest.StashKey["Experiment"]()
 CASE_RUNS = pytest.StashKey[list["CaseRun"]]()
 #: True while the runs of this item are scratch runs: not recorded, no summary row (hypothesis examples)
 SCRATCH_RUNS = pytest.StashKey[bool]()
+#: the last scratch run of this item and what it was asked for (to record a falsifying example)
+LAST_SCRATCH = pytest.StashKey["CaseRun"]()
 
 
 @attrs.define

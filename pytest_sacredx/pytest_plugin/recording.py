@@ -27,6 +27,7 @@ from .keys import (
     CASE_ID,
     CASE_RESULT,
     CASE_RUNS,
+    LAST_SCRATCH,
     OBSERVERS,
     SCRATCH_RUNS,
     SESSION_SEED,
@@ -166,6 +167,7 @@ def run_case(
     if info:
         run.info.update(info)
     if not record:
+        item.stash[LAST_SCRATCH] = CaseRun(experiment, variant, extra_updates, run)
         run()
         return run
     run.observers = [*session_observers(config), *run.observers]
