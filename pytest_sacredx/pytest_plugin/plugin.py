@@ -29,6 +29,7 @@ pytest_plugins = [
     "pytest_sacredx.pytest_plugin.multiseed",
     "pytest_sacredx.pytest_plugin.determinism",
     "pytest_sacredx.pytest_plugin.compare",
+    "pytest_sacredx.pytest_plugin.properties",
 ]
 
 
