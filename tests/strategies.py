@@ -74,3 +74,22 @@ def same_value(a: Any, b: Any) -> bool:
     if isinstance(a, (list, tuple)):
         return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
     return bool(a == b)
+
+
+def json_results(max_leaves: int = 10) -> st.SearchStrategy[Any]:
+    """Run results in stored (JSON) form, NaN and ±inf included: what baselines hold."""
+    leaves = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(10**12), max_value=10**12),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.text(max_size=8),
+    )
+    return st.recursive(
+        leaves,
+        lambda children: st.one_of(
+            st.lists(children, max_size=4),
+            st.dictionaries(st.text(alphabet="abcxyz_", min_size=1, max_size=4), children, max_size=4),
+        ),
+        max_leaves=max_leaves,
+    )

@@ -1,0 +1,140 @@
+"""--exp-regression / --exp-regen: baseline files, pinned seeds, tolerances, mismatch reports."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Any
+
+import pytest
+from hypothesis import given
+from plugin_helpers import MODES, TOY, results_by_case, run_pytest
+from strategies import json_results
+
+from pytest_sacredx.pytest_plugin.baselines import dumps_baseline
+from pytest_sacredx.pytest_plugin.tolerance import compare_run
+
+# score depends on the seed: a baseline that did not pin its seed would not reproduce
+SEEDED = TOY.replace('_run.log_scalar("score", gamma * C)', '_run.log_scalar("score", gamma * C + _seed % 7)')
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@given(json_results(), json_results())
+def test_baseline_text_round_trips_any_result(result: Any, metric: Any) -> None:
+    content = {"case": "C=1", "config": {"C": 1}, "seed": 5, "result": result, "metrics": {"m": metric}}
+    text = dumps_baseline(content)
+    assert text.endswith("}\n") and dumps_baseline(json.loads(text)) == text
+    assert compare_run(content, json.loads(text)) == []
+
+
+def test_missing_baselines_fail_are_written_and_then_pass_with_pinned_seeds(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(exp_toy=SEEDED)
+    first = run_pytest(pytester, mode, "--exp-config", "C=1,2", "--exp-regression", "--exp-seed=1")
+    first.assert_outcomes(failed=2)
+    first.stdout.fnmatch_lines(["*no baseline for this case yet: wrote baselines/toy/C=1.json (seed *)*"])
+    first.stdout.fnmatch_lines(["sacredx baselines (compared): 2 written"])
+    path = pytester.path / "baselines" / "toy" / "C=1.json"
+    text = path.read_text()
+    data = json.loads(text)
+    assert sorted(data) == ["case", "config", "metrics", "result", "seed"]
+    assert data["case"] == "C=1" and data["config"]["C"] == 1 and "seed" not in data["config"]
+    assert text == json.dumps(data, sort_keys=True, indent=2) + "\n"
+    # another session seed, another order, another process layout: the pinned seeds reproduce
+    again = run_pytest(pytester, mode, "--exp-config", "C=2,1", "--exp-regression", "--exp-seed=2")
+    again.assert_outcomes(passed=2)
+    again.stdout.fnmatch_lines(["sacredx baselines (compared): 2 checked"])
+    assert results_by_case(pytester)["toy[C=1]"].config["seed"] == data["seed"]
+    assert path.read_text() == text
+
+
+def test_mismatch_shows_keys_diffs_and_the_regen_command(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(exp_toy=TOY)
+    run_pytest(pytester, mode, "--exp-config", "C=1,2", "--exp-regression")
+    path = pytester.path / "baselines" / "toy" / "C=2.json"
+    data = json.loads(path.read_text())
+    data["metrics"]["score"] = 1.5
+    data["result"]["lr"] = 0.2
+    path.write_text(json.dumps(data))
+    result = run_pytest(pytester, mode, "--exp-config", "C=1,2", "--exp-regression")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "baseline mismatch: baselines/toy/C=2.json (seed *)",
+            "  key *expected*got*abs diff*rel diff*tolerance",
+            "  result.lr *0.2 *0.1 *0.1 *50%*exact",
+            "  score *1.5 *1 *0.5 *33.33%*exact",
+            "regenerate this baseline: pytest 'exp_toy.py::toy[[]C=2]' --exp-config=C=2 --exp-regen",
+        ]
+    )
+    result.stdout.fnmatch_lines(["FAILED exp_toy.py::toy[[]C=2] - baseline mismatch*"])
+    # the printed command regenerates exactly that baseline
+    line = next(x for x in result.outlines if x.startswith("regenerate this baseline: pytest "))
+    other = (pytester.path / "baselines" / "toy" / "C=1.json").stat().st_mtime_ns
+    regen = run_pytest(pytester, mode, *shlex.split(line.split("pytest ", 1)[1]))
+    regen.assert_outcomes(passed=1)
+    regen.stdout.fnmatch_lines(["sacredx baselines (regenerated): 1 rewritten"])
+    assert json.loads(path.read_text())["metrics"]["score"] == 1
+    assert (pytester.path / "baselines" / "toy" / "C=1.json").stat().st_mtime_ns == other
+    run_pytest(pytester, mode, "--exp-config", "C=1,2", "--exp-regression").assert_outcomes(passed=2)
+
+
+def test_regen_rewrites_only_cases_that_ran_even_failing_ones(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(
+        exp_toy=TOY,
+        test_toy="""
+import pytest
+from exp_toy import ex
+
+@pytest.mark.experiment(ex, C=[1, 2])
+def test_small(exp_run):
+    assert exp_run().result["score"] < 0.7   # fails for C=2, whose run completes
+""",
+    )
+    run_pytest(pytester, mode, "--exp-regen", "-k", "test_small").assert_outcomes(passed=1, failed=1)
+    folder = pytester.path / "baselines" / "test_small"
+    assert sorted(p.name for p in folder.iterdir()) == ["C=1.json", "C=2.json"]
+    assert not (pytester.path / "baselines" / "toy").exists()  # the experiment item did not run
+
+
+def test_tolerances_from_ini_and_marker(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(
+        exp_toy=TOY,
+        test_toy="""
+import pytest
+from exp_toy import ex
+
+@pytest.mark.experiment(ex, tolerance={"score": 0.5})
+def test_default(exp_run):
+    exp_run()
+""",
+    )
+    run_pytest(pytester, mode, "--exp-regression")  # writes both baselines
+    assert (pytester.path / "baselines" / "test_default" / "default.json").exists()
+    for path in (pytester.path / "baselines").glob("*/default.json"):
+        data = json.loads(path.read_text())
+        data["metrics"]["score"] *= 1.2
+        path.write_text(json.dumps(data))
+    # the marker allows 50 %; the experiment item is exact until the ini line allows it
+    run_pytest(pytester, mode, "--exp-regression").assert_outcomes(passed=1, failed=1)
+    pytester.makeini("[pytest]\nsacredx_tolerance =\n    score rtol=0.25\n")
+    run_pytest(pytester, mode, "--exp-regression").assert_outcomes(passed=2)
+
+
+def test_bad_tolerance_line_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(exp_toy=TOY)
+    pytester.makeini("[pytest]\nsacredx_tolerance =\n    score rtol=lots\n")
+    result = run_pytest(pytester, "serial", "--exp-regression")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: sacredx_tolerance line 'score rtol=lots': 'lots' is not a number."])
+
+
+def test_ini_switch_and_baseline_dir(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(exp_toy=TOY)
+    pytester.makeini("[pytest]\nsacredx_regression = true\nsacredx_baseline_dir = pins\n")
+    run_pytest(pytester, "serial").assert_outcomes(failed=1)
+    assert (pytester.path / "pins" / "toy" / "default.json").exists()
+    run_pytest(pytester, "serial").assert_outcomes(passed=1)
