@@ -236,7 +236,7 @@ class Experiment(Ingredient):
 
 def _redact(options: dict[str, Any]) -> dict[str, Any]:
     """Options without secrets (passwords in observer URLs and the like), as stored with the run."""
-    if not any(isinstance(v, (str, list, tuple, dict)) for v in options.values()):
+    if not any(v and isinstance(v, (str, list, tuple, dict)) for v in options.values()):
         return dict(options)  # nothing that could hold a secret: the common case, kept cheap
     from .observers.redact import redact_options
 

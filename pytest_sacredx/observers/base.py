@@ -15,6 +15,10 @@ Payloads (all times are naive UTC ``datetime``):
   only the entries logged since the previous call
 - ``captured_out``: the whole (filtered) output so far, not a delta; ``fail_trace``: list of strings
 
+An observer may also define ``final_heartbeat_event`` (same arguments as ``heartbeat_event``): the run
+then calls it instead of ``heartbeat_event`` for its last beat, which the terminal event follows at
+once — so a store can skip a write the terminal event repeats. Observers without it get a normal beat.
+
 ``started_event``/``queued_event`` receive ``_id`` (None, or an id the user asked for) and return the id
 they stored the run under; the first non-None answer becomes ``run._id``. An exception there stops the run;
 later events are isolated (a failing observer is warned about once and skipped from then on).

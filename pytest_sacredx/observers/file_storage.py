@@ -76,6 +76,17 @@ def _serialized(method: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
+_PLAIN = (int, float, str, bool, type(None))
+
+
+def _plain_list(items: Any) -> list[Any]:
+    """A metric series as a JSON list: plain numbers pass as they are (the common, long case)."""
+    items = list(items)
+    if all(type(v) in _PLAIN for v in items):
+        return items
+    return to_jsonable(items)
+
+
 def _iso(value: _dt.datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
@@ -201,7 +212,8 @@ class FileStorageObserver(RunObserver):
 
     def _make_run_dir(self, _id: Any) -> str:
         """Claim a run directory with an exclusive ``mkdir``; return its name (the run id)."""
-        os.makedirs(self.basedir, exist_ok=True)
+        if self._next_id is None:
+            os.makedirs(self.basedir, exist_ok=True)
         if _id is not None:
             name = str(_id)
             try:
@@ -288,7 +300,8 @@ class FileStorageObserver(RunObserver):
         write_json_atomic(self._path(filename), to_jsonable(obj))
 
     def _save_run(self) -> None:
-        self.save_json(self.run_entry, "run.json")
+        # run_entry holds converted values only (every event converts what it adds), so no second pass
+        write_json_atomic(self._path("run.json"), self.run_entry)
 
     def _save_cout(self, captured_out: str) -> None:
         captured_out = captured_out or ""
@@ -305,7 +318,10 @@ class FileStorageObserver(RunObserver):
     def _save_metrics_json(self, force: bool = False) -> None:
         if self._points_in_json == self._points and not force:
             return
-        self.save_json(self._metrics, "metrics.json")
+        # Already converted in log_metrics; compact, so the C encoder does it (indenting a long series
+        # in pure Python cost more than logging it).
+        data = json.dumps(self._metrics, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        write_bytes_atomic(self._path("metrics.json"), data.encode("utf-8"))
         self._points_in_json = self._points
 
     def _finish(self) -> None:
@@ -336,7 +352,7 @@ class FileStorageObserver(RunObserver):
             "meta": to_jsonable(meta_info),
             "status": "QUEUED",
         }
-        self.save_json(self.config, "config.json")
+        write_json_atomic(self._path("config.json"), self.config)  # converted in _reset_run_state
         self._save_run()
         return name
 
@@ -364,7 +380,7 @@ class FileStorageObserver(RunObserver):
             "artifacts": [],
             "heartbeat": None,
         }
-        self.save_json(self.config, "config.json")
+        write_json_atomic(self._path("config.json"), self.config)  # converted in _reset_run_state
         self._save_run()
         return name
 
@@ -372,12 +388,22 @@ class FileStorageObserver(RunObserver):
     def heartbeat_event(
         self, info: dict[str, Any], captured_out: str, beat_time: _dt.datetime, result: Any
     ) -> None:
+        self._beat(info, captured_out, beat_time, result)
+        self._save_run()
+
+    @_serialized
+    def final_heartbeat_event(
+        self, info: dict[str, Any], captured_out: str, beat_time: _dt.datetime, result: Any
+    ) -> None:
+        """The last beat of a run: the terminal event follows at once and writes run.json."""
+        self._beat(info, captured_out, beat_time, result)
+
+    def _beat(self, info: dict[str, Any], captured_out: str, beat_time: _dt.datetime, result: Any) -> None:
         assert self.run_entry is not None
         self.info = info
         self.run_entry["heartbeat"] = _iso(beat_time)
         self.run_entry["result"] = to_jsonable(result)
         self._save_cout(captured_out)
-        self._save_run()
         if info:
             self.save_json(info, "info.json")
 
@@ -442,8 +468,10 @@ class FileStorageObserver(RunObserver):
         delta: dict[str, dict[str, list[Any]]] = {}
         for name, series in metrics_by_name.items():
             part = {
-                key: to_jsonable(list(series.get(key, ())))
-                for key in ("steps", "values", "timestamps")
+                "steps": _plain_list(series.get("steps", ())),
+                "values": _plain_list(series.get("values", ())),
+                "timestamps": [_iso(t) if isinstance(t, _dt.datetime) else to_jsonable(t)
+                               for t in series.get("timestamps", ())],
             }
             if not any(part.values()):
                 continue
@@ -454,10 +482,13 @@ class FileStorageObserver(RunObserver):
             for key, items in part.items():
                 stored[key].extend(items)
             self._points += len(part["values"])
-        if delta:
-            line = json.dumps(delta, sort_keys=True, ensure_ascii=False) + "\n"
-            with open(self._path("metrics.jsonl"), "ab") as fh:
-                fh.write(line.encode("utf-8"))
+        if not delta:
+            if self._points_in_json < 0:
+                self._save_metrics_json()  # as Sacred: metrics.json exists ({}) once metrics flowed
+            return
+        encoded = json.dumps(delta, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        with open(self._path("metrics.jsonl"), "ab") as fh:
+            fh.write(encoded + b"\n")
         # Sacred writes metrics.json (even as {}) on every beat; we rewrite it while it is small and
         # then only when it grew by a quarter, so a long run costs linear, not quadratic, I/O.
         if (
@@ -465,7 +496,13 @@ class FileStorageObserver(RunObserver):
             or self._points <= _SMALL_SERIES
             or self._points >= 1.25 * self._points_in_json
         ):
-            self._save_metrics_json()
+            # All points so far came in this one delta: metrics.json holds exactly the same text.
+            first = all(len(part["values"]) == len(self._metrics[n]["values"]) for n, part in delta.items())
+            if first and len(delta) == len(self._metrics):
+                write_bytes_atomic(self._path("metrics.json"), encoded)
+                self._points_in_json = self._points
+            else:
+                self._save_metrics_json()
 
     # -- optional report ------------------------------------------------------------------------------
 

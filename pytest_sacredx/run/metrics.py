@@ -98,8 +98,7 @@ class MetricsLogger:
         self._step_counter[metric_name] = step
         self._pending.append((metric_name, step, time.time(), value))
 
-    def get_last_metrics(self) -> list[ScalarMetricLogEntry]:
-        """Remove and return everything logged since the previous call, oldest first."""
+    def _drain(self) -> list[tuple[str, Any, float, Any]]:
         with self._drain_lock:
             pending = self._pending
             count = len(pending)
@@ -108,6 +107,38 @@ class MetricsLogger:
             raw = pending[:count]
             # Only this prefix is removed: appends made after the slice land behind it and survive.
             del pending[:count]
+        return raw
+
+    def drain_linearized(self) -> dict[str, dict[str, Any]]:
+        """``linearize_metrics(get_last_metrics())`` in one pass, without the per-entry records: the
+        run's heartbeat needs only the grouped form."""
+        by_name: dict[str, dict[str, Any]] = {}
+        columns: dict[str, tuple[Any, Any, Any]] = {}
+        if _utcfromtimestamp is not None:
+            to_dt = _utcfromtimestamp
+        else:
+
+            def to_dt(ts: float) -> datetime:
+                return _EPOCH + timedelta(seconds=ts)
+
+        for name, step, ts, value in self._drain():
+            cols = columns.get(name)
+            if cols is None:
+                steps: list[Any] = []
+                values: list[Any] = []
+                stamps: list[datetime] = []
+                by_name[name] = {"steps": steps, "values": values, "timestamps": stamps, "name": name}
+                cols = columns[name] = (steps.append, values.append, stamps.append)
+            cols[0](step)
+            cols[1](value)
+            cols[2](to_dt(ts))
+        return by_name
+
+    def get_last_metrics(self) -> list[ScalarMetricLogEntry]:
+        """Remove and return everything logged since the previous call, oldest first."""
+        raw = self._drain()
+        if not raw:
+            return []
         # tuple.__new__ skips the NamedTuple's Python-level __new__: the drain is most of a beat's cost.
         new, entry = tuple.__new__, ScalarMetricLogEntry
         if _utcfromtimestamp is not None:

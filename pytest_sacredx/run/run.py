@@ -30,7 +30,7 @@ from typing import Any
 from ..errors import ArtifactNameError, ObserverError, SacredInterrupt
 from ..observers.base import td_format
 from .context import _ACTIVE, _CURRENT
-from .metrics import MetricsLogger, linearize_metrics
+from .metrics import MetricsLogger
 from .seeding import set_global_seed
 from .tracebacks import format_filtered_exception
 
@@ -284,28 +284,33 @@ class Run:
         else:
             self.run_logger.info('Started run with ID "%s"', self._id)
 
-    def _emit_heartbeat(self) -> None:
+    def _emit_heartbeat(self, final: bool = False) -> None:
         with self._emit_lock:
             beat_time = utcnow()
             if self._capture is not None:
                 self.captured_out = self._capture.get()
-            logged = self._metrics.get_last_metrics()
-            if logged:
-                metrics_by_name = linearize_metrics(logged)
+            metrics_by_name = self._metrics.drain_linearized()
+            if metrics_by_name:
                 for name, series in metrics_by_name.items():
                     self.final_metrics[name] = series["values"][-1]
                 self._safe_emit("log_metrics", metrics_by_name=metrics_by_name, info=self.info)
-            self._safe_emit(
-                "heartbeat_event",
-                info=self.info,
-                captured_out=self.captured_out,
-                beat_time=beat_time,
-                result=self.result,
-            )
-
-    def _safe_emit(self, event: str, **kwargs: Any) -> None:
-        with self._emit_lock:
+            beat = {
+                "info": self.info,
+                "captured_out": self.captured_out,
+                "beat_time": beat_time,
+                "result": self.result,
+            }
+            if not final:
+                self._safe_emit("heartbeat_event", **beat)
+                return
+            # The last beat: observers that can skip what the terminal event repeats say so.
             for observer in self.observers:
+                event = "final_heartbeat_event" if hasattr(observer, "final_heartbeat_event") else "heartbeat_event"
+                self._safe_emit(event, _only=observer, **beat)
+
+    def _safe_emit(self, event: str, _only: Any = None, **kwargs: Any) -> None:
+        with self._emit_lock:
+            for observer in self.observers if _only is None else (_only,):
                 if observer in self._failed_observers:
                     continue
                 try:
@@ -354,7 +359,7 @@ class Run:
         if self._capture is not None:
             self.captured_out = self._capture.get()
         if self.status == "RUNNING":
-            self._emit_heartbeat()
+            self._emit_heartbeat(final=True)
 
     def _captured_state(self, cf: Any) -> Any:
         state = self._captured.get(cf)
