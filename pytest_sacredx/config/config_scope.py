@@ -374,21 +374,23 @@ class _Guarder:
             if name in self.global_names:
                 continue
             self.watched.add(name)
+            loc = {"lineno": line, "end_lineno": line, "col_offset": 0, "end_col_offset": 0}
+            # Locations given directly: ast.fix_missing_locations walked each guard again and was
+            # most of the cost of building a large scope.
             call = ast.Call(
-                func=ast.Name(_FIX_NAME, ast.Load()),
-                args=[ast.Constant(name), ast.Name(name, ast.Load())],
+                func=ast.Name(_FIX_NAME, ast.Load(), **loc),
+                args=[ast.Constant(name, **loc), ast.Name(name, ast.Load(), **loc)],
                 keywords=[],
+                **loc,
             )
             test = ast.Compare(
-                left=ast.Constant(name),
+                left=ast.Constant(name, **loc),
                 ops=[ast.In()],
-                comparators=[ast.Name(_FIXED_NAME, ast.Load())],
+                comparators=[ast.Name(_FIXED_NAME, ast.Load(), **loc)],
+                **loc,
             )
-            assign = ast.Assign(targets=[ast.Name(name, ast.Store())], value=call)
-            guard = ast.If(test=test, body=[assign], orelse=[])
-            guard.lineno = guard.end_lineno = line
-            guard.col_offset = guard.end_col_offset = 0
-            out.append(ast.fix_missing_locations(guard))
+            assign = ast.Assign(targets=[ast.Name(name, ast.Store(), **loc)], value=call, **loc)
+            out.append(ast.If(test=test, body=[assign], orelse=[], **loc))
         return out
 
     def body(self, body: list[ast.stmt]) -> list[ast.stmt]:
