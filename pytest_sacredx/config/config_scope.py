@@ -473,15 +473,20 @@ def _reject_return_and_yield(
 def _find_docs(node: ast.FunctionDef, source: str) -> dict[str, str]:
     """Map each assigned name to its comment: on the assignment's line, or the comment lines right above."""
     comments: dict[int, tuple[int, str]] = {}
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-            if tok.type == tokenize.COMMENT:
-                comments[tok.start[0]] = (tok.start[1], tok.string.lstrip("#").strip())
-    except (tokenize.TokenError, SyntaxError):
-        return {}
+    lines = source.splitlines()
+    # Only lines with a '#' can hold a comment; tokenizing them one by one (as Sacred does) is far
+    # cheaper than tokenizing a large scope whole. A '#' inside a string is a STRING token, not a comment.
+    for lineno, text in enumerate(lines, 1):
+        if "#" not in text:
+            continue
+        try:
+            for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+                if tok.type == tokenize.COMMENT:
+                    comments[lineno] = (tok.start[1], tok.string.lstrip("#").strip())
+        except (tokenize.TokenError, SyntaxError, IndentationError):
+            continue  # a line inside a multi-line string or bracket: no comment we can attribute
     if not comments:
         return {}
-    lines = source.splitlines()
     ignored = [re.compile(p) for p in SETTINGS.CONFIG.IGNORED_COMMENTS]
 
     def usable(text: str) -> bool:
