@@ -151,6 +151,8 @@ def load_reference(ref: str, session_stores: list[str], own_sweep: str) -> Refer
     try:
         reader = open_reader(uri)
     except (SacredxError, OSError, ValueError, ImportError) as e:
+        if ref == "last":  # the session's own store does not exist yet: the first sweep
+            return None
         raise pytest.UsageError(f"--exp-compare={ref}: cannot read {uri}: {e}") from None
     try:
         records = list(reader.list_runs())

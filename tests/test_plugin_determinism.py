@@ -1,0 +1,66 @@
+"""--exp-check-determinism: a second run with the same seed must give the same result and metrics."""
+
+from __future__ import annotations
+
+import pytest
+from plugin_helpers import MODES, TOY, run_pytest, stored_runs
+
+LEAKY = TOY.replace(
+    '@ex.main\ndef main(',
+    'CALLS = []\n\n@ex.main\ndef main(',
+).replace(
+    '_run.log_scalar("score", gamma * C)',
+    'CALLS.append(1)\n    _run.log_scalar("score", gamma * C * (len(CALLS) if C == 2 else 1))',
+)
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def test_deterministic_cases_pass_and_are_recorded_once(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(exp_toy=TOY)
+    result = run_pytest(pytester, mode, "--exp-config", "C=1,2", "--exp-check-determinism")
+    result.assert_outcomes(passed=2)
+    assert len(stored_runs(pytester)) == 2
+
+
+def test_hidden_state_is_found_and_the_key_named(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(exp_toy=LEAKY)
+    result = run_pytest(pytester, mode, "--exp-config", "C=1,2", "--exp-check-determinism", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "nondeterministic: a second run with the same seed (*) in the same process gave other values:",
+            "  key *first run *second run *abs diff *rel diff *tolerance",
+            "  score *",
+            "FAILED exp_toy.py::toy[[]C=2] - nondeterministic*",
+        ]
+    )
+    assert "result.draw" not in result.stdout.str()  # the global RNG is reseeded: draws repeat
+    # without the flag the same sweep passes
+    run_pytest(pytester, mode, "--exp-config", "C=1,2").assert_outcomes(passed=2)
+
+
+def test_marker_tests_are_checked_too(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(
+        exp_toy=LEAKY,
+        test_toy="""
+import pytest
+from exp_toy import ex
+
+@pytest.mark.experiment(ex, C=[2])
+def test_run(exp_run):
+    exp_run()
+""",
+    )
+    result = run_pytest(pytester, mode, "test_toy.py", "--exp-check-determinism")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["FAILED test_toy.py::test_run[[]C=2] - Failed: nondeterministic*"])
+
+
+def test_ini_switch(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(exp_toy=LEAKY)
+    pytester.makeini("[pytest]\nsacredx_check_determinism = true\n")
+    run_pytest(pytester, "serial", "--exp-config", "C=2").assert_outcomes(failed=1)
