@@ -59,8 +59,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         metavar="KEY:CHANGE",
-        help="Fail cases whose KEY (result or a metric) got worse than CHANGE: accuracy:-2% (dropped by "
-        "more than 2%), loss:+5% (rose by more than 5%), accuracy:-0.01 (absolute). Repeatable.",
+        help="Fail cases whose KEY (result or a metric) got worse than CHANGE: accuracy:-2%% (dropped by "
+        "more than 2%%), loss:+5%% (rose by more than 5%%), accuracy:-0.01 (absolute). Repeatable.",
     )
     parser.addini("sacredx_compare", "Default of --exp-compare.", default=None)
     parser.addini("sacredx_compare_fail", "Default --exp-compare-fail rules, one per line.",
