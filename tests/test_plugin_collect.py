@@ -169,3 +169,11 @@ def test_variants_hook_contributes_cases(pytester: pytest.Pytester, mode: str) -
     )
     result = run_pytest(pytester, mode, "--collect-only", "-q")
     assert "exp_toy.py::toy[C=7]" in result.outlines
+
+
+def test_help_lists_every_option(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--help")
+    assert result.ret == 0
+    out = result.stdout.str()
+    for option in ("--exp-config", "--exp-named-config", "--exp-seed", "--exp-observer", "--exp-summary"):
+        assert option in out
