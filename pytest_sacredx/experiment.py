@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 from collections.abc import Callable, Sequence
@@ -236,9 +237,23 @@ class Experiment(Ingredient):
 
 def _redact(options: dict[str, Any]) -> dict[str, Any]:
     """Options without secrets (passwords in observer URLs and the like), as stored with the run."""
-    if not any(v and isinstance(v, (str, list, tuple, dict)) for v in options.values()):
-        return dict(options)  # nothing that could hold a secret: the common case, kept cheap
+    if not any(_may_hold_secret(k, v) for k, v in options.items()):
+        return dict(options)  # the common case, kept cheap: a pytest sweep stores thousands of runs
     from .observers.redact import redact_options
 
     return redact_options(options)
 
+
+def _may_hold_secret(key: str, value: Any) -> bool:
+    if not value or isinstance(value, (bool, int, float)):
+        return False
+    if isinstance(value, str):
+        return "://" in value or "@" in value or "=" in value or _secret_key(key)
+    return True  # lists and dicts: let the redactor look inside
+
+
+@functools.lru_cache(maxsize=256)
+def _secret_key(key: str) -> bool:
+    from .observers.redact import is_secret_name
+
+    return is_secret_name(key)

@@ -547,15 +547,15 @@ def chain_evaluate_config_scopes(
 
     A key counts as *added* only while no scope defined it (markers merge with ``update_from``).
     """
-    result = ConfigSummary(dict(fixed or {}), added={k for k, _ in iterate_flattened(fixed or {})})
+    result: ConfigSummary | None = None
     current: dict[str, Any] = dict(preset or {})
-    evaluated = False
     for scope in config_scopes:
         summary = scope(fixed=fixed, preset=current, fallback=fallback)
+        if result is None:
+            result = ConfigSummary()
         result.update_from(summary)
         current = dict(summary)
-        evaluated = True
-    if evaluated:
-        result.clear()
-        result.update(current)
+    if result is None:  # no scopes: every fixed entry is an addition
+        return ConfigSummary(dict(fixed or {}), added={k for k, _ in iterate_flattened(fixed or {})})
+    result.update(current)
     return result

@@ -103,7 +103,18 @@ def session_observers(config: pytest.Config) -> list[Any]:
     return config.stash[OBSERVERS]
 
 
+_STORE_NAMES = pytest.StashKey[str]()
+
+
 def store_names(config: pytest.Config) -> str:
+    """The session's stores, for the header and the summary (passwords hidden, paths relative)."""
+    names = config.stash.get(_STORE_NAMES, None)
+    if names is None:
+        names = config.stash[_STORE_NAMES] = _store_names(config)
+    return names
+
+
+def _store_names(config: pytest.Config) -> str:
     uris = [u for u in observer_uris(config) if u.strip().lower() != "none"]
     if not uris:
         return "not recorded"
