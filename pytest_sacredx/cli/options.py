@@ -88,7 +88,9 @@ def _capture(value: Any, run: Any) -> None:
 
 
 def _comment(value: Any, run: Any) -> None:
-    run.meta_info["comment"] = value
+    from ..observers.redact import redact_url
+
+    run.meta_info["comment"] = redact_url(str(value)) if "://" in str(value) else value
 
 
 def _debug(value: Any, run: Any) -> None:
