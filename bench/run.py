@@ -312,6 +312,29 @@ WORKLOADS: tuple[Workload, ...] = (
             ),
         ),
     ),
+    Workload(
+        name="regression",
+        title="9. --exp-regression over 1,000 cases",
+        script="pytest_regression.py",
+        sides=("sacredx",),
+        args=_fixed(["--cases", "1000", "--repeats", "2"], ["--cases", "1000", "--repeats", "3"]),
+        reps={"quick": 1, "full": 2},
+        timeout=1800.0,
+        rows=(
+            Row(
+                "1,000-case sweep checked against baselines, vs the same sweep without",
+                "ms_per_case_regression",
+                "ms/case",
+                "ratio",
+                "<=",
+                1.2,
+                "≤ 1.2 (≤ +20%)",
+                anchor="sacredx",
+                anchor_metric="ms_per_case_plain",
+                digits=2,
+            ),
+        ),
+    ),
 )
 
 BY_NAME: dict[str, Workload] = {w.name: w for w in WORKLOADS}
