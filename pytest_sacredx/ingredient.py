@@ -253,7 +253,9 @@ class Ingredient:
                 dependencies=dependencies,
                 repositories=repos,
             )
-        return dict(self._ex_info)
+        # The same object for every run until provenance changes: observers can then convert it once
+        # per sweep instead of once per run. Treat it as read-only (``--name`` replaces it).
+        return self._ex_info
 
     # ------------------------------------------------------------------ traversal
     def traverse_ingredients(self) -> Iterator[tuple[Ingredient, int]]:

@@ -170,7 +170,7 @@ def _id(value: Any, run: Any) -> None:
 
 
 def _name(value: Any, run: Any) -> None:
-    run.experiment_info["name"] = value
+    run.experiment_info = {**run.experiment_info, "name": value}  # the cached info is shared
     run.run_logger = run.root_logger.getChild(value)
 
 

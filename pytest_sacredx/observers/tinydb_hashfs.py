@@ -126,6 +126,7 @@ class TinyDbObserver(RunObserver):
         self._local: dict[str, Any] | None = None  # the run document when the storage is not ours
         self._cout = ""
         self._put_cache: dict[tuple[str, int, int], str] = {}
+        self._ex_info_cache: tuple[dict[str, Any], dict[str, Any]] | None = None
         self._overwrite_used = False
 
     # -- lazily opened store (Sacred's attribute names) -----------------------------------------------
@@ -195,6 +196,16 @@ class TinyDbObserver(RunObserver):
         return self._put_cache[key]
 
     def _sources(self, ex_info: dict[str, Any]) -> dict[str, Any]:
+        # Runs of one experiment share one ex_info object: convert it once per sweep, not per run.
+        cached = self._ex_info_cache
+        # (shared between documents: run events only ever patch a document's top-level keys)
+        if cached is not None and cached[0] is ex_info:
+            return cached[1]
+        converted = self._convert_sources(ex_info)
+        self._ex_info_cache = (ex_info, converted)
+        return converted
+
+    def _convert_sources(self, ex_info: dict[str, Any]) -> dict[str, Any]:
         ex_info = to_jsonable(ex_info)
         base_dir = ex_info.get("base_dir") or ""
         ex_info["sources"] = [
