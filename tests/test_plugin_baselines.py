@@ -138,3 +138,19 @@ def test_ini_switch_and_baseline_dir(pytester: pytest.Pytester) -> None:
     run_pytest(pytester, "serial").assert_outcomes(failed=1)
     assert (pytester.path / "pins" / "toy" / "default.json").exists()
     run_pytest(pytester, "serial").assert_outcomes(passed=1)
+
+
+def test_iris_sweep_regression_as_in_the_readme(tmp_path) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "iris_svm.py"
+    cmd = [sys.executable, "-m", "pytest", str(example), "--exp-config", "gamma=0.1,0.7", "-p", "no:randomly",
+           "--exp-observer", "none", "-o", f"sacredx_baseline_dir={tmp_path / 'baselines'}",
+           "-o", f"cache_dir={tmp_path / 'cache'}", "--exp-regression"]
+    first = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert "2 failed" in first.stdout and "2 written" in first.stdout, first.stdout[-3000:]
+    assert sorted(p.name for p in (tmp_path / "baselines" / "iris_rbf_svm").iterdir()) == ["gamma=0.1.json", "gamma=0.7.json"]
+    second = subprocess.run([*cmd, "--exp-seed=99"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert "2 passed" in second.stdout and "2 checked" in second.stdout, second.stdout[-3000:]

@@ -135,3 +135,18 @@ def test_strategies_module_is_the_only_hypothesis_import() -> None:
     code = "import sys, pytest_sacredx, pytest_sacredx.pytest_plugin.plugin; print('hypothesis' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_iris_property_example_passes(tmp_path) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "test_iris_properties.py"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", str(example), "-q", "-p", "no:randomly", "-p", "no:xdist",
+         "--exp-observer", "none", "-o", f"cache_dir={tmp_path / 'cache'}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "2 passed" in proc.stdout
