@@ -335,6 +335,30 @@ WORKLOADS: tuple[Workload, ...] = (
             ),
         ),
     ),
+    Workload(
+        name="xdist",
+        title="10. CPU-bound sweep, serial vs -n 2",
+        script="pytest_xdist.py",
+        sides=("sacredx",),
+        # Enough work (about 18 s / 30 s of CPU) that the workers' start-up is not the story.
+        args=_fixed(["--cases", "60", "--work", "300", "--repeats", "1"],
+                    ["--cases", "100", "--work", "300", "--repeats", "2"]),
+        reps={"quick": 1, "full": 2},
+        timeout=1800.0,
+        rows=(
+            Row(
+                "CPU-bound sweep: -n 2 speed-up over serial",
+                "speedup",
+                "×",
+                "ours",
+                ">=",
+                1.6,
+                "≥ 1.6×",
+                anchor="sacredx",
+                digits=2,
+            ),
+        ),
+    ),
 )
 
 BY_NAME: dict[str, Workload] = {w.name: w for w in WORKLOADS}
