@@ -50,7 +50,7 @@ class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def _ensure_handler(base: logging.Logger) -> None:
-    ours = [h for h in base.handlers if isinstance(h, _OurHandler)]
+    ours: list[logging.Handler] = [h for h in base.handlers if isinstance(h, _OurHandler)]
     if logging.getLogger().handlers:
         for h in ours:
             base.removeHandler(h)

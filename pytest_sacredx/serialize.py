@@ -34,10 +34,9 @@ def to_jsonable(value: Any, *, keep_datetime: bool = False) -> Any:
 def _convert(value: Any, keep_dt: bool, seen: set[int]) -> Any:
     if type(value) in _SCALARS:
         return value
-    if isinstance(value, _SCALARS) and not hasattr(value, "tolist"):
-        for base in _SCALARS:  # str/int/float subclasses such as enums
-            if isinstance(value, base):
-                return base(value)
+    if isinstance(value, (str, int, float)) and not hasattr(value, "tolist"):
+        # str/int/float subclasses such as enums (bool is exact, so it returned above)
+        return str(value) if isinstance(value, str) else int(value) if isinstance(value, int) else float(value)
     if isinstance(value, _dt.datetime):
         return value if keep_dt else value.isoformat()
     if isinstance(value, _dt.date):

@@ -70,7 +70,7 @@ def body(args: argparse.Namespace) -> dict[str, Any]:
         "metrics": {
             "serial_s": median(serial),
             "parallel_s": median(parallel),
-            "speedup": median([s / p for s, p in zip(serial, parallel)]),
+            "speedup": median([s / p for s, p in zip(serial, parallel, strict=True)]),
         },
         "samples": {"serial_s": serial, "parallel_s": parallel},
         "notes": {"cases": args.cases, "work_ms": args.work},

@@ -56,9 +56,9 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
     header = ["id", "experiment", "status", "start_time", "duration", "result"]
     cells = [[_cell(row[h]) for h in header] for row in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(header)]
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
     for c in cells:
-        print("  ".join(x.ljust(w) for x, w in zip(c, widths)).rstrip())
+        print("  ".join(x.ljust(w) for x, w in zip(c, widths, strict=True)).rstrip())
 
 
 def _cell(value: Any) -> str:

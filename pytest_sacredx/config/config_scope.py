@@ -374,7 +374,7 @@ class _Guarder:
             if name in self.global_names:
                 continue
             self.watched.add(name)
-            loc = {"lineno": line, "end_lineno": line, "col_offset": 0, "end_col_offset": 0}
+            loc: dict[str, Any] = {"lineno": line, "end_lineno": line, "col_offset": 0, "end_col_offset": 0}
             # Locations given directly: ast.fix_missing_locations walked each guard again and was
             # most of the cost of building a large scope.
             call = ast.Call(

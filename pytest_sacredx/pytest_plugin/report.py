@@ -53,7 +53,7 @@ class _RowCollector:
             return
         for name, value in report.user_properties:
             if name == _CASE_PROP:
-                self.config.stash[ROWS].append(CaseResult.from_json(json.loads(value)))
+                self.config.stash[ROWS].append(CaseResult.from_json(json.loads(str(value))))
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -94,7 +94,8 @@ def _fmt(value: Any, width: int) -> str:
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    rows = sorted(config.stash.get(ROWS, []), key=lambda r: r.case_id)  # xdist reports in any order
+    collected: list[CaseResult] = config.stash.get(ROWS, [])
+    rows = sorted(collected, key=lambda r: r.case_id)  # xdist reports in any order
     mode = _summary_mode(config)
     if not rows or mode == "no":
         return
@@ -119,10 +120,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     ]
     widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(header)]
     terminalreporter.section("experiment runs")
-    terminalreporter.write_line("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())
+    terminalreporter.write_line("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
     limit = len(table) if full else 50
     for row in table[:limit]:
-        terminalreporter.write_line("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        terminalreporter.write_line("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     if len(table) > limit:
         terminalreporter.write_line(f"… {len(table) - limit} more cases (--exp-summary=full shows all)")
     seed = config.stash[SESSION_SEED]
@@ -154,7 +155,8 @@ def format_case_failure(item: Any, excinfo: pytest.ExceptionInfo[BaseException])
     if item.variant.named:
         args.append(f"--exp-named-config={'+'.join(item.variant.named)}")
     lines.append("reproduce: " + shlex.join(args))
-    script = ["python", str(item.path.relative_to(config.rootpath)) if item.path.is_relative_to(config.rootpath) else str(item.path), "with", *item.variant.named]
+    path = item.path.relative_to(config.rootpath) if item.path.is_relative_to(config.rootpath) else item.path
+    script: list[str] = ["python", str(path), "with", *item.variant.named]
     script += [f"{k}={_literal(v)}" for k, v in item.variant.updates]
     if seed is not None and "seed" not in changes:
         script.append(f"seed={seed}")
@@ -162,7 +164,7 @@ def format_case_failure(item: Any, excinfo: pytest.ExceptionInfo[BaseException])
     if isinstance(exc, pytest.fail.Exception) and not exc.pytrace:
         # a check after the run (baseline, determinism, comparison) explains itself, first (it is
         # also what the short test summary shows), and the run's context follows
-        return "\n".join([exc.msg, "", *lines])
+        return "\n".join([exc.msg or "", "", *lines])
     lines.append("")
     lines.extend(line.rstrip("\n") for line in format_filtered_exception(exc))
     return "\n".join(lines)

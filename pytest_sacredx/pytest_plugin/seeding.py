@@ -69,6 +69,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if scope not in ("case", "experiment"):
         raise pytest.UsageError(f"sacredx_seed_scope = {scope!r}: use 'case' or 'experiment'.")
     workerinput = getattr(config, "workerinput", None)
+    seed: int | None
     if workerinput is not None and "sacredx_seed" in workerinput:
         seed = int(workerinput["sacredx_seed"])
     else:

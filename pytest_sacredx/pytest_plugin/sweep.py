@@ -216,7 +216,7 @@ def expand(axes: Sequence[Axis], named_sets: Sequence[tuple[str, ...]] = ()) -> 
     seen: dict[str, int] = {}
     for named in named_choices:
         for combo in itertools.product(*(axis.values for axis in axes)):
-            v = Variant(tuple(zip((a.key for a in axes), combo)), named)
+            v = Variant(tuple(zip((a.key for a in axes), combo, strict=True)), named)
             count = seen.get(v.id, 0)
             seen[v.id] = count + 1
             if count:  # e.g. 1 and '1': keep both cases, with distinct ids

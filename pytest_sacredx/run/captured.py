@@ -39,6 +39,9 @@ class CapturedFunction:
     values, then the function's defaults). ``_config``, ``_run``, ``_log``, ``_seed`` and ``_rnd`` are
     special parameters filled by the run."""
 
+    __name__: str  # set by functools.update_wrapper
+    __qualname__: str
+
     def __init__(
         self, function: Any, prefix: str | None = None, ingredient: Ingredient | None = None
     ) -> None:
@@ -85,7 +88,7 @@ class CapturedFunction:
                 return config.get(name, missing) if value is _MISSING else value
 
         else:
-            lookup = config.get
+            lookup = config.get  # type: ignore[assignment]
         args, kwargs = self.signature.bind(args, kwargs, lookup)
         log = state.logger if state is not None else None
         if log is not None and log.isEnabledFor(logging.DEBUG):

@@ -487,4 +487,8 @@ def _install_sigterm_handler() -> Callable[[], None]:
         raise Terminated("received SIGTERM")
 
     signal.signal(signal.SIGTERM, handler)
-    return lambda: signal.signal(signal.SIGTERM, previous)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore

@@ -77,11 +77,11 @@ def set_global_seed(seed: int) -> None:
     # A plain import, not sys.modules.get: while another thread is still importing NumPy, sys.modules
     # holds a half-initialised module (no .random yet); the import statement waits for it to finish.
     try:
-        import numpy as np
+        import numpy
     except ImportError:
-        np = None
-    if np is not None:
-        np.random.seed(seed % 2**32)
+        pass
+    else:
+        numpy.random.seed(seed % 2**32)
     torch = sys.modules.get("torch")
     if torch is not None and hasattr(torch, "manual_seed"):
         torch.manual_seed(seed)

@@ -74,7 +74,7 @@ class Signature:
             kwargs = dict(kwargs)
         else:
             kwargs = {}
-        missing = None
+        missing: list[str] | None = None
         for name in self.arguments[min(nargs, len(self.positional)):]:
             if name in kwargs:
                 continue
