@@ -76,14 +76,15 @@ def around(default: Any, candidates: Sequence[Any] = ()) -> SearchStrategy[Any] 
         else:
             size = abs(default)
             lo, hi = max(1, (size + 1) // 2), max(size * 2, size + 2)
-            drawn = st.integers(lo, hi).map(lambda v, s=(1 if default > 0 else -1): s * v)
+            sign = 1 if default > 0 else -1
+            drawn = st.integers(lo, hi).map(lambda v: sign * v)
     elif isinstance(default, float) and math.isfinite(default):
         if default == 0:
             drawn = st.floats(0.0, 1.0)
         else:
             exp = math.log10(abs(default))
-            sign = 1.0 if default > 0 else -1.0
-            drawn = st.floats(exp - FLOAT_DECADES, exp + FLOAT_DECADES).map(lambda e: sign * 10.0**e)
+            fsign = 1.0 if default > 0 else -1.0
+            drawn = st.floats(exp - FLOAT_DECADES, exp + FLOAT_DECADES).map(lambda e: fsign * 10.0**e)
     options: list[SearchStrategy[Any]] = [st.just(default)]  # first: examples shrink towards defaults
     if extra:
         options.append(st.sampled_from(extra))

@@ -1,7 +1,9 @@
 """pytest_sacredx.strategies.configs and hypothesis tests with exp_run (only the falsifying run recorded)."""
+# ruff: noqa: F841
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pytest
@@ -13,34 +15,37 @@ from pytest_sacredx import Experiment
 from pytest_sacredx.errors import ConfigKeyError
 from pytest_sacredx.strategies import around, configs
 
-ex = Experiment("space", interactive=True)
 
+@functools.cache
+def space() -> Experiment:
+    """Built in a function: a module-level experiment would be collected as an experiment item."""
+    ex = Experiment("space", interactive=True)
 
-@ex.config
-def cfg():
-    lr = 0.01
-    shift = -3.0
-    layers = 4
-    offset = -8
-    zero = 0
-    dropout = False
-    kernel = "rbf"
-    sizes = [64, 64]
-    optimizer = {"momentum": 0.9, "name": "sgd"}
+    @ex.config
+    def cfg():
+        lr = 0.01
+        shift = -3.0
+        layers = 4
+        offset = -8
+        zero = 0
+        dropout = False
+        kernel = "rbf"
+        sizes = [64, 64]
+        optimizer = {"momentum": 0.9, "name": "sgd"}
 
+    @ex.named_config
+    def poly():
+        kernel = "poly"
 
-@ex.named_config
-def poly():
-    kernel = "poly"
+    @ex.main
+    def main():
+        pass
 
-
-@ex.main
-def main():
-    pass
+    return ex
 
 
 @settings(max_examples=200, deadline=None)
-@given(configs(ex))
+@given(configs(space()))
 def test_numbers_keep_type_sign_and_scale(updates: dict) -> None:
     assert 1 <= updates["seed"] <= 2**31 - 1
     lr = updates.get("lr", 0.01)
@@ -57,7 +62,7 @@ def test_numbers_keep_type_sign_and_scale(updates: dict) -> None:
 
 
 @settings(max_examples=50, deadline=None)
-@given(configs(ex, lr=st.floats(0.5, 0.6), optimizer__name="adam", kernel=st.sampled_from(["linear"])))
+@given(configs(space(), lr=st.floats(0.5, 0.6), optimizer__name="adam", kernel=st.sampled_from(["linear"])))
 def test_overrides_replace_strategies(updates: dict) -> None:
     assert 0.5 <= updates["lr"] <= 0.6
     assert updates["optimizer.name"] == "adam" and updates["kernel"] == "linear"
@@ -67,7 +72,7 @@ def test_entries_at_their_defaults_are_left_out() -> None:
     seen: set[str] = set()
 
     @settings(max_examples=100, deadline=None)
-    @given(configs(ex))
+    @given(configs(space()))
     def collect(updates: dict) -> None:
         seen.update(k for k in updates if k != "seed")
         assert all(not (k == "layers" and v == 4) for k, v in updates.items())
@@ -78,7 +83,7 @@ def test_entries_at_their_defaults_are_left_out() -> None:
 
 def test_unknown_key_is_an_error_with_did_you_mean() -> None:
     with pytest.raises(ConfigKeyError, match="no config entry 'layer'. Did you mean 'layers'"):
-        configs(ex, layer=st.just(3))
+        configs(space(), layer=st.just(3))
 
 
 def test_around_keeps_what_it_cannot_draw() -> None:

@@ -338,7 +338,7 @@ class _StatusCollector:
         counts = self.config.stash[_COUNTS]
         for name, value in report.user_properties:
             if name == _PROP:
-                counts[value] = counts.get(value, 0) + 1
+                counts[str(value)] = counts.get(str(value), 0) + 1
 
 
 @pytest.hookimpl(trylast=True)  # after the runs table

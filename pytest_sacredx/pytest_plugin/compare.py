@@ -34,7 +34,7 @@ from typing import Any
 import attrs
 import pytest
 
-from .keys import CASE_ID, CASE_RUNS, SWEEP_ID
+from .keys import CASE_ID, CASE_RUNS, SWEEP_ID, CaseResult
 
 __all__ = ["FailRule", "parse_fail_rule", "Reference", "load_reference", "worse"]
 
@@ -95,9 +95,9 @@ def parse_fail_rule(text: str) -> FailRule:
             f"--exp-compare-fail={text!r}: expected KEY:-N% or KEY:+N% (relative) or KEY:-X / KEY:+X "
             f"(absolute), e.g. accuracy:-2%.{hint}"
         )
-    amount = float(m.group("amount")) * (-1 if m.group("sign") == "-" else 1)
+    value = float(m.group("amount")) * (-1 if m.group("sign") == "-" else 1)
     relative = bool(m.group("pct"))
-    return FailRule(m.group("key"), amount / 100 if relative else amount, relative, text.strip())
+    return FailRule(m.group("key"), value / 100 if relative else value, relative, text.strip())
 
 
 def relative_change(old: float, new: float) -> float | None:
@@ -275,7 +275,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line("sacredx compare: no earlier sweep in the store; nothing compared")
         return
     mode = _summary_mode(config)
-    rows = sorted(config.stash.get(ROWS, []), key=lambda r: r.case_id)
+    found: list[CaseResult] = config.stash[ROWS] if ROWS in config.stash else []
+    rows = sorted(found, key=lambda r: r.case_id)
     table: list[list[str]] = []
     matched = 0
     for row in rows:
@@ -298,7 +299,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(header)]
     limit = len(table) if mode == "full" else 50
     for line in [header, *table[:limit]]:
-        terminalreporter.write_line("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip())
+        terminalreporter.write_line("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
     if len(table) > limit:
         terminalreporter.write_line(f"… {len(table) - limit} more rows (--exp-summary=full shows all)")
 

@@ -132,7 +132,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
     if not config.stash.get(_SEEDS, 0) or _summary_mode(config) == "no":
         return
-    groups = group_rows(config.stash.get(ROWS, []))
+    groups = group_rows(config.stash[ROWS] if ROWS in config.stash else [])
     if not groups:
         return
     header = ["variant", "key", "n", "mean ± std", "min", "max"]
@@ -144,4 +144,4 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(header)]
     terminalreporter.section("experiment seeds")
     for row in [header, *table]:
-        terminalreporter.write_line("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        terminalreporter.write_line("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())

@@ -225,7 +225,7 @@ def _walk(
     if isinstance(expected, list) and isinstance(got, list):
         if len(expected) != len(got):
             yield Difference(label, f"{len(expected)} items", f"{len(got)} items", note="length")
-        for i, (e, g) in enumerate(zip(expected, got)):
+        for i, (e, g) in enumerate(zip(expected, got, strict=False)):
             yield from _walk(e, g, f"{label}[{i}]", path, in_result, tols)
         return
     if _is_number(expected) and _is_number(got):
@@ -289,7 +289,7 @@ def format_differences(
         for d in diffs[:limit]
     ]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    lines = ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header, *rows]]
+    lines = ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
     if len(diffs) > limit:
         lines.append(f"  … {len(diffs) - limit} more differences")
     return "\n".join(lines)
