@@ -51,7 +51,7 @@ from ..errors import ArtifactNameError, RunIdExistsError
 from ..serialize import to_jsonable
 from .atomic import copy_atomic, file_md5, write_bytes_atomic, write_json_atomic
 from .base import RunObserver
-from .record import RunRecord
+from .record import RunRecord, metric_series
 
 __all__ = ["FileStorageObserver", "FileStorageReader", "RESERVED_NAMES"]
 
@@ -612,32 +612,18 @@ class FileStorageReader:
         metrics = self._metrics_from_jsonl(os.path.join(run_dir, "metrics.jsonl"))
         if metrics is None:
             metrics = self._json(run_dir, "metrics.json", {})
-        for series in metrics.values():
-            series["timestamps"] = [_parse_time(t) or t for t in series.get("timestamps", [])]
         try:
             with open(os.path.join(run_dir, "cout.txt"), "rb") as fh:
                 captured_out = fh.read().decode("utf-8", errors="replace")
         except FileNotFoundError:
             captured_out = ""
-        meta = entry.get("meta") or {}
-        return RunRecord(
+        return RunRecord.from_document(
+            entry,
+            store=f"file:{self.basedir}",
+            parse_time=_parse_time,
             id=name,
-            status=entry.get("status", "UNKNOWN"),
-            experiment=entry.get("experiment") or {},
-            command=entry.get("command", "main"),
             config=self._json(run_dir, "config.json", {}),
-            meta=meta,
-            host=entry.get("host") or {},
-            start_time=_parse_time(entry.get("start_time")),
-            stop_time=_parse_time(entry.get("stop_time")),
-            heartbeat=_parse_time(entry.get("heartbeat")),
-            queue_time=_parse_time(meta.get("queue_time")) if isinstance(meta, dict) else None,
-            result=entry.get("result"),
-            fail_trace=entry.get("fail_trace"),
             info=self._json(run_dir, "info.json", {}),
             captured_out=captured_out,
-            metrics=metrics,
-            artifacts=list(entry.get("artifacts") or []),
-            resources=list(entry.get("resources") or []),
-            store=f"file:{self.basedir}",
+            metrics=metric_series(metrics, _parse_time),
         )

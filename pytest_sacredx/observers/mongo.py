@@ -48,7 +48,7 @@ from ..errors import ObserverError, ObserverURIError, missing_extra
 from ..serialize import to_jsonable
 from .base import RunObserver
 from .queue import QueueObserver
-from .record import RunRecord
+from .record import RunRecord, metric_series
 from .redact import redact_options, redact_url
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -895,34 +895,14 @@ class MongoObserver(RunObserver):
         raise KeyError(f"No run {run_id!r} in {self.url}")
 
     def _record(self, doc: dict[str, Any]) -> RunRecord:
-        metrics: dict[str, dict[str, list[Any]]] = {}
-        for m in self.metrics.find({"run_id": doc["_id"]}):
-            metrics[m["name"]] = {
-                "steps": list(m.get("steps", [])),
-                "values": list(m.get("values", [])),
-                "timestamps": [_as_datetime(t) or t for t in m.get("timestamps", [])],
-            }
-        experiment = _plain_ids(dict(doc.get("experiment") or {}))
-        return RunRecord(
-            id=str(doc["_id"]),
-            status=str(doc.get("status", "")),
-            experiment=experiment,
-            command=doc.get("command") or "main",
-            config=doc.get("config") or {},
-            meta=doc.get("meta") or {},
-            host=doc.get("host") or {},
-            start_time=_as_datetime(doc.get("start_time")),
-            stop_time=_as_datetime(doc.get("stop_time")),
-            heartbeat=_as_datetime(doc.get("heartbeat")),
-            queue_time=_as_datetime(doc.get("queue_time")),
-            result=doc.get("result"),
-            fail_trace=doc.get("fail_trace"),
-            info=doc.get("info") or {},
-            captured_out=doc.get("captured_out") or "",
-            metrics=metrics,
-            artifacts=[a["name"] for a in doc.get("artifacts") or []],
-            resources=[list(r) for r in doc.get("resources") or []],
+        metrics = {m["name"]: m for m in self.metrics.find({"run_id": doc["_id"]})}
+        return RunRecord.from_document(
+            doc,
             store=self.url,
+            parse_time=_as_datetime,
+            experiment=_plain_ids(dict(doc.get("experiment") or {})),
+            metrics=metric_series(metrics, _as_datetime),
+            artifacts=[a["name"] for a in doc.get("artifacts") or []],
         )
 
     # -- identity -----------------------------------------------------------------------------------------

@@ -13,12 +13,12 @@ it as ``DEAD`` once its heartbeat is stale.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-__all__ = ["RunRecord", "RunReader", "STATUSES", "DEAD_AFTER"]
+__all__ = ["RunRecord", "RunReader", "STATUSES", "DEAD_AFTER", "metric_series"]
 
 STATUSES = ("QUEUED", "RUNNING", "COMPLETED", "FAILED", "INTERRUPTED", "TIMEOUT")
 #: a RUNNING run whose last heartbeat is older than this is reported as DEAD (Sacred's beat is 10 s)
@@ -53,6 +53,48 @@ class RunRecord:
     resources: list[Any] = attrs.field(factory=list)
     store: str = ""
 
+    @classmethod
+    def from_document(
+        cls,
+        doc: Mapping[str, Any],
+        *,
+        store: str,
+        parse_time: Callable[[Any], _dt.datetime | None],
+        **fields: Any,
+    ) -> RunRecord:
+        """A record from a Sacred-shaped run document (``run.json``, a TinyDB or Mongo document).
+
+        ``parse_time`` turns the store's time values into datetimes; ``fields`` give what the
+        document does not hold (``config`` in its own file, ``metrics`` in another collection…) or
+        holds in a store-specific form (``id``, ``artifacts``).
+        """
+        meta = doc.get("meta") or {}
+        queue_time = doc.get("queue_time")
+        if queue_time is None and isinstance(meta, Mapping):
+            queue_time = meta.get("queue_time")
+        values: dict[str, Any] = {
+            "id": str(doc.get("_id")),
+            "status": str(doc.get("status") or "UNKNOWN"),
+            "experiment": doc.get("experiment") or {},
+            "command": doc.get("command") or "main",
+            "config": doc.get("config") or {},
+            "meta": meta,
+            "host": doc.get("host") or {},
+            "start_time": parse_time(doc.get("start_time")),
+            "stop_time": parse_time(doc.get("stop_time")),
+            "heartbeat": parse_time(doc.get("heartbeat")),
+            "queue_time": parse_time(queue_time),
+            "result": doc.get("result"),
+            "fail_trace": doc.get("fail_trace"),
+            "info": doc.get("info") or {},
+            "captured_out": doc.get("captured_out") or "",
+            "artifacts": list(doc.get("artifacts") or []),
+            "resources": [list(r) for r in doc.get("resources") or []],
+            "store": store,
+        }
+        values.update(fields)
+        return cls(**values)
+
     @property
     def experiment_name(self) -> str:
         return str(self.experiment.get("name", ""))
@@ -85,3 +127,17 @@ class RunReader(Protocol):
     def load_run(self, run_id: Any) -> RunRecord:
         """One run by id; ``KeyError`` when there is none."""
         ...
+
+
+def metric_series(
+    metrics: Mapping[str, Mapping[str, Any]], parse_time: Callable[[Any], _dt.datetime | None]
+) -> dict[str, dict[str, list[Any]]]:
+    """Stored metrics as RunRecord holds them: lists, timestamps as datetimes where they parse."""
+    return {
+        str(name): {
+            "steps": list(m.get("steps", [])),
+            "values": list(m.get("values", [])),
+            "timestamps": [parse_time(t) or t for t in m.get("timestamps", [])],
+        }
+        for name, m in metrics.items()
+    }

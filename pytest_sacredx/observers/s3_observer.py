@@ -38,7 +38,7 @@ from urllib.parse import parse_qsl, urlsplit
 from ..errors import ArtifactNameError, ObserverURIError, RunIdExistsError, missing_extra
 from ..serialize import to_jsonable
 from .base import RunObserver
-from .record import RunRecord
+from .record import RunRecord, metric_series
 from .redact import redact_options
 
 __all__ = ["S3Observer", "InvalidS3LocationError", "validate_bucket_name", "validate_prefix"]
@@ -603,30 +603,16 @@ class S3Observer(RunObserver):
         if not isinstance(entry, dict):
             raise KeyError(run_id)
         metrics = self._get_json(self._key(rid, "metrics.json")) or {}
-        for metric in metrics.values():
-            metric["timestamps"] = [_parse_time(t) or t for t in metric.get("timestamps", [])]
         cout = self._get(self._key(rid, "cout.txt"))
-        meta = entry.get("meta") or {}
-        return RunRecord(
+        return RunRecord.from_document(
+            entry,
+            store=self.store,
+            parse_time=_parse_time,
             id=rid,
-            status=str(entry.get("status", "")),
-            experiment=entry.get("experiment") or {},
-            command=str(entry.get("command", "main")),
             config=self._get_json(self._key(rid, "config.json")) or {},
-            meta=meta,
-            host=entry.get("host") or {},
-            start_time=_parse_time(entry.get("start_time")),
-            stop_time=_parse_time(entry.get("stop_time")),
-            heartbeat=_parse_time(entry.get("heartbeat")),
-            queue_time=_parse_time(meta.get("queue_time")),
-            result=entry.get("result"),
-            fail_trace=entry.get("fail_trace"),
             info=self._get_json(self._key(rid, "info.json")) or {},
             captured_out=cout.decode("utf-8", errors="replace") if cout is not None else "",
-            metrics=metrics,
-            artifacts=list(entry.get("artifacts") or []),
-            resources=list(entry.get("resources") or []),
-            store=self.store,
+            metrics=metric_series(metrics, _parse_time),
         )
 
     def load_artifact(self, run_id: Any, name: str) -> bytes:

@@ -50,7 +50,7 @@ from .. import __version__
 from ..errors import ArtifactNameError, RunIdExistsError
 from ..serialize import to_jsonable
 from .base import RunObserver
-from .record import RunRecord
+from .record import RunRecord, metric_series
 from .tinydb_bases import HashStore, LogStorage, LogTinyDB, apply_patch
 
 __all__ = ["TinyDbObserver", "TinyDbReader", "HashStore", "LogStorage"]
@@ -398,34 +398,12 @@ class TinyDbObserver(RunObserver):
 
 
 def _record(doc: Mapping[str, Any], root: str) -> RunRecord:
-    metrics = {
-        name: {
-            "steps": list(m.get("steps", [])),
-            "values": list(m.get("values", [])),
-            "timestamps": [_parse(t) or t for t in m.get("timestamps", [])],
-        }
-        for name, m in (doc.get("metrics") or {}).items()
-    }
-    return RunRecord(
-        id=str(doc.get("_id")),
-        status=doc.get("status", "UNKNOWN"),
-        experiment=doc.get("experiment") or {},
-        command=doc.get("command", "main"),
-        config=doc.get("config") or {},
-        meta=doc.get("meta") or {},
-        host=doc.get("host") or {},
-        start_time=_parse(doc.get("start_time")),
-        stop_time=_parse(doc.get("stop_time")),
-        heartbeat=_parse(doc.get("heartbeat")),
-        queue_time=_parse(doc.get("queue_time")),
-        result=doc.get("result"),
-        fail_trace=doc.get("fail_trace"),
-        info=doc.get("info") or {},
-        captured_out=doc.get("captured_out") or "",
-        metrics=metrics,
-        artifacts=[a[0] for a in doc.get("artifacts") or []],
-        resources=[list(r) for r in doc.get("resources") or []],
+    return RunRecord.from_document(
+        doc,
         store=f"tinydb:{root}",
+        parse_time=_parse,
+        metrics=metric_series(doc.get("metrics") or {}, _parse),
+        artifacts=[a[0] for a in doc.get("artifacts") or []],
     )
 
 
