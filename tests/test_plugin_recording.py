@@ -103,3 +103,48 @@ def test_hooks_see_runs_and_add_observers(pytester: pytest.Pytester, mode: str) 
     assert {r.config["seed"] for r in runs} == {1234}
     assert (pytester.path / "done-2").read_text() == "1.0"
     assert sorted(p.name for p in (pytester.path / "extra").iterdir() if (p / "run.json").exists()) == ["1", "2"]
+
+
+def test_heartbeats_flow_during_long_cases(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(
+        exp_slow="""
+        import time
+        from pytest_sacredx import Experiment
+
+        ex = Experiment("slow")
+
+        @ex.main
+        def main(_run):
+            for i in range(8):
+                _run.info["step"] = i
+                time.sleep(0.1)
+        """
+    )
+    pytester.makeconftest(
+        """
+        import json
+        from pytest_sacredx.observers import RunObserver
+
+        class CountBeats(RunObserver):
+            def __init__(self, path):
+                self.path, self.beats = path, 0
+            def heartbeat_event(self, info, captured_out, beat_time, result):
+                self.beats += 1
+            def completed_event(self, stop_time, result):
+                self.path.write_text(json.dumps(self.beats))
+
+        def pytest_sacredx_make_observers(config):
+            return [CountBeats(config.rootpath / "beats.json")]
+        """
+    )
+    run_pytest(pytester, mode, "--exp-beat-interval=0.1").assert_outcomes(passed=1)
+    assert json.loads((pytester.path / "beats.json").read_text()) >= 4  # periodic beats + the last one
+    assert stored_runs(pytester)[0].info["step"] == 7
+
+
+def test_file_store_inside_the_project_is_not_collected(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(exp_toy=TOY)
+    run_pytest(pytester, "serial", "--exp-observer", "file:runs").assert_outcomes(passed=1)
+    assert any((pytester.path / "runs" / "_sources").iterdir())  # exp_toy_<md5>.py is in there
+    result = run_pytest(pytester, "serial", "--exp-observer", "file:runs", "--collect-only", "-q")
+    assert [line for line in result.outlines if "::" in line] == ["exp_toy.py::toy"]

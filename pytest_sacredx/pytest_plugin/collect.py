@@ -165,8 +165,19 @@ def pytest_collect_file(file_path: Any, parent: pytest.Collector) -> pytest.Modu
 
 
 def pytest_ignore_collect(collection_path: Any, config: pytest.Config) -> bool | None:
-    if collection_path.name == ".sacredx":
+    """Never collect a store: the default one, or the source snapshots inside any FileStorage or
+    TinyDB folder (``_sources/exp_train_<md5>.py`` would otherwise look like an experiment file)."""
+    name = collection_path.name
+    if name == ".sacredx":
         return True
+    if name in ("_sources", "_resources", "hashfs") and collection_path.is_dir():
+        parent = collection_path.parent
+        if name == "hashfs":
+            return (parent / "metadata.json").exists() or None
+        try:
+            return any((p / "run.json").exists() for p in parent.iterdir() if p.is_dir()) or None
+        except OSError:
+            return None
     return None
 
 

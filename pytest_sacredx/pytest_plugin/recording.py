@@ -65,7 +65,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("sacredx_observers", "Observer URIs recording every case, one per line.",
                   type="linelist", default=[])
+    group.addoption(
+        "--exp-beat-interval",
+        dest="sacredx_beat_interval",
+        default=None,
+        metavar="SECONDS",
+        help="Seconds between a running case's heartbeats (default 10; 0 sends only the last one).",
+    )
     parser.addini("sacredx_capture", "Default of --exp-capture.", default="sys")
+    parser.addini("sacredx_beat_interval", "Default of --exp-beat-interval.", default=None)
 
 
 def observer_uris(config: pytest.Config) -> list[str]:
@@ -164,6 +172,9 @@ def run_case(
     }
     capture = config.getoption("sacredx_capture") or config.getini("sacredx_capture") or "sys"
     options: dict[str, Any] = {"--seed": seed, "--capture": capture}
+    beat = config.getoption("sacredx_beat_interval") or config.getini("sacredx_beat_interval")
+    if beat is not None and beat != "":
+        options["--beat-interval"] = str(beat)  # a string, so "0" still counts (Sacred's rule)
     if not record:
         options["--unobserved"] = True
     try:
