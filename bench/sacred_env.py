@@ -42,8 +42,9 @@ def _same_as_here(dist: str) -> str:
         return dist
 
 
-# tinydb, tinydb-serialization, hashfs: Sacred's TinyDbObserver; numpy: same
-# environment on both sides; pytest: the "Sacred-in-pytest" sweep workload.
+# tinydb, tinydb-serialization, hashfs: Sacred's TinyDbObserver; pymongo and SQLAlchemy < 2 (what
+# Sacred 0.8.7 supports): its Mongo and SQL observers; numpy: same environment on both sides; pytest:
+# the "Sacred-in-pytest" sweep workload.
 REQUIREMENTS: tuple[str, ...] = (
     f"sacred=={SACRED_VERSION}",
     _same_as_here("tinydb"),
@@ -51,6 +52,8 @@ REQUIREMENTS: tuple[str, ...] = (
     "hashfs",
     _same_as_here("numpy"),
     _same_as_here("pytest"),
+    _same_as_here("pymongo"),
+    "sqlalchemy<2",
 )
 
 _MARKER = VENV_DIR / ".bench-requirements"
