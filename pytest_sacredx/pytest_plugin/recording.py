@@ -162,8 +162,8 @@ def run_case(
     case_id = item.stash.get(CASE_ID, item.nodeid)
     meta = {
         "pytest": {
-            "nodeid": case_id,
-            "case_id": case_id,
+            "nodeid": item.nodeid,  # as pytest shows it now (xdist's loadgroup appends @group)
+            "case_id": case_id,  # as collected: what the case seed derives from
             "session_seed": config.stash[SESSION_SEED],
             "case_seed": seed,
             "sweep_id": config.stash[SWEEP_ID],
@@ -207,7 +207,7 @@ def run_case(
             seed=seed,
             run_id=None if run._id is None else str(run._id),
             result=_short(run.result),
-            metrics=_final_metrics(run),
+            metrics=dict(run.final_metrics),
             duration=duration,
             store=store_names(config),
             config_changes=updates,
@@ -222,10 +222,6 @@ class CaseSetupError(SacredxError):
 
 def _record_outcome(run: Run, status: str) -> None:
     run.info.setdefault("pytest", {})["outcome"] = "passed" if status == "COMPLETED" else "failed"
-
-
-def _final_metrics(run: Run) -> dict[str, Any]:
-    return dict(getattr(run, "final_metrics", {}) or {})
 
 
 def _short(value: Any, limit: int = 60) -> Any:
