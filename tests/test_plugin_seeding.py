@@ -135,3 +135,25 @@ def test_exp_seed_fixture_matches_recorded_seed(pytester: pytest.Pytester) -> No
     clear_store(pytester)
     run_pytest(pytester, "xdist", "test_seed.py", "--exp-seed=3").assert_outcomes(passed=2)
     assert seeds(pytester) == serial and len(set(serial.values())) == 2
+
+
+def test_loadgroup_suffix_does_not_change_seeds(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(exp_toy=TOY)
+    pytester.makepyfile(
+        test_grouped="""
+        import pytest
+        from exp_toy import ex
+
+        @pytest.mark.xdist_group("g1")
+        @pytest.mark.experiment(ex, gamma=[0.1, 0.2])
+        def test_it(exp_run):
+            exp_run()
+        """
+    )
+    run_pytest(pytester, "serial", "test_grouped.py", "--exp-seed=8").assert_outcomes(passed=2)
+    serial = seeds(pytester)
+    clear_store(pytester)
+    run_pytest(pytester, "xdist", "test_grouped.py", "--exp-seed=8", "--dist", "loadgroup").assert_outcomes(passed=2)
+    runs = results_by_case(pytester)
+    assert any("@g1" in r.meta["pytest"]["nodeid"] for r in runs.values())  # xdist renamed the items
+    assert seeds(pytester) == serial
