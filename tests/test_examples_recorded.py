@@ -82,3 +82,14 @@ def test_iris_sweep_as_in_the_readme(tmp_path: Path) -> None:
 
     runs = list(open_reader(f"tinydb:{tmp_path / '.sacredx'}").list_runs())
     assert sorted((r.config["C"], r.config["gamma"]) for r in runs) == [(1, 0.1), (1, 0.7), (10, 0.1), (10, 0.7)]
+
+
+def test_iris_study_module_passes(tmp_path: Path) -> None:
+    """examples/test_iris_svm.py: ordinary tests sweeping the experiment with exp_run."""
+    pytest.importorskip("sklearn")
+    proc = run(
+        tmp_path, "-m", "pytest", str(EXAMPLES / "test_iris_svm.py"), "-p", "no:randomly",
+        "--rootdir", str(tmp_path), "-p", "no:cacheprovider", "-q",
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "5 passed" in proc.stdout
