@@ -167,7 +167,9 @@ class S3Observer(RunObserver):
 
     ``region`` defaults to boto3's configured region (``AWS_DEFAULT_REGION``, ``~/.aws/config``);
     ``endpoint_url`` points at an S3-compatible server (MinIO, moto). Credentials come from boto3's usual
-    chain and are never stored.
+    chain and are never stored. ``client_config`` (a ``botocore.config.Config``) is merged over the
+    default (8 attempts, standard retry mode), e.g. ``Config(connect_timeout=2, read_timeout=5,
+    retries={"total_max_attempts": 1})`` to fail fast under a :class:`QueueObserver` that retries.
 
     >>> S3Observer("my-runs", "demo", region="us-east-1")  # doctest: +SKIP
     S3Observer('s3://my-runs/demo')
@@ -184,6 +186,7 @@ class S3Observer(RunObserver):
         priority: int = DEFAULT_S3_PRIORITY,
         region: str | None = None,
         endpoint_url: str | None = None,
+        client_config: Any = None,
     ) -> None:
         self.bucket = validate_bucket_name(bucket)
         self.basedir = validate_prefix(basedir)
@@ -206,11 +209,11 @@ class S3Observer(RunObserver):
                 "No AWS region for the S3Observer: pass region='eu-west-1' (or ?region= in the URI), "
                 "or set AWS_DEFAULT_REGION / a region in ~/.aws/config"
             )
+        config = Config(retries={"max_attempts": 8, "mode": "standard"})
+        if client_config is not None:
+            config = config.merge(client_config)
         self.s3 = boto3.client(
-            "s3",
-            region_name=self.region,
-            endpoint_url=endpoint_url,
-            config=Config(retries={"max_attempts": 8, "mode": "standard"}),
+            "s3", region_name=self.region, endpoint_url=endpoint_url, config=config
         )
         self._lock = threading.RLock()
         self._bucket_ready = False
@@ -358,6 +361,12 @@ class S3Observer(RunObserver):
 
     def _save_run_json(self) -> None:
         self._put(self._run_key("run.json"), _dumps(self.run_entry), ContentType="application/json")
+
+    def _save_run_json_with(self, key: str, value: Any) -> None:
+        """Save run.json with ``run_entry[key] = value``, keeping the change only once it is stored."""
+        entry = {**self.run_entry, key: value}
+        self._put(self._run_key("run.json"), _dumps(entry), ContentType="application/json")
+        self.run_entry = entry
 
     def _claim(self, body: bytes, _id: Any) -> str:
         """Create ``<id>/run.json`` atomically and return the id it got."""
@@ -544,8 +553,7 @@ class S3Observer(RunObserver):
             entry = [filename, self._relative(key)]
             resources = self.run_entry.setdefault("resources", [])
             if entry not in resources:
-                resources.append(entry)
-                self._save_run_json()
+                self._save_run_json_with("resources", [*resources, entry])
 
     def artifact_event(
         self,
@@ -570,16 +578,21 @@ class S3Observer(RunObserver):
         with self._lock:
             if self.run_id is None:
                 return
+            # Build the new series aside and keep them only once stored: a failed put that is
+            # retried (QueueObserver) must not add the same values twice.
+            merged = {name: {k: list(v) for k, v in series.items()}
+                      for name, series in self.metrics.items()}
             for name, metric in metrics_by_name.items():
-                stored = self.metrics.setdefault(
+                stored = merged.setdefault(
                     str(name), {"steps": [], "values": [], "timestamps": []}
                 )
                 stored["steps"].extend(to_jsonable(metric.get("steps", [])))
                 stored["values"].extend(to_jsonable(metric.get("values", [])))
                 stored["timestamps"].extend(_iso(t) for t in metric.get("timestamps", []))
             self._put(
-                self._run_key("metrics.json"), _dumps(self.metrics), ContentType="application/json"
+                self._run_key("metrics.json"), _dumps(merged), ContentType="application/json"
             )
+            self.metrics = merged
 
     # -- reading ----------------------------------------------------------------------------------
 
