@@ -335,13 +335,11 @@ def _assert_result_kept(run: Any, memory: MemoryObserver) -> None:
 
 
 def _assert_one_failure_warning(caplog: pytest.LogCaptureFixture, observer: str) -> None:
-    """The failure is reported once, when it happens; the run's closing summary names the observer."""
+    """The failure is reported once, when it happens, saying the record may be incomplete."""
     warnings_ = _warnings(caplog)
     failure = [w for w in warnings_ if w.startswith(f"An error occurred in the '{observer}' observer")]
-    summary = [w for w in warnings_ if f"observer '{observer}' failed at some point" in w]
-    assert len(failure) == 1, warnings_
-    assert len(summary) == 1, warnings_
-    assert len(warnings_) == 2, warnings_
+    assert len(failure) == 1 and "may be incomplete" in failure[0], warnings_
+    assert len(warnings_) == 1, warnings_
     assert not _errors(caplog)
 
 

@@ -372,3 +372,35 @@ def test_property_every_event_arrives_once_in_order(
     run_in_thread(lambda: getattr(q, terminal)(*args[terminal](len(events))), timeout=20)
     run_in_thread(q.join, timeout=20)
     assert names(flaky.memory) == ["started_event", *events, terminal, "join"]
+
+
+def test_final_heartbeat_goes_through_the_queue_in_order() -> None:
+    from pytest_sacredx.observers.queue import QueueObserver
+
+    class Recorder(RunObserver):
+        def __init__(self) -> None:
+            self.calls: list[str] = []
+
+        def started_event(self, *args: Any, **kwargs: Any) -> str:
+            self.calls.append("started_event")
+            return "1"
+
+        def heartbeat_event(self, *args: Any, **kwargs: Any) -> None:
+            time.sleep(0.05)  # slow store: a delegated final beat would overtake this one
+            self.calls.append("heartbeat_event")
+
+        def final_heartbeat_event(self, *args: Any, **kwargs: Any) -> None:
+            self.calls.append("final_heartbeat_event")
+
+        def completed_event(self, *args: Any, **kwargs: Any) -> None:
+            self.calls.append("completed_event")
+
+    covered = Recorder()
+    queue = QueueObserver(covered, interval=0.01, retry_interval=0.01)
+    now = dt.datetime(2024, 1, 1)
+    queue.started_event({}, "main", {}, now, {}, {}, None)
+    queue.heartbeat_event({}, "", now, None)
+    queue.final_heartbeat_event({}, "", now, None)
+    queue.completed_event(now, 1)
+    queue.join()
+    assert covered.calls == ["started_event", "heartbeat_event", "final_heartbeat_event", "completed_event"]

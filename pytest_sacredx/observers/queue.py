@@ -143,6 +143,14 @@ class QueueObserver(RunObserver):
     ) -> None:
         self._put("heartbeat_event", (info, captured_out, beat_time, result))
 
+    def final_heartbeat_event(
+        self, info: dict[str, Any], captured_out: str, beat_time: _dt.datetime, result: Any
+    ) -> None:
+        # Through the queue like every event (delegating it would overtake queued ones), as the
+        # covered observer's own final beat when it has one.
+        name = "final_heartbeat_event" if hasattr(self._covered_observer, "final_heartbeat_event") else "heartbeat_event"
+        self._put(name, (info, captured_out, beat_time, result))
+
     def log_metrics(self, metrics_by_name: dict[str, dict[str, Any]], info: dict[str, Any]) -> None:
         self._put("log_metrics", (metrics_by_name, info))
 

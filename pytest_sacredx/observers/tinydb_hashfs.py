@@ -126,6 +126,8 @@ class TinyDbObserver(RunObserver):
         self._local: dict[str, Any] | None = None  # the run document when the storage is not ours
         self._cout = ""
         self._put_cache: dict[tuple[str, int, int], str] = {}
+        #: the last beat of the running run, written with its terminal event
+        self._pending: tuple[dict[str, Any], dict[str, str] | None] | None = None
         self._ex_info_cache: tuple[dict[str, Any], dict[str, Any]] | None = None
         self._overwrite_used = False
 
@@ -325,6 +327,19 @@ class TinyDbObserver(RunObserver):
     def heartbeat_event(
         self, info: dict[str, Any], captured_out: str, beat_time: _dt.datetime, result: Any
     ) -> None:
+        fields, cat = self._beat_patch(info, captured_out, beat_time, result)
+        self._patch(set=fields, cat=cat)
+
+    def final_heartbeat_event(
+        self, info: dict[str, Any], captured_out: str, beat_time: _dt.datetime, result: Any
+    ) -> None:
+        """The last beat of a run: kept and appended together with the terminal event (one append
+        instead of two; a process killed in between loses only this beat)."""
+        self._pending = self._beat_patch(info, captured_out, beat_time, result)
+
+    def _beat_patch(
+        self, info: dict[str, Any], captured_out: str, beat_time: _dt.datetime, result: Any
+    ) -> tuple[dict[str, Any], dict[str, str] | None]:
         fields = {
             "info": to_jsonable(info),
             "heartbeat": _fmt(beat_time),
@@ -338,19 +353,24 @@ class TinyDbObserver(RunObserver):
         else:
             fields["captured_out"] = captured_out
         self._cout = captured_out
-        self._patch(set=fields, cat=cat)
+        return fields, cat
+
+    def _finish(self, fields: dict[str, Any]) -> None:
+        pending, self._pending = self._pending, None
+        if pending is None:
+            self._patch(set=fields)
+        else:
+            self._patch(set={**pending[0], **fields}, cat=pending[1])
 
     def completed_event(self, stop_time: _dt.datetime, result: Any) -> None:
-        self._patch(
-            set={"stop_time": _fmt(stop_time), "result": to_jsonable(result), "status": "COMPLETED"}
-        )
+        self._finish({"stop_time": _fmt(stop_time), "result": to_jsonable(result), "status": "COMPLETED"})
 
     def interrupted_event(self, interrupt_time: _dt.datetime, status: str) -> None:
-        self._patch(set={"stop_time": _fmt(interrupt_time), "status": status})
+        self._finish({"stop_time": _fmt(interrupt_time), "status": status})
 
     def failed_event(self, fail_time: _dt.datetime, fail_trace: list[str]) -> None:
-        self._patch(
-            set={
+        self._finish(
+            {
                 "stop_time": _fmt(fail_time),
                 "status": "FAILED",
                 "fail_trace": to_jsonable(fail_trace),

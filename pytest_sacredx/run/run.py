@@ -206,7 +206,6 @@ class Run:
             restore_sigterm()
             _CURRENT.reset(token)
             _ACTIVE.remove(self)
-            self._warn_about_failed_observers()
             self._join_observers()
         return self.result
 
@@ -319,7 +318,8 @@ class Run:
                     self._failed_observers.append(observer)
                     self.run_logger.warning(
                         "An error occurred in the '%s' observer: %s: %s (it gets no further events "
-                        "of this run)", type(observer).__name__, type(e).__name__, e,
+                        "of this run but its final one; its record of the run may be incomplete)",
+                        type(observer).__name__, type(e).__name__, e,
                     )
 
     def _emit_terminal(self, event: str, status: str, /, **kwargs: Any) -> None:
@@ -336,13 +336,6 @@ class Run:
                         "An error occurred in the '%s' observer during %s: %s: %s",
                         type(observer).__name__, event, type(e).__name__, e,
                     )
-
-    def _warn_about_failed_observers(self) -> None:
-        for observer in self._failed_observers:
-            self.run_logger.warning(
-                "The observer '%s' failed at some point during the run; its record of run %s may be "
-                "incomplete.", type(observer).__name__, self._id,
-            )
 
     # ------------------------------------------------------------------ heartbeat
     def _start_heartbeat(self) -> None:
