@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 import os
 import shutil
 import signal
@@ -34,7 +35,12 @@ pymongo = pytest.importorskip("pymongo")
 import gridfs  # noqa: E402
 from pymongo.errors import AutoReconnect  # noqa: E402
 
-from pytest_sacredx.errors import ObserverError, ObserverURIError, SacredxError  # noqa: E402
+from pytest_sacredx.errors import (  # noqa: E402
+    ObserverError,
+    ObserverURIError,
+    RunIdExistsError,
+    SacredxError,
+)
 from pytest_sacredx.observers.mongo import (  # noqa: E402
     DEFAULT_MONGO_PRIORITY,
     MongoCollectionNameError,
@@ -406,6 +412,45 @@ def test_queued_event(observer: MongoObserver, experiment_dir: dict[str, Any]) -
     assert observer.load_run(run_id).queue_time == T0
 
 
+@pytest.mark.service
+def test_non_finite_floats(observer: MongoObserver, experiment_dir: dict[str, Any],
+                           mongo_log: _ListHandler) -> None:
+    """A real MongoDB stores NaN and ±inf as BSON doubles. nx-27017 keeps documents as SQLite JSON,
+    which has neither: it refuses them on insert and, on a replace, stores them as text that makes every
+    later query on that collection fail ("malformed JSON"). There they are stored as strings."""
+    nan, inf = float("nan"), float("inf")
+    start(observer, experiment_dir, config={"lr": nan})
+    info: dict[str, Any] = {}
+    observer.log_metrics(metrics("loss", [0]), info)  # the metric document exists: the next is a replace
+    observer.log_metrics({"loss": {"steps": [1], "values": [nan], "timestamps": [_t(1)]}}, info)
+    observer.heartbeat_event(info, "", _t(1), inf)
+    observer.completed_event(_t(2), -inf)
+    assert observer.metrics.count_documents({"run_id": 1}) == 1  # a query on a field still works
+    record = observer.load_run(1)
+    warnings = [r.getMessage() for r in mongo_log.at(logging.WARNING)]
+    if SERVER_KIND == "nx-27017":
+        assert (record.config, record.result) == ({"lr": "nan"}, "-inf")
+        assert record.metrics["loss"]["values"] == [0.0, "nan"]
+        (warning,) = warnings  # one per run, for the run and its metric documents together
+        assert "cannot hold NaN or infinite floats" in warning
+    else:
+        assert math.isnan(record.config["lr"]) and record.result == -inf
+        assert record.metrics["loss"]["values"][0] == 0.0
+        assert math.isnan(record.metrics["loss"]["values"][1])
+        assert warnings == []
+
+
+@pytest.mark.service
+def test_requested_id_that_exists(observer: MongoObserver, experiment_dir: dict[str, Any]) -> None:
+    start(observer, experiment_dir, _id="chosen")
+    observer.completed_event(_t(1), "first")
+    with pytest.raises(RunIdExistsError, match="'chosen' already exists") as info:
+        start(observer, experiment_dir, _id="chosen")
+    assert isinstance(info.value, FileExistsError)
+    assert observer.load_run("chosen").result == "first"
+    assert start(observer, experiment_dir) == 1  # string ids stay out of the numbering
+
+
 def test_unreachable_server_fails_fast_with_one_line() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -469,6 +514,102 @@ def test_log_metrics_adds_metric_ids_to_info(mock_observer: MongoObserver,
     assert mock_observer.runs.find_one({"_id": 1})["info"] == {
         "custom": 1, "metrics": [{"name": "loss", "id": doc_id}]
     }
+
+
+def test_reader_gives_the_users_info_and_plain_ints(mock_db: Any, mock_observer: MongoObserver,
+                                                    experiment_dir: dict[str, Any]) -> None:
+    from bson import Int64
+
+    start(mock_observer, experiment_dir, config={"big": 2**40})
+    info: dict[str, Any] = {"custom": 1}
+    mock_observer.log_metrics(metrics("loss", [0]), info)
+    mock_observer.heartbeat_event(info, "", _t(1), None)
+    mock_observer.completed_event(_t(2), None)
+    mock_db["runs"].update_one({"_id": 1}, {"$set": {"config.big": Int64(2**40), "result": Int64(7)}})
+    record = mock_observer.load_run(1)
+    assert record.info == {"custom": 1}  # Sacred's info.metrics index stays in the document only
+    assert "metrics" in mock_db["runs"].find_one({"_id": 1})["info"]
+    assert type(record.config["big"]) is int and type(record.result) is int
+    assert record.metrics["loss"]["steps"] == [0]
+
+
+def test_bson_unencodable_values_and_keys(mock_db: Any, mock_observer: MongoObserver,
+                                          experiment_dir: dict[str, Any], mongo_log: _ListHandler) -> None:
+    start(mock_observer, experiment_dir, config={"a\x00b": 1, "a.b": 2, "big": 2**70, "x": float("nan")})
+    mock_observer.completed_event(_t(1), None)
+    config = mock_db["runs"].find_one({"_id": 1})["config"]
+    # only what BSON cannot encode changes: NUL in keys (C strings), ints beyond 64 bits
+    assert set(config) == {"a\ufffdb", "a.b", "big", "x"}
+    assert config["big"] == str(2**70) and math.isnan(config["x"])
+    (warning,) = mongo_log.at(logging.WARNING)
+    assert "BSON cannot encode" in warning.getMessage()
+
+
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_non_finite(v) for v in value)
+    return False
+
+
+class RefusingCollection:
+    """A collection proxy whose writes, like nx-27017's inserts, refuse documents holding NaN/inf."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.attempts: list[bool] = []  # per write: did the document hold a non-finite float?
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if name in ("insert_one", "replace_one"):
+            def write(*args: Any, **kwargs: Any) -> Any:
+                refused = _has_non_finite(args[0] if name == "insert_one" else args[1])
+                self.attempts.append(refused)
+                if refused:
+                    raise pymongo.errors.WriteError("Invalid JSON document", 8, {})
+                return attr(*args, **kwargs)
+            return write
+        return attr
+
+
+def test_refused_non_finite_floats_are_stored_as_strings(
+    mock_db: Any, experiment_dir: dict[str, Any], mongo_log: _ListHandler
+) -> None:
+    runs = RefusingCollection(mock_db["runs"])
+    obs = MongoObserver.create_from(runs, gridfs.GridFS(mock_db))
+    start(obs, experiment_dir, config={"lr": float("nan")})
+    obs.heartbeat_event({}, "", _t(1), float("inf"))
+    obs.completed_event(_t(2), float("-inf"))
+    doc = mock_db["runs"].find_one({"_id": 1})
+    assert (doc["config"], doc["result"], doc["status"]) == ({"lr": "nan"}, "-inf", "COMPLETED")
+    # refused once, written converted; then converted up front (heartbeat, completed): no more refusals
+    assert runs.attempts == [True, False, False, False]
+    (warning,) = mongo_log.at(logging.WARNING)
+    assert "refused it (Invalid JSON document" in warning.getMessage()
+
+
+def test_json_backed_servers_are_known_up_front() -> None:
+    from pytest_sacredx.observers.mongo import _stores_json
+
+    class Admin:
+        def __init__(self, answer: Any) -> None:
+            self.answer = answer
+
+        def command(self, name: str) -> Any:
+            if isinstance(self.answer, Exception):
+                raise self.answer
+            return self.answer
+
+    class Client:
+        def __init__(self, answer: Any) -> None:
+            self.admin = Admin(answer)
+
+    assert _stores_json(Client({"ok": 1, "process": "nx_27017", "version": "7.0.0"}))
+    assert not _stores_json(Client({"ok": 1, "version": "7.0.12", "gitVersion": "abc"}))  # mongod
+    assert not _stores_json(Client(pymongo.errors.OperationFailure("unauthorized")))
 
 
 class FlakyCollection:
@@ -667,10 +808,11 @@ def test_parse_mongo_db_arg_errors(spec: str) -> None:
 def test_force_bson_encodeable() -> None:
     import bson
 
-    weird = {"a.b": {"$x": 1, "ok": [2**64, (1, 2), {3}]}, "obj": object(), "t": T0, "n": None}
+    weird = {"a.b": {"$x": 1, "ok": [2**64, (1, 2), {3}]}, "obj": object(), "t": T0, "n": None,
+             "nul\x00": 1}
     out = force_bson_encodeable(weird)
     bson.encode(out)
-    assert out["a,b"]["@x"] == 1
+    assert out["a,b"]["@x"] == 1 and out["nul\ufffd"] == 1
     assert out["a,b"]["ok"] == [str(2**64), [1, 2], [3]]
     assert out["t"] == T0 and out["n"] is None and isinstance(out["obj"], str)
 

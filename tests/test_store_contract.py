@@ -28,7 +28,8 @@ from pytest_sacredx.observers.base import RunObserver
 from pytest_sacredx.observers.record import RunReader, RunRecord
 from pytest_sacredx.serialize import to_jsonable
 
-T0 = dt.datetime(2024, 5, 1, 12, 0, 0, 123456)
+# Milliseconds: the precision every store keeps (BSON dates, and so MongoDB, hold no microseconds).
+T0 = dt.datetime(2024, 5, 1, 12, 0, 0, 123000)
 
 
 def at(seconds: float) -> dt.datetime:
@@ -94,6 +95,50 @@ def s3_store(tmp_path: Path) -> Store:
     return Store(obs, obs, "s3")
 
 
+def mongo_store(tmp_path: Path) -> Store:
+    pytest.importorskip("pymongo")
+    from service_fixtures import _service_url, _unique
+
+    from pytest_sacredx.observers.mongo import MongoObserver
+
+    # A real MongoDB when SACREDX_MONGO_URL is set, else the wire-protocol server CI starts.
+    url = os.environ.get("SACREDX_MONGO_URL") or _service_url(
+        "SACREDX_MONGO_WIRE_URL", "MongoDB wire server (nx-27017)", 27017
+    )
+    obs = MongoObserver(url=url, db_name=_unique("sacredx_contract"))
+    return Store(obs, obs, "mongodb")
+
+
+def on_mongo_wire_server(store: Store) -> bool:
+    """The mongo store runs against the nx-27017 wire server rather than a real MongoDB."""
+    return store.name == "mongodb" and not os.environ.get("SACREDX_MONGO_URL")
+
+
+def as_stored(store: Store, value: Any) -> Any:
+    """``value`` (already JSON-ready) as ``store`` gives it back: itself, except for two limits.
+
+    - MongoDB (any server): BSON field names are C strings, so pymongo refuses a NUL in a key; the
+      observer stores it as U+FFFD.
+    - The nx-27017 wire server (not a real MongoDB, which stores NaN and ±inf as BSON doubles): it
+      keeps documents as SQLite JSON, which has no NaN or Infinity, and refuses them; the observer
+      stores them as ``str(value)`` (``"nan"``, ``"inf"``, ``"-inf"``).
+    """
+    if store.name != "mongodb":
+        return value
+    nonfinite_as_str = on_mongo_wire_server(store)
+
+    def convert(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k.replace("\x00", "\ufffd"): convert(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [convert(x) for x in v]
+        if nonfinite_as_str and isinstance(v, float) and not math.isfinite(v):
+            return str(v)
+        return v
+
+    return convert(value)
+
+
 STORE_FACTORIES: list[Any] = [
     memory_store,
     file_store,
@@ -101,6 +146,7 @@ STORE_FACTORIES: list[Any] = [
     sqlite_store,
     pytest.param(postgres_store, marks=pytest.mark.service),
     pytest.param(s3_store, marks=pytest.mark.service),
+    pytest.param(mongo_store, marks=pytest.mark.service),
 ]
 
 
@@ -255,9 +301,10 @@ def test_full_run_round_trips(store: Store, files: dict[str, Path]) -> None:
         resources=(files["resource"],),
         experiment=ex_info(files),
     )
-    assert isinstance(run_id, str)
+    # Ids are strings, except MongoDB's, which stay Sacred's integers (Omniboard relies on them).
+    assert isinstance(run_id, int if store.name == "mongodb" else str)
     rec = only_run(store)
-    assert rec.id == run_id
+    assert rec.id == str(run_id)
     assert rec.status == "COMPLETED"
     assert rec.experiment_name == "demo"
     assert rec.experiment["dependencies"] == ["numpy==1.26.0", "pytest-sacredx==0.1.0"]
@@ -342,18 +389,19 @@ def test_unserializable_values_come_back_as_documented(store: Store) -> None:
         store.observer, config=value, result=(marker, np.array([[1.0, 2.0]])), info={"v": value}
     )
     rec = store.reader.load_run(run_id)
-    assert same(rec.config, to_jsonable(value))
-    assert same(rec.info, {"v": to_jsonable(value)})
+    assert same(rec.config, as_stored(store, to_jsonable(value)))
+    assert same(rec.info, as_stored(store, {"v": to_jsonable(value)}))
     assert rec.result == [repr(marker), [[1.0, 2.0]]]
     assert rec.status == "COMPLETED"
 
 
 def test_ids_are_unique_strings_and_runs_list_in_order(store: Store) -> None:
     ids = [play_run(store.observer, config={"i": i}, start=i) for i in range(5)]
-    assert all(isinstance(i, str) for i in ids)
+    # MongoDB's ids are Sacred's integers (see test_full_run_round_trips); records carry them as text.
+    assert all(isinstance(i, int if store.name == "mongodb" else str) for i in ids)
     assert len(set(ids)) == 5
     runs = list(store.reader.list_runs())
-    assert [r.id for r in runs] == ids
+    assert [r.id for r in runs] == [str(i) for i in ids]
     assert [r.config["i"] for r in runs] == list(range(5))
 
 
@@ -364,7 +412,7 @@ def test_requested_id_is_used_once(store: Store) -> None:
         play_run(store.observer, _id="chosen")
     other = play_run(store.observer)
     assert other != "chosen"
-    assert {r.id for r in store.reader.list_runs()} == {"chosen", other}
+    assert {r.id for r in store.reader.list_runs()} == {"chosen", str(other)}  # Mongo: int `other`
 
 
 def test_unknown_run_is_a_key_error(store: Store) -> None:
@@ -407,8 +455,8 @@ def test_json_values_round_trip_exactly(store: Store, config: dict[str, Any], re
     # one store for all examples: each example is one more run in it
     run_id = play_run(store.observer, config=config, result=result)
     rec = store.reader.load_run(run_id)
-    assert same(rec.config, config)
-    assert same(rec.result, result)
+    assert same(rec.config, as_stored(store, config))
+    assert same(rec.result, as_stored(store, result))
 
 
 def test_many_runs_through_one_observer_keep_separate_state(store: Store) -> None:

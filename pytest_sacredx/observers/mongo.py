@@ -26,8 +26,17 @@ Where we differ from Sacred, and why:
 - **captured_out is capped**: the document keeps the last ``captured_out_limit`` bytes (1 MB) of the
   output, behind a one-line marker, so a chatty run never hits MongoDB's 16 MB document limit.
 - **Resources are uploaded to GridFS**, as Sacred's documentation promises (0.8.7 only records them).
-- Values go through :func:`~pytest_sacredx.serialize.to_jsonable` (datetimes kept); a document MongoDB
-  still refuses is passed through :func:`force_bson_encodeable` and written again.
+- Values go through :func:`~pytest_sacredx.serialize.to_jsonable` (datetimes kept). A document that is
+  still refused is written again, converted only as far as needed, with one warning per run: what BSON
+  cannot encode as strings (NUL in keys as U+FFFD); then NaN/±inf as ``"nan"``/``"inf"``/``"-inf"``;
+  then Sacred's :func:`force_bson_encodeable` key mangling. A real MongoDB stores NaN and ±inf as
+  doubles, so there nothing changes. JSON-backed wire servers (nx-27017) cannot hold them and are
+  recognised by ``buildInfo`` at connection: they refuse them on insert but store them on a replace as
+  text that breaks every later query on the collection, so they are converted before writing.
+- Ids: a requested ``_id`` that exists raises :class:`~pytest_sacredx.errors.RunIdExistsError` (a
+  ``FileExistsError``, as in the other stores); an allocated one steps on to the next free integer.
+- Reading back, records hold plain values (ObjectIds as strings, BSON ``Int64`` as ``int``) and the
+  run's own ``info``: the ``info.metrics`` index Sacred adds stays in the document, for Omniboard.
 """
 
 from __future__ import annotations
@@ -35,16 +44,17 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import logging
+import math
 import mimetypes
 import os
 import re
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import ObserverError, ObserverURIError, missing_extra
+from ..errors import ObserverError, ObserverURIError, RunIdExistsError, missing_extra
 from ..serialize import to_jsonable
 from .base import RunObserver
 from .queue import QueueObserver
@@ -88,6 +98,25 @@ class MongoCollectionNameError(ObserverError, KeyError):
 
 class MongoConnectionError(ObserverError, ConnectionError):
     """The MongoDB server did not answer within ``serverSelectionTimeoutMS``."""
+
+
+#: ``buildInfo.process`` of MongoDB wire servers that keep documents as JSON, which has no NaN or
+#: Infinity. nx-27017 (SQLite JSON) refuses them on insert but *stores* them on a replace, as text that
+#: SQLite's JSON functions then reject: every later query on another field of that collection fails
+#: with "malformed JSON" (the reader's ``metrics.find({"run_id": ...})`` among them). So the observer
+#: must know before it writes, not learn from a refusal.
+_JSON_BACKED_SERVERS = frozenset({"nx_27017"})
+
+
+def _stores_json(client: Any) -> bool:
+    """Whether ``client``'s server is one of ``_JSON_BACKED_SERVERS`` (a real MongoDB never is)."""
+    from pymongo.errors import PyMongoError
+
+    try:
+        info = client.admin.command("buildInfo")
+    except PyMongoError:  # not allowed, or not answered: assume a MongoDB
+        return False
+    return str(info.get("process", "")) in _JSON_BACKED_SERVERS
 
 
 def _pymongo() -> Any:
@@ -192,30 +221,94 @@ def _db_from_url(url: str) -> str | None:
 def force_bson_encodeable(obj: Any) -> Any:
     """A copy of ``obj`` that BSON can encode: the last resort after MongoDB refused a document.
 
-    Keys become strings with ``.`` → ``,`` and ``$`` → ``@`` (old servers refuse both); integers beyond
-    64 bits and any value BSON cannot encode become ``str(value)``.
+    Keys become strings with ``.`` → ``,`` and ``$`` → ``@`` (old servers refuse both) and NUL → U+FFFD
+    (BSON keys are C strings); integers beyond 64 bits and any value BSON cannot encode become
+    ``str(value)``.
 
     >>> force_bson_encodeable({"a.b": {"$c": 2**70}, "d": (1, {1, 2})})
     {'a,b': {'@c': '1180591620717411303424'}, 'd': [1, [1, 2]]}
     """
+    return _sanitise(obj, finite=False, legacy_keys=True)[0]
+
+
+# What each stage of the write ladder (``MongoObserver._write_doc``) changes, by the reason it exists:
+# 0 the document as it is; 1 what BSON itself cannot encode (NUL in keys, integers beyond 64 bits,
+# other objects, strings that are not UTF-8); 2 also NaN/inf, for servers that cannot hold them (the
+# nx-27017 wire server keeps documents as SQLite JSON, which has neither; MongoDB stores them as BSON
+# doubles); 3 also Sacred's key mangling ('.' and '$', which MongoDB before 5.0 refuses).
+_STAGE_REASON = {1: "bson", 2: "nonfinite", 3: "keys"}
+
+
+def _sanitise(obj: Any, *, finite: bool, legacy_keys: bool) -> tuple[Any, set[str]]:
+    """A copy of ``obj`` with the stages' conversions applied, and the reasons that changed something.
+
+    ``finite``: NaN and ±inf become ``str(value)``; ``legacy_keys``: ``.``/``$`` in keys become ``,``/``@``.
+    The reasons are the ones that apply to ``obj`` whichever conversions were asked for, so a dry
+    run (``_sanitise(doc, finite=True, legacy_keys=True)[1]``) tells which stages would change it.
+    """
     import bson
+
+    reasons: set[str] = set()
+
+    def key(k: Any) -> str:
+        text = k if isinstance(k, str) else str(k)
+        if not isinstance(k, str) or "\x00" in text:
+            reasons.add("bson")
+            text = text.replace("\x00", "\ufffd")
+        if "." in text or "$" in text:
+            reasons.add("keys")
+            if legacy_keys:
+                text = text.replace(".", ",").replace("$", "@")
+        return _utf8(text, reasons)
 
     def convert(value: Any) -> Any:
         if isinstance(value, Mapping):
-            return {str(k).replace(".", ",").replace("$", "@"): convert(v) for k, v in value.items()}
+            return {key(k): convert(v) for k, v in value.items()}
         if isinstance(value, (list, tuple, set, frozenset)):
+            if isinstance(value, (set, frozenset)):
+                reasons.add("bson")
             return [convert(v) for v in value]
         if isinstance(value, bool) or value is None:
             return value
         if isinstance(value, int):
-            return value if _INT64[0] <= value <= _INT64[1] else str(value)
+            if _INT64[0] <= value <= _INT64[1]:
+                return value
+            reasons.add("bson")
+            return str(value)
+        if isinstance(value, float):
+            if math.isfinite(value):
+                return value
+            reasons.add("nonfinite")
+            return str(value) if finite else value
+        if isinstance(value, str):
+            return _utf8(value, reasons)
+        if isinstance(value, _dt.datetime):
+            return value
         try:
             bson.encode({"v": value})
         except Exception:
-            return str(value)
+            reasons.add("bson")
+            return _utf8(str(value), reasons)
         return value
 
-    return convert(obj)
+    return convert(obj), reasons
+
+
+def _utf8(text: str, reasons: set[str]) -> str:
+    """``text`` if it is valid UTF-8 (BSON's string encoding), else with lone surrogates escaped."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        reasons.add("bson")
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _stage(doc: Any, stage: int) -> Any:
+    """``doc`` as stage ``stage`` of the write ladder writes it (see ``_STAGE_REASON``)."""
+    if stage == 0:
+        return doc
+    return _sanitise(doc, finite=stage >= 2, legacy_keys=stage >= 3)[0]
 
 
 def _store(value: Any) -> Any:
@@ -391,6 +484,10 @@ class MongoObserver(RunObserver):
         self._connected = False
         self._last_id: int | None = None
         self._outage = False
+        #: the server cannot hold NaN/inf: known at connection (``_JSON_BACKED_SERVERS``) or learnt from
+        #: a refusal; documents holding them are then converted before they are written
+        self._refuses_nonfinite = False
+        self._converted_warned: set[int] = set()  # ladder stages already logged for this run
         self._lock = threading.RLock()
 
     # -- connection ---------------------------------------------------------------------------------------
@@ -459,6 +556,8 @@ class MongoObserver(RunObserver):
                 "to wait longer."
             ) from exc
         self._connected = True
+        if _stores_json(client):
+            self._refuses_nonfinite = True
 
     # -- writing ------------------------------------------------------------------------------------------
 
@@ -508,6 +607,7 @@ class MongoObserver(RunObserver):
             self._dirty_metrics = set()
             self._pending_files = []
             self._outage = False
+            self._converted_warned = set()
             entry: dict[str, Any] = {}
             if self.overwrite is not None:
                 if _id is not None:
@@ -537,14 +637,12 @@ class MongoObserver(RunObserver):
                 fail_trace=None,
             )
             entry.update(fields)
-            if _id is not None or self.overwrite is not None:
+            if self.overwrite is not None:
                 entry["_id"] = _id
-                doc = self._encodeable(entry)
-                if self.overwrite is not None:
-                    self.runs.replace_one({"_id": _id}, doc, upsert=True)
-                else:
-                    self.runs.insert_one(doc)
-                entry = doc
+                entry = self._replace(entry)
+            elif _id is not None:
+                entry["_id"] = _id
+                entry = self._insert_requested(entry)
             else:
                 entry = self._insert_with_new_id(entry)
             self.run_entry = entry
@@ -560,34 +658,105 @@ class MongoObserver(RunObserver):
             )
         return doc
 
-    def _encodeable(self, doc: dict[str, Any]) -> dict[str, Any]:
-        import bson
+    def _insert_requested(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """Insert under the ``_id`` asked for; :class:`RunIdExistsError` when a run holds it already."""
+        from pymongo.errors import DuplicateKeyError
 
         try:
-            bson.encode(doc)
-        except _encoding_errors():
-            return force_bson_encodeable(doc)
-        return doc
+            return self._write_doc(self.runs.insert_one, entry)
+        except DuplicateKeyError as exc:
+            raise RunIdExistsError(
+                f"Run id {entry['_id']!r} already exists in {self.url}; pass another _id or none "
+                "to get the next free one."
+            ) from exc
 
     def _insert_with_new_id(self, entry: dict[str, Any]) -> dict[str, Any]:
         """Insert with ``_id = max + 1``; on a clash with another writer, take the next id and retry."""
         from pymongo.errors import DuplicateKeyError
 
-        doc = self._encodeable(entry)
         candidate = self._guess_next_id()
         for attempt in range(200):
-            doc["_id"] = candidate
             try:
-                self.runs.insert_one(doc)
-                self._last_id = candidate
-                return doc
+                doc = self._write_doc(self.runs.insert_one, {**entry, "_id": candidate})
             except DuplicateKeyError:
                 # every few clashes, look again: many writers may have moved far ahead of us
+                previous = candidate
                 candidate = self._next_id() if attempt % 8 == 7 else candidate + 1
-                candidate = max(candidate, doc["_id"] + 1)
+                candidate = max(candidate, previous + 1)
+                continue
+            self._last_id = candidate
+            return doc
         raise ObserverError(
             f"Could not allocate a run id in {self.url} after 200 attempts (too many concurrent writers?)."
         )
+
+    def _write_doc(
+        self, write: Callable[[dict[str, Any]], Any], doc: dict[str, Any]
+    ) -> dict[str, Any]:
+        """``write(doc)``; when BSON or the server refuses ``doc``, write a converted copy instead.
+
+        The ladder (see ``_STAGE_REASON``): the document as it is; then, only as far as needed, what
+        BSON cannot encode as strings; non-finite floats as strings (the nx-27017 wire server refuses
+        them, a real MongoDB never does, so there nothing changes); Sacred's key mangling. A stage
+        that would not change ``doc`` is skipped. Each conversion logs one warning per run. Returns
+        the document stored; duplicate keys and connection errors propagate, and a document refused
+        in every form raises :class:`ObserverError`.
+        """
+        from pymongo.errors import DuplicateKeyError, WriteError
+
+        refused: tuple[type[BaseException], ...] = (WriteError, *_encoding_errors())
+        reasons = _sanitise(doc, finite=True, legacy_keys=True)[1]
+        stages = [0] if "bson" not in reasons else []
+        stages += [stage for stage, reason in _STAGE_REASON.items() if reason in reasons]
+        if self._refuses_nonfinite and "nonfinite" in reasons:
+            stages = [stage for stage in stages if stage >= 2]  # this server said so already
+        last: BaseException | None = None
+        for stage in stages:
+            candidate = _stage(doc, stage)
+            try:
+                write(candidate)
+            except DuplicateKeyError:
+                raise
+            except refused as exc:
+                last = exc
+                continue
+            if stage == 2 and isinstance(last, WriteError):
+                self._refuses_nonfinite = True
+            if stage:
+                self._note_converted(stage, doc, last, reasons)
+            return candidate
+        raise ObserverError(
+            f"MongoObserver could not store {self._doc_name(doc)} in {self.url}: {last}"
+        ) from last
+
+    def _doc_name(self, doc: Mapping[str, Any]) -> str:
+        if "run_id" in doc and "name" in doc:
+            return f"metric {doc['name']!r} of run {doc['run_id']!r}"
+        return f"run {doc.get('_id')!r}"
+
+    def _note_converted(
+        self, stage: int, doc: Mapping[str, Any], refusal: BaseException | None, reasons: set[str]
+    ) -> None:
+        """One warning per run and stage: what was converted, and why."""
+        if stage in self._converted_warned:
+            return
+        self._converted_warned.add(stage)
+        described = {
+            "bson": "values BSON cannot encode as strings (NUL in keys as U+FFFD)",
+            "nonfinite": "NaN and infinite floats as strings ('nan', 'inf', '-inf')",
+            "keys": "'.' and '$' in keys as ',' and '@' (Sacred's force_bson_encodeable)",
+        }
+        what = "; ".join(
+            described[reason] for st, reason in _STAGE_REASON.items() if st <= stage and reason in reasons
+        )
+        name = self._doc_name(doc)
+        if refusal is not None and not isinstance(refusal, _encoding_errors()):
+            why = f"{self.url} refused it ({str(refusal).splitlines()[0]})"
+        elif stage >= 2:  # converted up front: the server is known to refuse or corrupt NaN/inf
+            why = f"{self.url} cannot hold NaN or infinite floats"
+        else:
+            why = "BSON cannot encode some of its values"
+        logger.warning("MongoObserver: %s; stored %s with %s", why, name, what)
 
     def _guess_next_id(self) -> int:
         # After our first run, "our last id + 1" while our last run is still there: the maximum query
@@ -731,10 +900,9 @@ class MongoObserver(RunObserver):
             ]
 
     def _write_metric(self, doc: dict[str, Any]) -> None:
-        try:
-            self.metrics.replace_one({"_id": doc["_id"]}, doc, upsert=True)
-        except _encoding_errors():
-            self.metrics.replace_one({"_id": doc["_id"]}, force_bson_encodeable(doc), upsert=True)
+        self._write_doc(
+            lambda d: self.metrics.replace_one({"_id": d["_id"]}, d, upsert=True), doc
+        )
 
     # -- the write path -----------------------------------------------------------------------------------
 
@@ -766,7 +934,7 @@ class MongoObserver(RunObserver):
             return {}
         kwargs: dict[str, Any] = {"filename": upload["filename"]}
         if upload["metadata"] is not None:
-            kwargs["metadata"] = upload["metadata"]
+            kwargs["metadata"] = _stage(upload["metadata"], 2 if self._refuses_nonfinite else 0)
         if upload["contentType"] is not None:
             kwargs["contentType"] = upload["contentType"]
         file_id = self.fs.put(upload["data"], **kwargs)
@@ -802,17 +970,10 @@ class MongoObserver(RunObserver):
         self._note_recovery()
 
     def _replace(self, doc: dict[str, Any]) -> dict[str, Any]:
-        try:
-            self.runs.replace_one({"_id": doc["_id"]}, doc, upsert=True)
-        except _encoding_errors():
-            doc = force_bson_encodeable(doc)
-            try:
-                self.runs.replace_one({"_id": doc["_id"]}, doc, upsert=True)
-            except _encoding_errors() as exc:
-                raise ObserverError(
-                    f"MongoObserver could not store run {doc['_id']} in {self.url}: {exc}"
-                ) from exc
-        return doc
+        """Write the run document whole; returns the document stored (see :meth:`_write_doc`)."""
+        return self._write_doc(
+            lambda d: self.runs.replace_one({"_id": d["_id"]}, d, upsert=True), doc
+        )
 
     def _note_outage(self, exc: BaseException) -> None:
         if not self._outage:
@@ -895,12 +1056,18 @@ class MongoObserver(RunObserver):
         raise KeyError(f"No run {run_id!r} in {self.url}")
 
     def _record(self, doc: dict[str, Any]) -> RunRecord:
-        metrics = {m["name"]: m for m in self.metrics.find({"run_id": doc["_id"]})}
+        metrics = {m["name"]: _plain_values(m) for m in self.metrics.find({"run_id": doc["_id"]})}
+        doc = _plain_values(doc)
+        info = doc.get("info")
+        if isinstance(info, Mapping) and _is_metric_index(info.get("metrics")):
+            # Sacred's ``info.metrics = [{name, id}]`` stays in the document (Omniboard follows it to
+            # the metrics collection); the record gives the run's own info and the metrics themselves.
+            doc["info"] = {k: v for k, v in info.items() if k != "metrics"}
         return RunRecord.from_document(
             doc,
             store=self.url,
             parse_time=_as_datetime,
-            experiment=_plain_ids(dict(doc.get("experiment") or {})),
+            experiment=dict(doc.get("experiment") or {}),
             metrics=metric_series(metrics, _as_datetime),
             artifacts=[a["name"] for a in doc.get("artifacts") or []],
         )
@@ -932,22 +1099,34 @@ def _read(filename: str | os.PathLike[str]) -> bytes:
         return fh.read()
 
 
-def _plain_ids(doc: Any) -> Any:
-    """``doc`` with every ObjectId as its hex string (readers hand out plain Python values)."""
-    from bson import ObjectId
+def _plain_values(doc: Any) -> Any:
+    """``doc`` as plain Python values, as readers hand them out: ObjectIds as their hex strings, and
+    BSON 64-bit integers (pymongo's ``Int64``, for anything beyond 32 bits) as ``int``."""
+    from bson import Int64, ObjectId
 
     if isinstance(doc, ObjectId):
         return str(doc)
+    if isinstance(doc, Int64):
+        return int(doc)
     if isinstance(doc, Mapping):
-        return {k: _plain_ids(v) for k, v in doc.items()}
+        return {k: _plain_values(v) for k, v in doc.items()}
     if isinstance(doc, list):
-        return [_plain_ids(v) for v in doc]
+        return [_plain_values(v) for v in doc]
     return doc
+
+
+def _is_metric_index(value: Any) -> bool:
+    """Whether ``value`` is the ``[{name, id}, ...]`` list Sacred's observer keeps in ``info.metrics``."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(m, Mapping) and set(m) == {"name", "id"} for m in value)
+    )
 
 
 def _plain(doc: Any) -> Any:
     """A JSON-ready copy of a stored document (ObjectIds as strings, datetimes as ISO strings)."""
-    return to_jsonable(_plain_ids(doc))
+    return to_jsonable(_plain_values(doc))
 
 
 def _validate_url(url: str) -> None:
