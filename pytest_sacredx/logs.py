@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .errors import CommandLineError
@@ -85,14 +86,33 @@ def parse_log_level(level: str | int) -> int:
     )
 
 
-def get_run_loggers(experiment: Ingredient, log_level: str | int | None = None) -> tuple[logging.Logger, logging.Logger]:
+def get_run_loggers(experiment: Ingredient) -> tuple[logging.Logger, logging.Logger]:
     """The experiment's root logger and the run's logger (its child named after the experiment)."""
     if experiment.logger is not None:
         root = experiment.logger
     else:
         root = logging.getLogger(BASE_LOGGER_NAME)
         _ensure_handler(root)
-    if log_level is not None:
-        root.setLevel(parse_log_level(log_level))
-        root._sacredx_set_level = False  # type: ignore[attr-defined]
     return root, root.getChild(experiment.path)
+
+
+def set_log_level(logger: logging.Logger, log_level: str | int | None) -> Callable[[], None]:
+    """Apply ``-l/--loglevel`` for one run; call the returned function when the run ends.
+
+    Sacred sets the root logger's level and leaves it set, so one ``-l ERROR`` run silences every later
+    run (and every library) in the process — hundreds of runs in one pytest session. Ours lasts one run.
+    """
+    if log_level is None:
+        return _nothing
+    level = parse_log_level(log_level)
+    previous = logger.level
+    logger.setLevel(level)
+
+    def restore() -> None:
+        logger.setLevel(previous)
+
+    return restore
+
+
+def _nothing() -> None:
+    pass

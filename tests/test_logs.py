@@ -135,12 +135,32 @@ def test_without_root_handlers_we_print_sacreds_lines_to_stderr(
 
 
 def test_get_run_loggers_sets_only_our_level(restore_sacredx_logger: logging.Logger) -> None:
+    from pytest_sacredx.logs import set_log_level
+
     root_level = logging.getLogger().level
     ex = new_experiment("levels")
-    base, run_logger = get_run_loggers(ex, "WARNING")
+    base, run_logger = get_run_loggers(ex)
+    before = base.level
+    restore = set_log_level(base, "WARNING")
     assert base.name == BASE_LOGGER_NAME and base.level == logging.WARNING
     assert run_logger.name == "sacredx.levels"
     assert logging.getLogger().level == root_level
+    restore()
+    assert base.level == before
+
+
+def test_loglevel_lasts_one_run(restore_sacredx_logger: logging.Logger, caplog: pytest.LogCaptureFixture) -> None:
+    ex = new_experiment("scoped")
+
+    @ex.main
+    def main(_log):
+        _log.warning("loud")
+
+    caplog.set_level(logging.INFO)
+    ex.run(options={"--loglevel": "ERROR"})
+    assert "loud" not in caplog.text  # -l ERROR held during its run
+    ex.run()
+    assert "loud" in caplog.text  # and only then: Sacred's root-logger level stuck for the process
 
 
 @pytest.mark.slow

@@ -169,13 +169,36 @@ def create_run(
     log_level: str | int | None = None,
     default_seed: int | None = None,
 ) -> Run:
+    from ..logs import get_run_loggers, set_log_level
+
+    root_logger, run_logger = get_run_loggers(experiment)
+    # -l/--loglevel holds while the run is assembled and again while it executes (Run.__call__), never
+    # longer: a run created and never started leaves no level behind.
+    restore_level = set_log_level(root_logger, log_level)
+    try:
+        run = _assemble(
+            experiment, command_name, config_updates, named_configs, force, default_seed,
+            root_logger, run_logger,
+        )
+    finally:
+        restore_level()
+    run.log_level = log_level
+    return run
+
+
+def _assemble(
+    experiment: Experiment,
+    command_name: str,
+    config_updates: dict[str, Any] | None,
+    named_configs: Sequence[str],
+    force: bool,
+    default_seed: int | None,
+    root_logger: logging.Logger,
+    run_logger: logging.Logger,
+) -> Run:
     scaffolds, order = _scaffolds(experiment)
     root = scaffolds[""]
     main_function = get_command(experiment, command_name)
-
-    from ..logs import get_run_loggers
-
-    root_logger, run_logger = get_run_loggers(experiment, log_level)
 
     # 1. updates, split among ingredients
     updates = convert_to_nested_dict(config_updates or {})

@@ -109,6 +109,8 @@ class Run:
         #: ``f(run, status)`` called when the run ends, before its last heartbeat (the pytest plugin
         #: records the outcome here)
         self._finish_callbacks: list[Callable[[Run, str], None]] = []
+        #: -l/--loglevel, applied to our loggers while the run executes
+        self.log_level: str | int | None = None
 
     # ------------------------------------------------------------------ user API
     def open_resource(self, filename: str, mode: str = "r") -> Any:
@@ -154,6 +156,15 @@ class Run:
         self.observers = [] if self.unobserved else sorted(
             self.observers, key=lambda o: -getattr(o, "priority", 0)
         )
+        from ..logs import set_log_level
+
+        restore_log_level = set_log_level(self.root_logger, self.log_level)
+        try:
+            return self._execute(*args)
+        finally:
+            restore_log_level()
+
+    def _execute(self, *args: Any) -> Any:
         if not self.observers and not self.debug and not self.unobserved:
             self.run_logger.warning("No observers have been added to this run")
         self.run_logger.info("Running command '%s'", self.command)
