@@ -81,7 +81,6 @@ class Ingredient:
         self.post_run_hooks: list[CapturedFunction] = []
         self.pre_run_hooks: list[CapturedFunction] = []
         self.commands: dict[str, CapturedFunction] = {}
-        self._is_traversing = False
         self.save_git_info = save_git_info
         globs = _caller_globals if _caller_globals is not None else caller_globals()
         self._globals = globs

@@ -12,12 +12,12 @@ True
 from __future__ import annotations
 
 import contextvars
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .run import Run
 
-__all__ = ["current_run", "activate"]
+__all__ = ["current_run", "only_active_run"]
 
 _CURRENT: contextvars.ContextVar[Run | None] = contextvars.ContextVar("sacredx_run", default=None)
 
@@ -40,12 +40,3 @@ def only_active_run() -> Run | None:
     """
     active = _ACTIVE
     return active[0] if len(active) == 1 else None
-
-
-def activate(run: Run | None) -> contextvars.Token[Any]:
-    """Make ``run`` current; pass the returned token to :func:`deactivate`."""
-    return _CURRENT.set(run)
-
-
-def deactivate(token: contextvars.Token[Any]) -> None:
-    _CURRENT.reset(token)
