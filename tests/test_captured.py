@@ -281,3 +281,28 @@ def test_a_captured_function_sees_the_run_it_is_called_in() -> None:
         return f.run is _run, dict(f.config), f.logger.name
 
     assert ex.run(options=QUIET).result == (True, {"a": 1, "seed": ex.current_run.config["seed"]}, "sacredx.cap.f")
+
+
+def test_plain_thread_inside_a_run_sees_the_only_active_run() -> None:
+    """Sacred's captured functions work in threads the main function starts; with one active run in the
+    process there is no ambiguity, so a thread that did not copy the context still finds it."""
+    import threading
+
+    from pytest_sacredx import Experiment
+
+    ex = Experiment("threads_fallback", interactive=True)
+    ex.add_config(a=5)
+
+    @ex.capture
+    def read(a):
+        return a
+
+    @ex.main
+    def main():
+        out: list[int] = []
+        worker = threading.Thread(target=lambda: out.append(read()))
+        worker.start()
+        worker.join()
+        return out
+
+    assert ex.run(options={"--loglevel": "ERROR"}).result == [5]
