@@ -64,3 +64,37 @@ def test_ini_switch(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(exp_toy=LEAKY)
     pytester.makeini("[pytest]\nsacredx_check_determinism = true\n")
     run_pytest(pytester, "serial", "--exp-config", "C=2").assert_outcomes(failed=1)
+
+
+HASHY = '''
+from pytest_sacredx import Experiment
+
+ex = Experiment("hashy")
+
+@ex.config
+def cfg():
+    salt = "sacredx"
+
+@ex.main
+def main(salt):
+    return hash(salt) % 100_000  # differs between processes (hash randomization), same within one
+'''
+
+
+def test_differences_between_processes_are_found_under_xdist(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PYTHONHASHSEED", raising=False)
+    pytester.makepyfile(exp_hashy=HASHY)
+    serial = run_pytest(pytester, "serial", "--exp-check-determinism")
+    serial.assert_outcomes(passed=1)  # in one process the value is stable
+    parallel = run_pytest(pytester, "xdist", "--exp-check-determinism", "--exp-config", "salt=a,b")
+    parallel.assert_outcomes(failed=2)
+    parallel.stdout.fnmatch_lines(["*nondeterministic across processes*"])
+    assert len(stored_runs(pytester)) == 3  # the checks' extra runs are not recorded
+
+
+def test_deterministic_cases_pass_in_another_process_too(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(exp_toy=TOY)
+    result = run_pytest(pytester, "xdist", "--exp-check-determinism", "--exp-config", "C=1,2", "--exp-seed=5")
+    result.assert_outcomes(passed=2)

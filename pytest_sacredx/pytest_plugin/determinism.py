@@ -7,9 +7,12 @@ an earlier run, threads racing — breaks reproducible-seed regression tests; th
   seed, same process; unobserved, so the store still holds one run per case) and the result and the
   final value of each metric are compared exactly (NaN equals NaN). A difference fails the case with a
   table of the keys that differ, first run against second.
-- Under ``pytest -n N`` the second run happens in the same worker process as the first. (A twin item
-  per case, compared on the controller, would also catch differences between processes, such as
-  ``PYTHONHASHSEED``; xdist's scheduler does not let us choose the worker, so it is not done.)
+- Under ``pytest -n N`` the case is also run a third time in another process: a fresh pytest that runs
+  just this case (the command of the failure report's "reproduce" line), recording into a scratch store
+  that is read back and compared the same way. That catches what differs between processes —
+  ``PYTHONHASHSEED`` and set order, import-order side effects, state of the worker — which a second run
+  in the same worker cannot. (xdist's scheduler cannot be told to send a twin item to the other worker,
+  so the other process is one we start.)
 
 Example::
 
@@ -88,5 +91,53 @@ def _check(item: pytest.Item) -> None:
         pytest.fail(
             f"nondeterministic: a second run with the same seed ({first.run.seed}) in the same process "
             "gave other values:\n" + format_differences(diffs, names=("first run", "second run")),
+            pytrace=False,
+        )
+    if hasattr(item.config, "workerinput"):
+        _check_in_another_process(item, first)
+
+
+def _check_in_another_process(item: pytest.Item, first: Any) -> None:
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from ..observers.tinydb_hashfs import TinyDbReader
+    from .report import reproduce_args
+    from .tolerance import compare_run, format_differences
+
+    config = item.config
+    with tempfile.TemporaryDirectory(prefix="sacredx-determinism-") as scratch:
+        cmd = [
+            sys.executable, "-m", "pytest", *reproduce_args(item, first.variant),
+            "-p", "no:xdist", "-p", "no:randomly", "-p", "no:cacheprovider", "-q",
+            "--rootdir", str(config.rootpath), "--exp-observer", f"tinydb:{scratch}", "--exp-summary=no",
+        ]
+        if config.getoption("sacredx_regression", None):
+            cmd.append("--exp-regression")  # a baseline pins the seed there too
+        # a fresh process, not another xdist worker: drop what marks this one as a worker
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+        env.pop("PYTEST_CURRENT_TEST", None)
+        proc = subprocess.run(cmd, cwd=config.rootpath, env=env, capture_output=True, text=True, timeout=600)
+        reader = TinyDbReader(scratch)
+        try:
+            records = [r for r in reader.list_runs() if r.status == "COMPLETED"]
+        finally:
+            reader.close()
+    if not records:
+        pytest.fail(
+            f"nondeterministic or not reproducible: the same case run again in another process "
+            f"(seed {first.run.seed}) did not complete:\n  {' '.join(cmd[1:])}\n"
+            + (proc.stdout[-2000:] + proc.stderr[-1000:]).strip(),
+            pytrace=False,
+        )
+    other = {"result": records[-1].result, "metrics": records[-1].final_metrics()}
+    diffs = compare_run(run_values(first.run), other)
+    if diffs:
+        pytest.fail(
+            f"nondeterministic across processes: the same case with the same seed ({first.run.seed}) run "
+            "in another process gave other values:\n"
+            + format_differences(diffs, names=("this worker", "other process")),
             pytrace=False,
         )

@@ -148,13 +148,7 @@ def format_case_failure(item: Any, excinfo: pytest.ExceptionInfo[BaseException])
     lines.append("config changes: " + (", ".join(f"{k}={v!r}" for k, v in changes.items()) or "none"))
     seed = case.seed if case else None
     lines.append(f"case seed: {seed} (session seed {session_seed})")
-    rel = item.nodeid.split("@")[0]
-    args = ["pytest", rel, f"--exp-seed={session_seed}"]
-    for key, value in item.variant.updates:
-        args.append(f"--exp-config={key}={_literal(value)}")
-    if item.variant.named:
-        args.append(f"--exp-named-config={'+'.join(item.variant.named)}")
-    lines.append("reproduce: " + shlex.join(args))
+    lines.append("reproduce: " + shlex.join(["pytest", *reproduce_args(item, item.variant)]))
     path = item.path.relative_to(config.rootpath) if item.path.is_relative_to(config.rootpath) else item.path
     script: list[str] = ["python", str(path), "with", *item.variant.named]
     script += [f"{k}={_literal(v)}" for k, v in item.variant.updates]
@@ -168,6 +162,16 @@ def format_case_failure(item: Any, excinfo: pytest.ExceptionInfo[BaseException])
     lines.append("")
     lines.extend(line.rstrip("\n") for line in format_filtered_exception(exc))
     return "\n".join(lines)
+
+
+def reproduce_args(item: pytest.Item, variant: Any) -> list[str]:
+    """The pytest arguments that run just this case again, with the same seed."""
+    args = [item.nodeid.split("@")[0], f"--exp-seed={item.config.stash[SESSION_SEED]}"]
+    for key, value in variant.updates:
+        args.append(f"--exp-config={key}={_literal(value)}")
+    if variant.named:
+        args.append(f"--exp-named-config={'+'.join(variant.named)}")
+    return args
 
 
 def _literal(value: Any) -> str:
