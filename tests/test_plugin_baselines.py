@@ -154,3 +154,39 @@ def test_iris_sweep_regression_as_in_the_readme(tmp_path) -> None:
     assert sorted(p.name for p in (tmp_path / "baselines" / "iris_rbf_svm").iterdir()) == ["gamma=0.1.json", "gamma=0.7.json"]
     second = subprocess.run([*cmd, "--exp-seed=99"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert "2 passed" in second.stdout and "2 checked" in second.stdout, second.stdout[-3000:]
+
+
+SERIES = '''
+from pytest_sacredx import Experiment
+
+ex = Experiment("series")
+
+@ex.config
+def cfg():
+    bump = 0.0
+
+@ex.main
+def main(bump, _run):
+    for step in range(5):
+        _run.log_scalar("loss", 1.0 / (step + 1) + (bump if step == 2 else 0.0))
+    return 1
+'''
+
+
+def test_whole_series_can_be_pinned(pytester: pytest.Pytester) -> None:
+    import json
+
+    pytester.makepyfile(exp_series=SERIES)
+    pytester.makeini("[pytest]\nsacredx_baseline_series = true\n")
+    first = run_pytest(pytester, "serial", "--exp-regression")
+    first.assert_outcomes(failed=1)  # written
+    (path,) = (pytester.path / "baselines" / "series").glob("*.json")
+    stored = json.loads(path.read_text())
+    assert stored["series"]["loss"]["steps"] == [0, 1, 2, 3, 4]
+    assert stored["metrics"] == {"loss": 0.2}
+    run_pytest(pytester, "serial", "--exp-regression").assert_outcomes(passed=1)
+    # the final value is unchanged, an intermediate point moved: only the series catches it
+    pytester.makepyfile(exp_series=SERIES.replace("bump = 0.0", "bump = 0.5"))
+    moved = run_pytest(pytester, "serial", "--exp-regression")
+    moved.assert_outcomes(failed=1)
+    moved.stdout.fnmatch_lines(["*baseline mismatch*", "*loss*"])

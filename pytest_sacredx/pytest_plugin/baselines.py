@@ -81,6 +81,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   type="bool", default=False)
     parser.addini("sacredx_baseline_dir", "Folder of the baselines, relative to the file that defines "
                   "the case (default: baselines).", default="baselines")
+    parser.addini("sacredx_baseline_series", "Also pin every logged point of each metric, not only "
+                  "the final values.", type="bool", default=False)
     parser.addini("sacredx_tolerance", "Tolerances, one 'KEY rtol=R atol=A' per line; KEY is a metric, "
                   "a key of a dict result, 'result' or '*'.", type="linelist", default=[])
 
@@ -93,6 +95,7 @@ class Baselines:
     regen: bool
     folder: str
     tolerances: Tolerances
+    series: bool = False
 
     @property
     def enabled(self) -> bool:
@@ -108,7 +111,8 @@ class Baselines:
         except ValueError as e:
             raise pytest.UsageError(str(e)) from None
         return cls(bool(regression), bool(config.getoption("sacredx_regen")),
-                   config.getini("sacredx_baseline_dir") or "baselines", tolerances)
+                   config.getini("sacredx_baseline_dir") or "baselines", tolerances,
+                   bool(config.getini("sacredx_baseline_series")))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -146,13 +150,16 @@ def baseline_content(item: pytest.Item, run: Any) -> dict[str, Any]:
 
     config = to_jsonable(run.config)
     seed = config.pop("seed", run.seed)
-    return {
+    content = {
         "case": _case_parts(item)[1],
         "config": config,
         "seed": seed,
         "result": to_jsonable(run.result),
-        "metrics": to_jsonable(dict(getattr(run, "final_metrics", {}) or {})),
+        "metrics": to_jsonable(dict(run.final_metrics)),
     }
+    if item.config.stash[SETTINGS].series:  # ini sacredx_baseline_series: every point, not only the last
+        content["series"] = to_jsonable(run.metric_series)
+    return content
 
 
 def dumps_baseline(content: dict[str, Any]) -> str:

@@ -252,6 +252,14 @@ def compare_run(
             diffs.append(Difference(name, None, new_m[name], note="metric not in the baseline"))
         else:
             diffs.extend(compare(old_m[name], new_m[name], tolerances, key=name))
+    old_s: Mapping[str, Any] = expected.get("series") or {}
+    new_s: Mapping[str, Any] = got.get("series") or {}
+    for name in sorted(old_s):  # whole series, when the baseline pinned them
+        if name not in new_s:
+            diffs.append(Difference(f"{name} (series)", old_s[name], None, note="metric not logged"))
+            continue
+        diffs.extend(compare(old_s[name].get("steps"), new_s[name].get("steps"), None, key=f"{name}.steps"))
+        diffs.extend(compare(old_s[name].get("values"), new_s[name].get("values"), tolerances, key=name))
     return diffs
 
 

@@ -106,6 +106,8 @@ class Run:
         self._capture: Any = None
         #: last value of each metric, updated as metrics are flushed
         self.final_metrics: dict[str, Any] = {}
+        #: every flushed point of each metric, ``{name: {"steps": [...], "values": [...]}}``
+        self.metric_series: dict[str, dict[str, list[Any]]] = {}
         #: ``f(run, status)`` called when the run ends, before its last heartbeat (the pytest plugin
         #: records the outcome here)
         self._finish_callbacks: list[Callable[[Run, str], None]] = []
@@ -303,6 +305,9 @@ class Run:
             if metrics_by_name:
                 for name, series in metrics_by_name.items():
                     self.final_metrics[name] = series["values"][-1]
+                    kept = self.metric_series.setdefault(name, {"steps": [], "values": []})
+                    kept["steps"].extend(series["steps"])
+                    kept["values"].extend(series["values"])
                 self._safe_emit("log_metrics", metrics_by_name=metrics_by_name, info=self.info)
             beat = {
                 "info": self.info,
