@@ -190,3 +190,19 @@ def test_whole_series_can_be_pinned(pytester: pytest.Pytester) -> None:
     moved = run_pytest(pytester, "serial", "--exp-regression")
     moved.assert_outcomes(failed=1)
     moved.stdout.fnmatch_lines(["*baseline mismatch*", "*loss*"])
+
+
+def test_two_cases_never_share_a_baseline_file(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(exp_toy=TOY)
+    body = """
+        import pytest
+        from exp_toy import ex
+
+        @pytest.mark.experiment(ex)
+        def test_same_name(exp_run):
+            exp_run()
+        """
+    pytester.makepyfile(test_one=body, test_two=body)
+    result = run_pytest(pytester, "serial", "--exp-regen", "test_one.py", "test_two.py")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*would share the baseline baselines/test_same_name/default.json*"])

@@ -56,6 +56,8 @@ _LOADED = pytest.StashKey["dict[str, Any] | None"]()
 #: what happened to the case's baseline, for the summary: checked, mismatch, written, rewritten, unchanged
 _STATUS = pytest.StashKey[str]()
 _COUNTS = pytest.StashKey[dict[str, int]]()
+#: baseline file -> the case that used it in this process (two cases must never share one)
+_CLAIMS = pytest.StashKey[dict[Path, str]]()
 _PROP = "sacredx_baseline"
 _UNSAFE = str.maketrans({c: "_" for c in '/\\:*?"<>|'})
 
@@ -118,6 +120,7 @@ class Baselines:
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[SETTINGS] = Baselines.from_config(config)
     config.stash[_COUNTS] = {}
+    config.stash[_CLAIMS] = {}
     if config.stash[SETTINGS].enabled:
         config.pluginmanager.register(_StatusCollector(config), "sacredx-baselines-status")
 
@@ -261,11 +264,26 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
         if settings.regen:  # honest force: a completed run is pinned even when its test failed
             _regenerate(item)
         raise
+    _claim(item)
     if settings.regen:
         _regenerate(item)
     else:
         _check(item, settings)
     return outcome
+
+
+def _claim(item: pytest.Item) -> None:
+    """Two cases mapping to one baseline file (same test name in two modules of a folder, two
+    experiments with one name) would overwrite each other's pins: refuse it."""
+    path = baseline_path(item)
+    case = item.stash.get(CASE_ID, item.nodeid).split("@", 1)[0]
+    owner = item.config.stash[_CLAIMS].setdefault(path, case)
+    if owner != case:
+        pytest.fail(
+            f"{case} and {owner} would share the baseline {_rel(path, item.config)}: rename one of "
+            "the tests (or experiments), or give one its own sacredx_baseline_dir.",
+            pytrace=False,
+        )
 
 
 def _regenerate(item: pytest.Item) -> None:
