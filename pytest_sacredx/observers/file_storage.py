@@ -343,18 +343,8 @@ class FileStorageObserver(RunObserver):
         meta_info: dict[str, Any],
         _id: Any,
     ) -> str:
-        name = self._make_run_dir(_id)
-        self._reset_run_state(os.path.join(self.basedir, name), config)
-        self.run_entry = {
-            "experiment": self._save_sources(ex_info),
-            "command": command,
-            "host": to_jsonable(host_info),
-            "meta": to_jsonable(meta_info),
-            "status": "QUEUED",
-        }
-        write_json_atomic(self._path("config.json"), self.config)  # converted in _reset_run_state
-        self._save_run()
-        return name
+        # Sacred's key set for a queued run: no start time, resources, artifacts or heartbeat yet.
+        return self._begin(ex_info, command, host_info, config, meta_info, _id, {"status": "QUEUED"})
 
     @_serialized
     def started_event(
@@ -367,18 +357,33 @@ class FileStorageObserver(RunObserver):
         meta_info: dict[str, Any],
         _id: Any,
     ) -> str:
+        stage: dict[str, Any] = {
+            "start_time": _iso(start_time),
+            "status": "RUNNING",
+            "resources": [],
+            "artifacts": [],
+            "heartbeat": None,
+        }
+        return self._begin(ex_info, command, host_info, config, meta_info, _id, stage)
+
+    def _begin(
+        self,
+        ex_info: dict[str, Any],
+        command: str,
+        host_info: dict[str, Any],
+        config: dict[str, Any],
+        meta_info: dict[str, Any],
+        _id: Any,
+        stage: dict[str, Any],
+    ) -> str:
         name = self._make_run_dir(_id)
         self._reset_run_state(os.path.join(self.basedir, name), config)
         self.run_entry = {
             "experiment": self._save_sources(ex_info),
             "command": command,
             "host": to_jsonable(host_info),
-            "start_time": _iso(start_time),
             "meta": to_jsonable(meta_info),
-            "status": "RUNNING",
-            "resources": [],
-            "artifacts": [],
-            "heartbeat": None,
+            **stage,
         }
         write_json_atomic(self._path("config.json"), self.config)  # converted in _reset_run_state
         self._save_run()

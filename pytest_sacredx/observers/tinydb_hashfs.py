@@ -278,23 +278,8 @@ class TinyDbObserver(RunObserver):
         meta_info: dict[str, Any],
         _id: Any,
     ) -> str:
-        entry = {
-            "experiment": self._sources(ex_info),
-            "format": self.VERSION,
-            "command": command,
-            "host": to_jsonable(host_info),
-            "queue_time": _fmt(queue_time),
-            "config": to_jsonable(config),
-            "meta": to_jsonable(meta_info),
-            "status": "QUEUED",
-            "resources": [],
-            "artifacts": [],
-            "captured_out": "",
-            "info": {},
-            "heartbeat": None,
-            "metrics": {},
-        }
-        return self._new_run(entry, _id)
+        stage = {"queue_time": _fmt(queue_time), "status": "QUEUED"}
+        return self._begin(ex_info, command, host_info, config, meta_info, _id, stage)
 
     def started_event(
         self,
@@ -306,15 +291,27 @@ class TinyDbObserver(RunObserver):
         meta_info: dict[str, Any],
         _id: Any,
     ) -> str:
+        stage = {"start_time": _fmt(start_time), "status": "RUNNING"}
+        return self._begin(ex_info, command, host_info, config, meta_info, _id, stage)
+
+    def _begin(
+        self,
+        ex_info: dict[str, Any],
+        command: str,
+        host_info: dict[str, Any],
+        config: dict[str, Any],
+        meta_info: dict[str, Any],
+        _id: Any,
+        stage: dict[str, Any],
+    ) -> str:
         entry = {
             "experiment": self._sources(ex_info),
             "format": self.VERSION,
             "command": command,
             "host": to_jsonable(host_info),
-            "start_time": _fmt(start_time),
+            **stage,
             "config": to_jsonable(config),
             "meta": to_jsonable(meta_info),
-            "status": "RUNNING",
             "resources": [],
             "artifacts": [],
             "captured_out": "",
