@@ -47,18 +47,16 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from ..errors import ArtifactNameError, RunIdExistsError
+from ..errors import RunIdExistsError
 from ..serialize import to_jsonable
 from .atomic import copy_atomic, file_md5, write_bytes_atomic, write_json_atomic
-from .base import RunObserver
+from .base import RESERVED_ARTIFACT_NAMES, RunObserver, check_artifact_name
 from .record import RunRecord, metric_series
 
 __all__ = ["FileStorageObserver", "FileStorageReader", "RESERVED_NAMES"]
 
 #: files the observer writes into a run directory; artifacts may not take these names
-RESERVED_NAMES = frozenset(
-    {"run.json", "config.json", "cout.txt", "metrics.json", "metrics.jsonl", "info.json"}
-)
+RESERVED_NAMES = RESERVED_ARTIFACT_NAMES
 #: below this many points metrics.json is rewritten on every log_metrics call
 _SMALL_SERIES = 1000
 
@@ -101,33 +99,6 @@ def _parse_time(value: Any) -> _dt.datetime | None:
             return None
     return None
 
-
-def check_artifact_name(name: Any) -> str:
-    """Return ``name`` if it is a plain file name an observer may store; raise ArtifactNameError if not.
-
-    >>> check_artifact_name("model.pt")
-    'model.pt'
-    """
-    if not isinstance(name, str) or not name:
-        raise ArtifactNameError(
-            f"Artifact name {name!r} is empty or not a string; give a plain file name such as 'model.pt'."
-        )
-    separators = {"/", os.sep} | ({os.altsep} if os.altsep else set())
-    if any(sep in name for sep in separators) or "\0" in name:
-        raise ArtifactNameError(
-            f"Artifact name {name!r} contains a path separator; artifacts are stored flat in the run "
-            "directory, so give a plain file name (e.g. replace '/' by '_')."
-        )
-    if name in (".", ".."):
-        raise ArtifactNameError(
-            f"Artifact name {name!r} is not a file name; give a plain file name."
-        )
-    if name in RESERVED_NAMES:
-        raise ArtifactNameError(
-            f"Artifact name {name!r} would overwrite the observer's own {name}; reserved names are "
-            f"{', '.join(sorted(RESERVED_NAMES))}. Rename the artifact (e.g. 'my_{name}')."
-        )
-    return name
 
 
 class FileStorageObserver(RunObserver):

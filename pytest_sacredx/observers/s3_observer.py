@@ -35,9 +35,9 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from ..errors import ArtifactNameError, ObserverURIError, RunIdExistsError, missing_extra
+from ..errors import ObserverURIError, RunIdExistsError, missing_extra
 from ..serialize import to_jsonable
-from .base import RunObserver
+from .base import RESERVED_ARTIFACT_NAMES, RunObserver, check_artifact_name
 from .record import RunRecord, metric_series
 from .redact import redact_options
 
@@ -45,7 +45,7 @@ __all__ = ["S3Observer", "InvalidS3LocationError", "validate_bucket_name", "vali
 
 DEFAULT_S3_PRIORITY = 20
 #: file names of a run folder that an artifact may not take
-RESERVED_NAMES = frozenset({"run.json", "config.json", "cout.txt", "metrics.json", "info.json"})
+RESERVED_NAMES = RESERVED_ARTIFACT_NAMES
 _BUCKET_CHARS = re.compile(r"^[a-z0-9.\-]+$")
 
 
@@ -110,22 +110,6 @@ def validate_prefix(prefix: str) -> str:
                 )
     return cleaned
 
-
-def _check_artifact_name(name: str) -> None:
-    if not isinstance(name, str) or not name or name in (".", ".."):
-        raise ArtifactNameError(
-            f"Artifact name {name!r} is empty or a directory name; give a file name"
-        )
-    if "/" in name or "\\" in name or "\0" in name:
-        raise ArtifactNameError(
-            f"Artifact name {name!r} contains a path separator; give a plain file name such as "
-            f"{name.replace('/', '_').replace(chr(92), '_')!r}"
-        )
-    if name in RESERVED_NAMES:
-        raise ArtifactNameError(
-            f"Artifact name {name!r} is reserved for the run's own files "
-            f"({', '.join(sorted(RESERVED_NAMES))}); pick another name"
-        )
 
 
 def _dumps(obj: Any) -> bytes:
@@ -562,7 +546,7 @@ class S3Observer(RunObserver):
         metadata: dict[str, Any] | None = None,
         content_type: str | None = None,
     ) -> None:
-        _check_artifact_name(name)
+        check_artifact_name(name)
         content_type = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
         with self._lock:
             if self.run_id is None:
@@ -630,7 +614,7 @@ class S3Observer(RunObserver):
 
     def load_artifact(self, run_id: Any, name: str) -> bytes:
         """The bytes of one artifact; ``KeyError`` when there is none."""
-        _check_artifact_name(name)
+        check_artifact_name(name)
         data = self._get(self._key(str(run_id), name))
         if data is None:
             raise KeyError((run_id, name))

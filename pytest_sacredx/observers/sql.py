@@ -40,9 +40,9 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import ArtifactNameError, RunIdExistsError, missing_extra
+from ..errors import RunIdExistsError, missing_extra
 from ..serialize import to_jsonable
-from .base import RunObserver
+from .base import RunObserver, check_artifact_name
 from .record import RunRecord
 from .redact import redact_options, redact_url
 
@@ -107,17 +107,6 @@ def _result_columns(result: Any) -> dict[str, Any]:
         "result_json": None if result is None else _dumps(result),
     }
 
-
-def _check_artifact_name(name: str) -> None:
-    if not isinstance(name, str) or not name or name in (".", ".."):
-        raise ArtifactNameError(
-            f"Artifact name {name!r} is empty or a directory name; give a file name"
-        )
-    if "/" in name or "\\" in name or os.sep in name or "\0" in name:
-        raise ArtifactNameError(
-            f"Artifact name {name!r} contains a path separator; give a plain file name such as "
-            f"{name.replace('/', '_').replace(chr(92), '_')!r}"
-        )
 
 
 def _md5_file(filename: str) -> tuple[str, bytes]:
@@ -542,7 +531,7 @@ class SqlObserver(RunObserver):
     ) -> None:
         import sqlalchemy as sa
 
-        _check_artifact_name(name)
+        check_artifact_name(name, reserved=frozenset())  # a table: no file names to protect
         table = _bases().Artifact.__table__
         with open(filename, "rb") as fh:
             content = fh.read()

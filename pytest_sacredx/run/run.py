@@ -27,8 +27,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import ArtifactNameError, ObserverError, SacredInterrupt
-from ..observers.base import td_format
+from ..errors import ObserverError, SacredInterrupt
+from ..observers.base import check_artifact_name, td_format
 from .context import _ACTIVE, _CURRENT
 from .metrics import MetricsLogger
 from .seeding import set_global_seed
@@ -452,25 +452,6 @@ class _BeatScheduler:
 
 
 _BEATS = _BeatScheduler()
-
-
-RESERVED_ARTIFACT_NAMES = frozenset(
-    {"run.json", "config.json", "cout.txt", "metrics.json", "metrics.jsonl", "info.json"}
-)
-
-
-def check_artifact_name(name: str) -> None:
-    """Refuse names that would escape the run's folder or overwrite a store's own files."""
-    if not name or "/" in name or "\\" in name or name in (".", "..") or ".." in name.split(os.sep):
-        raise ArtifactNameError(
-            f"Invalid artifact name {name!r}: use a plain file name without path separators or '..' "
-            "(pass name='...' to add_artifact)."
-        )
-    if name in RESERVED_ARTIFACT_NAMES:
-        raise ArtifactNameError(
-            f"Artifact name {name!r} is reserved for the run's own records; pass another name, "
-            f"e.g. name='artifact_{name}'."
-        )
 
 
 def _call_quietly(observer: Any, event: str, **kwargs: Any) -> None:
