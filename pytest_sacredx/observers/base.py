@@ -32,11 +32,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import warnings
 from typing import Any
 
 from ..errors import ArtifactNameError
 
-__all__ = ["RunObserver", "td_format", "check_artifact_name", "RESERVED_ARTIFACT_NAMES"]
+__all__ = ["RunObserver", "td_format", "check_artifact_name", "RESERVED_ARTIFACT_NAMES", "deprecated_create"]
 
 
 class RunObserver:
@@ -139,3 +140,13 @@ def check_artifact_name(name: Any, reserved: frozenset[str] = RESERVED_ARTIFACT_
             f"({', '.join(sorted(reserved))}); pick another name, e.g. 'my_{name}'."
         )
     return name
+
+
+def deprecated_create(cls: type[Any], *args: Any, **kwargs: Any) -> Any:
+    """Sacred's deprecated ``Observer.create(...)``: warns at the caller's line, then constructs."""
+    warnings.warn(
+        f"{cls.__name__}.create(...) is deprecated; use {cls.__name__}(...) instead.",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return cls(*args, **kwargs)

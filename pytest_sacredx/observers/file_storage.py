@@ -50,7 +50,7 @@ from typing import Any, TypeVar
 from ..errors import RunIdExistsError
 from ..serialize import to_jsonable
 from .atomic import copy_atomic, file_md5, write_bytes_atomic, write_json_atomic
-from .base import RESERVED_ARTIFACT_NAMES, RunObserver, check_artifact_name
+from .base import RESERVED_ARTIFACT_NAMES, RunObserver, check_artifact_name, deprecated_create
 from .record import RunRecord, metric_series
 
 __all__ = ["FileStorageObserver", "FileStorageReader", "RESERVED_NAMES"]
@@ -114,12 +114,7 @@ class FileStorageObserver(RunObserver):
     @classmethod
     def create(cls, *args: Any, **kwargs: Any) -> FileStorageObserver:
         """Deprecated alias of the constructor (as in Sacred)."""
-        warnings.warn(
-            "FileStorageObserver.create(...) is deprecated; use FileStorageObserver(...) instead.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return cls(*args, **kwargs)
+        return deprecated_create(cls, *args, **kwargs)
 
     @classmethod
     def create_from(cls, *args: Any, **kwargs: Any) -> FileStorageObserver:

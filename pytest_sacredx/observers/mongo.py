@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ObserverError, ObserverURIError, RunIdExistsError, missing_extra
 from ..serialize import to_jsonable
-from .base import RunObserver
+from .base import RunObserver, deprecated_create
 from .queue import QueueObserver
 from .record import RunRecord, metric_series
 from .redact import redact_options, redact_url
@@ -372,12 +372,7 @@ class MongoObserver(RunObserver):
     @classmethod
     def create(cls, *args: Any, **kwargs: Any) -> MongoObserver:
         """Deprecated alias of the constructor (Sacred < 0.8)."""
-        warnings.warn(
-            "MongoObserver.create(...) is deprecated; call MongoObserver(...) instead.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return cls(*args, **kwargs)
+        return deprecated_create(cls, *args, **kwargs)
 
     def __init__(
         self,

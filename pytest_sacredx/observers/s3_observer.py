@@ -30,14 +30,13 @@ import mimetypes
 import os
 import re
 import threading
-import warnings
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from ..errors import ObserverURIError, RunIdExistsError, missing_extra
 from ..serialize import to_jsonable
-from .base import RESERVED_ARTIFACT_NAMES, RunObserver, check_artifact_name
+from .base import RESERVED_ARTIFACT_NAMES, RunObserver, check_artifact_name, deprecated_create
 from .record import RunRecord, metric_series
 from .redact import redact_options
 
@@ -208,12 +207,7 @@ class S3Observer(RunObserver):
     @classmethod
     def create(cls, *args: Any, **kwargs: Any) -> S3Observer:
         """Deprecated alias of ``S3Observer(...)`` (as in Sacred)."""
-        warnings.warn(
-            "S3Observer.create(...) is deprecated; use S3Observer(...) instead.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return cls(*args, **kwargs)
+        return deprecated_create(cls, *args, **kwargs)
 
     @classmethod
     def from_uri(cls, uri: str, **kwargs: Any) -> S3Observer:

@@ -36,13 +36,12 @@ import mimetypes
 import os
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import RunIdExistsError, missing_extra
 from ..serialize import to_jsonable
-from .base import RunObserver, check_artifact_name
+from .base import RunObserver, check_artifact_name, deprecated_create
 from .record import RunRecord
 from .redact import redact_options, redact_url
 
@@ -155,12 +154,7 @@ class SqlObserver(RunObserver):
         cls, url: str, echo: bool = False, priority: int = DEFAULT_SQL_PRIORITY
     ) -> SqlObserver:
         """Deprecated alias of ``SqlObserver(url, echo, priority)`` (as in Sacred)."""
-        warnings.warn(
-            "SqlObserver.create(...) is deprecated; use SqlObserver(...) instead.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return cls(url, echo=echo, priority=priority)
+        return deprecated_create(cls, url, echo=echo, priority=priority)
 
     @classmethod
     def create_from(
