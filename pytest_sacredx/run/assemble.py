@@ -61,6 +61,7 @@ class Scaffold:
         self.named: dict[str, Any] = {}  # flat dotted keys from named configs
         self.subs: list[Scaffold] = []
         self.config: dict[str, Any] = {}
+        self.fallback_config: dict[str, Any] = {}  # what fallback() gave when the config was evaluated
         self.summary = ConfigSummary()
 
     def rel(self, path: str) -> str:
@@ -229,7 +230,7 @@ def _assemble(
     for sc in order:
         fixed = {**sc.named, **sc.fixed}
         nested_fixed = _nested(fixed)
-        fallback = sc.fallback()
+        fallback = sc.fallback_config = sc.fallback()
         summary = chain_evaluate_config_scopes(sc.ingredient.configurations, nested_fixed, None, fallback)
         current = dict(summary)
         _check_dotted_updates(sc.path, summary.typechanged, dotted)
@@ -291,7 +292,7 @@ def _assemble(
     if read_only:
         from ..config.custom_containers import make_read_only
     for sc in order:
-        fixture = {**sc.fallback(), **sc.config}
+        fixture = {**sc.fallback_config, **sc.config}  # sub-ingredient configs by their names
         run._ingredient_configs[sc.ingredient] = make_read_only(fixture) if read_only else fixture
         run._ingredient_seeds[sc.ingredient] = seeds[sc.ingredient]
         run._ingredient_loggers[sc.ingredient] = (
