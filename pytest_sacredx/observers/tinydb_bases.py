@@ -45,7 +45,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -592,6 +591,3 @@ class HashStore:
     def open(self, file_id: str) -> IO[bytes]:
         """Open a stored file for reading (binary); the caller closes it."""
         return open(self.path(file_id), "rb")
-
-    def copy_to(self, file_id: str, destination: str | os.PathLike[str]) -> None:
-        shutil.copyfile(self.path(file_id), destination)
