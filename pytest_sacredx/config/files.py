@@ -14,13 +14,13 @@ pickle runs code). Every failure is a one-line :class:`ConfigFileError` naming t
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
 from collections.abc import Callable, Mapping
 from typing import IO, Any, NamedTuple
 
+from ..atomic import atomic_file
 from ..errors import ConfigFileError, MissingExtraError, missing_extra
 from ..settings import SETTINGS
 
@@ -179,29 +179,20 @@ def _describe(e: Exception) -> str:
 def save_config_file(config: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
     """Write ``config`` to ``path`` atomically (a temporary file renamed into place)."""
     handler = get_handler(path)
-    target = os.fspath(path)
-    folder, name = os.path.split(target)
-    # Not mkstemp: its 0600 mode would stick to the renamed file; "x" creates with the usual umask.
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
-        f = open(tmp, "x" + handler.mode, encoding=_encoding(handler))
+        with atomic_file(path, "w" + handler.mode, encoding=_encoding(handler)) as f:
+            handler.dump(_plain(config), f)
     except OSError as e:
         raise ConfigFileError(
             f"Cannot write config file '{path}': {e.strerror}; check the directory"
         ) from None
-    try:
-        with f:
-            handler.dump(_plain(config), f)
-        os.replace(tmp, target)
-    except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(e, (TypeError, ValueError)) and not isinstance(e, ConfigFileError):
-            raise ConfigFileError(
-                f"Cannot write config file '{path}': {_describe(e)}; keep the config to numbers, strings, "
-                f"lists and dicts"
-            ) from None
-        raise
+    except (TypeError, ValueError) as e:
+        if isinstance(e, ConfigFileError):
+            raise
+        raise ConfigFileError(
+            f"Cannot write config file '{path}': {_describe(e)}; keep the config to numbers, strings, "
+            f"lists and dicts"
+        ) from None
 
 
 def _plain(value: Any) -> Any:

@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import itertools
 import json
 import os
 import shutil
 import threading
 from collections.abc import Iterator
 from typing import Any
+
+from ..atomic import atomic_file
 
 __all__ = [
     "FileLock",
@@ -53,36 +54,10 @@ def dumps_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False)
 
 
-_temp_counter = itertools.count()
-
-
-def _temp_in(directory: str, name: str) -> tuple[int, str]:
-    # A dot prefix and a .tmp suffix: readers and directory scans can recognise (and skip) leftovers.
-    # pid + thread + counter is unique without mkstemp's random names and retries (a measurable share
-    # of a short run's cost); O_EXCL still refuses to reuse a leftover.
-    while True:
-        tmp = os.path.join(
-            directory or ".", f".{name}.{os.getpid()}.{threading.get_ident()}.{next(_temp_counter)}.tmp"
-        )
-        try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644), tmp
-        except FileExistsError:
-            continue
-
-
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Replace ``path`` with ``data`` in one rename, so no reader ever sees a partial file."""
-    path = os.fspath(path)
-    directory, name = os.path.split(path)
-    fd, tmp = _temp_in(directory, name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_file(path) as fh:
+        fh.write(data)
 
 
 def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
@@ -92,17 +67,8 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
 
 def copy_atomic(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
     """Copy ``src`` to ``dst`` through a temporary file and a rename (``dst`` is complete or absent)."""
-    dst = os.fspath(dst)
-    directory, name = os.path.split(dst)
-    fd, tmp = _temp_in(directory, name)
-    try:
-        with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
-            shutil.copyfileobj(inp, out, _CHUNK)
-        os.replace(tmp, dst)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_file(dst) as out, open(src, "rb") as inp:
+        shutil.copyfileobj(inp, out, _CHUNK)
 
 
 def file_md5(path: str | os.PathLike[str]) -> str:

@@ -33,11 +33,8 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shlex
-import tempfile
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -171,16 +168,11 @@ def dumps_baseline(content: dict[str, Any]) -> str:
 
 
 def _write(path: Path, text: str) -> None:
+    from ..atomic import atomic_file
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_file(path, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write(text)
 
 
 def _load(item: pytest.Item) -> dict[str, Any] | None:
