@@ -38,10 +38,21 @@ REPO = HERE.parent
 LIST_FILE = HERE / "sacred_tests.txt"
 DEFAULT_SACRED = REPO.parent / "shared" / "sacred-0.8.7"
 # Imported by Sacred's tests (or by the observers they test); ``pip install -e '.[compat]'`` brings them.
-NEEDED = ("mock", "docopt", "mongomock", "moto", "hashfs", "tinydb_serialization", "pandas", "pytest_timeout")
+NEEDED = (
+    "mock",
+    "docopt",
+    "mongomock",
+    "moto",
+    "hashfs",
+    "tinydb_serialization",
+    "pandas",
+    "pytest_timeout",
+)
 # A file of Sacred's tests reads ``setup.py`` from the working directory as "some existing file"; in
 # Sacred's checkout that is its own setup.py. Any file does.
-PLACEHOLDER_SETUP_PY = "# stands in for Sacred's setup.py, which some of its tests open as an example file\n"
+PLACEHOLDER_SETUP_PY = (
+    "# stands in for Sacred's setup.py, which some of its tests open as an example file\n"
+)
 TEST_TIMEOUT_S = 120
 
 
@@ -130,7 +141,9 @@ def outcomes(results: Path) -> tuple[dict[str, tuple[str, str]], str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("files", nargs="*", help="test files (paths as listed, e.g. tests/test_run.py)")
+    parser.add_argument(
+        "files", nargs="*", help="test files (paths as listed, e.g. tests/test_run.py)"
+    )
     parser.add_argument("--sacred", help="folder with Sacred 0.8.7's tests/ and examples/")
     parser.add_argument("--floor", type=float, help="fail below this public pass rate (percent)")
     parser.add_argument("--jobs", type=int, default=2, help="test files run at once (default 2)")
@@ -163,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print_table(report, verbose=args.verbose)
     if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        Path(args.json).write_text(
+            json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
     rate = report["public_rate"]
     if args.floor is not None and not args.files and rate < args.floor:
         print(f"FAIL: public-API pass rate {rate:.1f} % is below the floor of {args.floor:g} %")
@@ -184,7 +199,10 @@ def summarise(listed: dict[str, str | None], runs: list[tuple[str, Path, str]]) 
                 continue
             outcome, message = seen.get(node, ("failed", ""))
             if node not in seen:
-                message = collect_error or f"did not run ({tail.splitlines()[-1] if tail else 'no output'})"
+                message = (
+                    collect_error
+                    or f"did not run ({tail.splitlines()[-1] if tail else 'no output'})"
+                )
             kind = "public" if reason is None else "private"
             row[f"{kind}_total"] += 1
             row[f"{kind}_{outcome}"] += 1
@@ -214,7 +232,9 @@ def print_table(report: dict, verbose: bool) -> None:
         f"({report['public_rate']:.1f} %)"
     )
     if report["unlisted"]:
-        print(f"warning: {len(report['unlisted'])} tests ran that compat/sacred_tests.txt does not list")
+        print(
+            f"warning: {len(report['unlisted'])} tests ran that compat/sacred_tests.txt does not list"
+        )
     if verbose:
         for node, test in sorted(report["tests"].items()):
             if test["public"] and test["outcome"] != "passed":
