@@ -177,3 +177,140 @@ def test_help_lists_every_option(pytester: pytest.Pytester) -> None:
     out = result.stdout.str()
     for option in ("--exp-config", "--exp-named-config", "--exp-seed", "--exp-observer", "--exp-summary"):
         assert option in out
+
+
+# ---------------------------------------------------------------------------- sweeps from ini files
+def _inprocess(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_inprocess("-p", "no:randomly", "-p", "no:xdist", "-p", "no:benchmark", *args)
+
+
+def test_two_keys_on_one_ini_line_is_a_usage_error_naming_the_ini_file(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(exp_toy=TOY)
+    pytester.makeini("[pytest]\nsacredx_config = gamma=0.1,0.7 C=1\n")
+    result = _inprocess(pytester, "--collect-only", "-q")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: sacredx_config in tox.ini: *second key 'C='*one KEY=VALUES per line*"])
+
+
+def test_a_bad_ini_sweep_line_names_the_ini_key_and_file_not_the_command_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(exp_toy=TOY)
+    pytester.makeini("[pytest]\nsacredx_config =\n    C=1\n    gamma 0.1,0.7\n")
+    result = _inprocess(pytester, "--collect-only", "-q")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: sacredx_config in tox.ini 'gamma 0.1,0.7' has no '='*"])
+    assert "--exp-config" not in result.stderr.str()
+
+
+def test_the_same_key_twice_on_the_command_line_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(exp_toy=TOY)
+    result = _inprocess(pytester, "--exp-config", "C=1,10", "--exp-config", "C=5", "--collect-only", "-q")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --exp-config C=… is given twice (C=1,10 and C=5)*--exp-config C=1,10,5."])
+
+
+DYNAMIC = '''
+from pytest_sacredx import Experiment
+
+ex = Experiment("dynamic")
+
+@ex.config
+def cfg():
+    model = {"kind": "svm"}
+
+@ex.named_config
+def deep():
+    model = {"kind": "mlp", "layers": 2}
+
+@ex.main
+def main(model):
+    return model
+'''
+
+
+def test_keys_a_config_file_or_named_config_provides_can_be_swept(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(exp_dynamic=DYNAMIC)
+    (pytester.path / "config_svm.json").write_text('{"model": {"hyperparameters": {"C": 1, "gamma": 0.5}}}')
+    result = _inprocess(pytester, "--exp-named-config", "config_svm.json", "--exp-config",
+                        "model.hyperparameters.C=1,10", "-v")
+    result.assert_outcomes(passed=2)
+    by_case = results_by_case(pytester)
+    assert {k: r.result["hyperparameters"]["C"] for k, r in by_case.items()} == {
+        "dynamic[config_svm.json-model.hyperparameters.C=1]": 1,
+        "dynamic[config_svm.json-model.hyperparameters.C=10]": 10,
+    }
+    # a named config provides a key only to its own variants; the others run without the axis
+    result = _inprocess(pytester, "--exp-named-config", "deep,config_svm.json", "--exp-config", "model.layers=1,3",
+                        "--collect-only", "-q")
+    assert [line for line in result.outlines if "::" in line] == [
+        "exp_dynamic.py::dynamic[deep-model.layers=1]",
+        "exp_dynamic.py::dynamic[deep-model.layers=3]",
+        "exp_dynamic.py::dynamic[config_svm.json]",
+    ]
+
+
+# ---------------------------------------------------------------------------- huge sweeps
+@pytest.mark.parametrize(
+    ("sweep", "count"),
+    [("C=range(0,100000000000)", "100,000,000,000"), ("gamma=range(0,3e7)", "30,000,000")],
+)
+def test_a_sweep_over_the_limit_is_one_usage_error_naming_count_and_limit(
+    pytester: pytest.Pytester, sweep: str, count: str
+) -> None:
+    pytester.makepyfile(exp_toy=TOY)
+    result = _inprocess(pytester, "--exp-config", sweep, "--collect-only", "-q")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: the sweep of 'toy' gives {count} cases *more than sacredx_max_cases = 100,000*"])
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+def test_max_cases_counts_named_configs_seeds_and_the_whole_session(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(exp_toy=TOY, exp_copy=TOY.replace('"toy"', '"copy"'))
+    pytester.makeini("[pytest]\nsacredx_max_cases = 11\n")
+    ok = run_pytest(pytester, mode, "--exp-config", "C=1,2,3", "--exp-named-config", "fast", "--collect-only", "-q")
+    assert ok.ret == 0  # 2 experiments x 3 values: 6 cases
+    over = run_pytest(pytester, mode, "--exp-config", "C=1,2,3", "--exp-named-config", "fast,big",
+                      "--exp-seeds", "2", "-p", "no:cacheprovider")
+    assert over.ret != 0
+    text = over.stdout.str() + over.stderr.str()
+    assert "gives 12 cases (C: 3 values, 2 named-config variants, 2 seeds each)" in text
+    assert "more than sacredx_max_cases = 11 (tox.ini)" in text and "passed" not in text
+
+
+# ---------------------------------------------------------------------------- --lf, --ff, --nf, --sw
+PLAIN = """
+import pytest
+
+@pytest.mark.parametrize("C", [1, 13, 2])
+def test_plain(C):
+    assert C != 13
+"""
+
+
+def _ran(result: pytest.RunResult) -> list[str]:
+    """Node ids in the order they ran (from -v lines; xdist prefixes them with the worker)."""
+    ids = []
+    for line in result.outlines:
+        for word in line.split():
+            if "::" in word and ("PASSED" in line or "FAILED" in line):
+                ids.append(word)
+    return list(dict.fromkeys(ids))  # the short summary repeats the failures
+
+
+def test_cache_plugin_reruns_select_and_order_cases_as_ordinary_tests(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(exp_toy=TOY, test_plain=PLAIN)
+    sweep = ("--exp-config", "C=1,13,2")
+    run_pytest(pytester, mode, *sweep).assert_outcomes(passed=4, failed=2)
+    last_failed = run_pytest(pytester, mode, *sweep, "--lf", "-v")
+    last_failed.assert_outcomes(failed=2)
+    assert sorted(_ran(last_failed)) == ["exp_toy.py::toy[C=13]", "test_plain.py::test_plain[13]"]
+    if mode == "serial":
+        last_failed.stdout.fnmatch_lines(["run-last-failure: rerun previous 2 failures*"])
+        first = run_pytest(pytester, mode, *sweep, "--ff", "-v")
+        first.assert_outcomes(passed=4, failed=2)
+        assert {*_ran(first)[:2]} == {"exp_toy.py::toy[C=13]", "test_plain.py::test_plain[13]"}
+        new = run_pytest(pytester, mode, "--exp-config", "C=1,13,2,7", "--nf", "-v")
+        assert _ran(new)[0] == "exp_toy.py::toy[C=7]"
+        run_pytest(pytester, mode, *sweep, "exp_toy.py", "--sw").assert_outcomes(passed=1, failed=1)
+        again = run_pytest(pytester, mode, *sweep, "exp_toy.py", "--sw", "-v")
+        again.stdout.fnmatch_lines(["stepwise: skipping 1 already passed items*"])
+        assert _ran(again)[0] == "exp_toy.py::toy[C=13]"

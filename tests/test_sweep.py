@@ -11,7 +11,10 @@ from hypothesis import strategies as st
 from pytest_sacredx.errors import UpdateSyntaxError
 from pytest_sacredx.pytest_plugin.sweep import (
     Axis,
+    FloatRange,
     Variant,
+    check_repeated_keys,
+    count_cases,
     expand,
     merge_axes,
     parse_axis,
@@ -38,7 +41,7 @@ from pytest_sacredx.pytest_plugin.sweep import (
     ],
 )
 def test_values(text: str, values: list[object]) -> None:
-    assert parse_values(text) == values
+    assert list(parse_values(text)) == values
 
 
 @pytest.mark.parametrize(
@@ -123,3 +126,41 @@ def test_expansion_is_the_cartesian_product(spec: list[tuple[str, list[int]]]) -
     expected = list(itertools.product(*(a.values for a in axes)))
     assert [tuple(val for _, val in v.updates) for v in variants] == expected
     assert expand(axes) == variants  # deterministic
+
+
+def test_ranges_stay_lazy_and_are_counted_before_expansion() -> None:
+    huge = parse_axis("a=range(0, 100000000000)")
+    floats = parse_axis("b=range(0, 3e7)")
+    assert len(huge.values) == 100_000_000_000 and huge.values[-1] == 99_999_999_999
+    assert len(floats.values) == 30_000_000 and floats.values[1] == 1.0
+    assert count_cases([huge, floats], [("fast",), ("big",)]) == 2 * 100_000_000_000 * 30_000_000
+    assert list(FloatRange(0, 1, 0.25)) == [0.0, 0.25, 0.5, 0.75] and FloatRange(0, 1, 0.25)[-1] == 0.75
+
+
+def test_infinite_float_range_is_a_syntax_error() -> None:
+    with pytest.raises(UpdateSyntaxError, match="no finite number of values"):
+        parse_axis("a=range(0, 1e308, 1e-308)")
+
+
+@pytest.mark.parametrize(
+    "item",
+    ["gamma=0.1,0.7 C=1", "gamma=0.1,C=1", "gamma=0.1 optimizer.lr=0.2", "gamma=1  C = 2"],
+)
+def test_a_second_key_in_one_item_is_refused(item: str) -> None:
+    with pytest.raises(UpdateSyntaxError, match=r"holds a second key .*one KEY=VALUES per line"):
+        parse_axis(item, origin="sacredx_config in pytest.ini")
+
+
+@pytest.mark.parametrize(
+    ("item", "values"),
+    [("name='a b=c'", ["a b=c"]), ("k=choice(x, 'y=1')", ["x", "y=1"]), ("url=http://h?a=b", ["http://h?a=b"]),
+     ("d={'a': 1},[1, 2]", [{"a": 1}, [1, 2]]), ("op=a==b", ["a==b"])],
+)
+def test_equals_signs_inside_values_are_not_keys(item: str, values: list[object]) -> None:
+    assert list(parse_axis(item).values) == values
+
+
+def test_the_same_key_twice_is_refused_with_the_merged_spelling() -> None:
+    with pytest.raises(UpdateSyntaxError, match=r"C=… is given twice \(C=1,10 and C=5\).*--exp-config C=1,10,5"):
+        check_repeated_keys([parse_axis("C=1,10"), parse_axis("C=5")])
+    check_repeated_keys([parse_axis("C=1,10"), parse_axis("gamma=5")])

@@ -9,6 +9,12 @@
   fixture, which runs ``ex`` with the case's variant and seed, records it, and returns the ``Run``.
 - Selecting cases with ``-k``: ids contain ``=``, which ``-k`` expressions cannot hold, so match the
   parts: ``-k "gamma and 0.1"``, ``-k "iris_rbf_svm and not 10"``; or give node ids directly.
+- A key can be swept when the experiment's config has it, or when the variant's named configs or config
+  files (``--exp-named-config config_svm.json``) provide it.
+- Sweeps are counted before any case is built: more than ini ``sacredx_max_cases`` (default 100,000)
+  cases in a session is one usage error that names the count and the limit.
+- Items carry pytest's structured node ids (name and parameters apart, as parametrized tests have), so
+  ``--lf``, ``--ff``, ``--nf`` and ``--sw`` select and order cases as they do ordinary tests.
 """
 
 from __future__ import annotations
@@ -24,8 +30,17 @@ import pytest
 from ..config.paths import iter_prefixes, iterate_flattened
 from ..errors import SacredxError, UpdateSyntaxError, did_you_mean
 from ..experiment import Experiment
-from .keys import CASE_ID, EXPERIMENT, VARIANT
-from .sweep import Axis, Variant, expand, merge_axes, parse_axis, parse_named_sets
+from .keys import CASE_ID, EXPERIMENT, SEED_COUNT, VARIANT
+from .sweep import (
+    Axis,
+    Variant,
+    check_repeated_keys,
+    count_cases,
+    expand,
+    merge_axes,
+    parse_axis,
+    parse_named_sets,
+)
 
 __all__ = ["ExperimentItem", "SweepPlan"]
 
@@ -57,24 +72,41 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   "them key by key).", type="linelist", default=[])
     parser.addini("sacredx_named_config", "Default named-config variants, one per line.", type="linelist",
                   default=[])
+    parser.addini("sacredx_max_cases", "Most cases the sweeps of one session may give (default 100000); "
+                  "more is a usage error, counted before any case is built.", default=None)
+
+
+#: ini ``sacredx_max_cases`` when not set
+DEFAULT_MAX_CASES = 100_000
 
 
 class SweepPlan:
     """The session's sweep: axes from ini and command line, parsed once."""
 
     def __init__(self, config: pytest.Config) -> None:
+        from .ini import ini_origin
+
+        self.config = config
+        ini_where = f"sacredx_config in {ini_origin(config, 'sacredx_config')}"
         try:
-            self.ini_axes = [parse_axis(i) for i in config.getini("sacredx_config")]
+            self.ini_axes = [parse_axis(i, origin=ini_where) for i in config.getini("sacredx_config")]
+            check_repeated_keys(self.ini_axes, origin=ini_where)
             self.cli_axes = [parse_axis(i) for i in config.getoption("sacredx_config")]
+            check_repeated_keys(self.cli_axes)
             named = config.getoption("sacredx_named_config") or config.getini("sacredx_named_config")
             self.named_sets = parse_named_sets(named)
         except SacredxError as e:
             raise pytest.UsageError(str(e)) from None
+        raw_max = config.getini("sacredx_max_cases")
+        self.max_cases = int(raw_max) if raw_max not in (None, "") else DEFAULT_MAX_CASES
         self.used_keys: set[str] = set()
         self.used_named: set[str] = set()
         self.known_keys: set[str] = set()
         self.known_named: set[str] = set()
         self.collected_any = False
+        self.total_cases = 0
+        #: a usage error found while collecting, raised once collection is over
+        self.error: str | None = None
 
     def variants(
         self, experiment: Experiment, marker_axes: Iterable[Axis] = (), strict_marker: bool = False
@@ -85,28 +117,67 @@ class SweepPlan:
         self.known_keys |= keys
         self.known_named |= named
         marker_axes = list(marker_axes)
+        sets = [s for s in self.named_sets if all(n in named or os.path.isfile(n) for n in s)]
+        keys_by_set = {s: keys | named_config_keys(experiment, s) for s in sets or [()]}
         if strict_marker:
+            swept = set().union(*keys_by_set.values())
             for axis in marker_axes:
-                if axis.key not in keys:
+                if axis.key not in swept:
                     raise pytest.UsageError(
                         f"@pytest.mark.experiment({experiment.path}, {axis.key}=…): the experiment has no "
                         f"config entry {axis.key!r}.{did_you_mean(axis.key, keys)}"
                     )
-        axes = [a for a in merge_axes(self.ini_axes, marker_axes, self.cli_axes) if a.key in keys]
-        self.used_keys |= {a.key for a in axes}
-        sets = [s for s in self.named_sets if all(n in named or os.path.isfile(n) for n in s)]
+        merged = merge_axes(self.ini_axes, marker_axes, self.cli_axes)
+        plan = [(s, [a for a in merged if a.key in set_keys]) for s, set_keys in keys_by_set.items()]
+        seeds = max(1, self.config.stash.get(SEED_COUNT, 0))
+        count = sum(count_cases(axes) for _, axes in plan) * seeds
+        self.total_cases += count
+        if count > self.max_cases or self.total_cases > self.max_cases:
+            self._too_many(experiment, count, plan, seeds)
+            return []
         self.used_named |= {n for s in sets for n in s}
-        return expand(axes, sets)
+        variants: list[Variant] = []
+        for named_set, axes in plan:
+            self.used_keys |= {a.key for a in axes}
+            self.known_keys |= keys_by_set[named_set]
+            variants += expand(axes, [named_set] if named_set else [])
+        return variants
+
+    def _too_many(self, experiment: Experiment, count: int, plan: list[tuple[tuple[str, ...], list[Axis]]],
+                  seeds: int) -> None:
+        if self.error is not None:
+            return
+        sizes = {a.key: len(a.values) for _, axes in plan for a in axes}
+        parts = [f"{k}: {n:,} values" for k, n in sizes.items()]
+        if len(plan) > 1:
+            parts.append(f"{len(plan)} named-config variants")
+        if seeds > 1:
+            parts.append(f"{seeds} seeds each")
+        what = f"the sweep of {experiment.path!r} gives {count:,} cases ({', '.join(parts) or 'no axes'})"
+        if count <= self.max_cases:
+            what = f"the sweeps of this session give {self.total_cases:,} cases (the last, {experiment.path!r}, {count:,})"
+        from .ini import ini_origin
+
+        where = ini_origin(self.config, "sacredx_max_cases") if self.config.getini("sacredx_max_cases") else "default"
+        self.error = (
+            f"{what}, more than sacredx_max_cases = {self.max_cases:,} ({where}); narrow the sweep "
+            "(fewer values, a larger range step) or raise the limit, e.g. -o sacredx_max_cases="
+            f"{count if count > self.max_cases else self.total_cases}."
+        )
 
     def check_unused(self) -> None:
-        """A swept key or named config that no collected experiment has is a usage error."""
+        """A swept key or named config that no collected experiment has is a usage error (and so is a
+        sweep too large to build, found while collecting)."""
+        if self.error is not None:
+            raise pytest.UsageError(self.error)
         if not self.collected_any and not (self.cli_axes or self.named_sets):
             return
         for axis in self.cli_axes:
             if axis.key not in self.used_keys:
                 raise pytest.UsageError(
                     f"--exp-config {axis.key}=…: no collected experiment has the config entry "
-                    f"{axis.key!r}.{did_you_mean(axis.key, self.known_keys)}"
+                    f"{axis.key!r} (nor do the named configs or config files given)."
+                    f"{did_you_mean(axis.key, self.known_keys)}"
                 )
         for names in self.named_sets:
             for name in names:
@@ -124,20 +195,39 @@ def experiment_keys(experiment: Experiment) -> set[str]:
     """Every config key of the experiment's default config, with its dict prefixes (``optimizer``,
     ``optimizer.lr``)."""
     cached = _KEYS_CACHE.get(experiment)
-    if cached is not None:
-        return cached
+    if cached is None:
+        cached = _KEYS_CACHE[experiment] = _config_keys(experiment, ())
+    return cached
+
+
+_NAMED_KEYS_CACHE: weakref.WeakKeyDictionary[Experiment, dict[tuple[str, ...], set[str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def named_config_keys(experiment: Experiment, named: tuple[str, ...]) -> set[str]:
+    """The config keys with named configs (or config files) ``named`` applied: what a variant of
+    that named set can sweep."""
+    if not named:
+        return set()
+    cache = _NAMED_KEYS_CACHE.setdefault(experiment, {})
+    if named not in cache:
+        cache[named] = _config_keys(experiment, named)
+    return cache[named]
+
+
+def _config_keys(experiment: Experiment, named: tuple[str, ...]) -> set[str]:
     from .seeding import RNGState
 
     state = RNGState()
     try:
-        run = experiment._create_run(options={"--unobserved": True, "--seed": 1})
+        run = experiment._create_run(named_configs=named, options={"--unobserved": True, "--seed": 1})
     except SacredxError as e:
-        raise pytest.UsageError(f"Experiment {experiment.path!r}: {e}") from None
+        with_named = f" with {'+'.join(named)}" if named else ""
+        raise pytest.UsageError(f"Experiment {experiment.path!r}{with_named}: {e}") from None
     finally:
         state.restore()
-    keys = {p for k, _ in iterate_flattened(run.config) for p in iter_prefixes(k)}
-    _KEYS_CACHE[experiment] = keys
-    return keys
+    return {p for k, _ in iterate_flattened(run.config) for p in iter_prefixes(k)}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -202,10 +292,22 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) 
     seen.add(id(obj))
     return [
         ExperimentItem.from_parent(
-            collector, name=f"{obj.path}[{v.id}]" if v.id else obj.path, experiment=obj, variant=v
+            collector, name=f"{obj.path}[{v.id}]" if v.id else obj.path, experiment=obj, variant=v,
+            **_structured_id(collector, obj.path, v.id),
         )
         for v in _variants(collector.config, obj)
     ]
+
+
+def _structured_id(collector: pytest.Collector, name: str, params: str) -> dict[str, Any]:
+    """pytest >= 9.2 keeps node ids structured (path, names, parameters) and matches ``--lf``/``--ff``/
+    ``--nf``/``--sw`` entries by that structure; an item named ``toy[C=1]`` without parameters would
+    never match the cached ``exp.py::toy[C=1]``. Build the id the way parametrized tests get theirs
+    (older pytest compares the strings, which are the same either way)."""
+    parent_id: Any = getattr(collector, "id", None)
+    if not params or not hasattr(parent_id, "child"):
+        return {}
+    return {"nodeid": parent_id.child(name).with_params(params)}
 
 
 _SEEN = pytest.StashKey[set[int]]()

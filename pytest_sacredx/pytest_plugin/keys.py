@@ -24,6 +24,7 @@ __all__ = [
     "CASE_RUNS",
     "SCRATCH_RUNS",
     "LAST_SCRATCH",
+    "SEED_COUNT",
     "CaseResult",
     "CaseRun",
 ]
@@ -42,6 +43,8 @@ EXPERIMENT = pytest.StashKey["Experiment"]()
 CASE_RUNS = pytest.StashKey[list["CaseRun"]]()
 #: True while the runs of this item are scratch runs: not recorded, no summary row (hypothesis examples)
 SCRATCH_RUNS = pytest.StashKey[bool]()
+#: N of ``--exp-seeds N`` (0 without a seed sweep): each variant becomes N cases
+SEED_COUNT = pytest.StashKey[int]()
 #: the last scratch run of this item and what it was asked for (to record a falsifying example)
 LAST_SCRATCH = pytest.StashKey["CaseRun"]()
 
@@ -57,8 +60,13 @@ class CaseResult:
     result: Any = None
     metrics: dict[str, Any] = attrs.field(factory=dict)
     duration: float = 0.0
+    #: the first store that recorded the run (``run_id`` is that store's id), or "not recorded"
     store: str = ""
     config_changes: dict[str, Any] = attrs.field(factory=dict)
+    #: every store that recorded the run to its end: [[store URI, run id in that store], …]
+    stores: list[list[str]] = attrs.field(factory=list)
+    #: one line per session store that did not record this run in full ("tinydb:.sacredx: disk full")
+    store_problems: list[str] = attrs.field(factory=list)
 
     def to_json(self) -> dict[str, Any]:
         from ..serialize import to_jsonable

@@ -29,7 +29,7 @@ import attrs
 import pytest
 
 from ..run.seeding import derive_seed
-from .keys import VARIANT, CaseResult
+from .keys import SEED_COUNT, VARIANT, CaseResult
 
 if TYPE_CHECKING:
     from ..experiment import Experiment
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["seed_for_index", "group_rows", "summarize"]
 
-_SEEDS = pytest.StashKey[int]()
+_SEEDS = SEED_COUNT
 _SEED_ID = re.compile(r"(?P<base>.*?)-?seed\d+\]\Z")
 
 

@@ -8,9 +8,12 @@ The values grammar is the subset of Hydra's basic sweeper that users know::
     name='a,b'   layers=[64,64]   one value: quotes and brackets protect commas
     optimizer.lr=0.1,0.01         dotted keys address nested entries
 
-Several keys give the Cartesian product, in command-line order (the first key varies slowest).
+Several keys give the Cartesian product, in command-line order (the first key varies slowest); each
+``--exp-config`` (and each ini line) holds one key, and the same key twice in one place is a mistake.
 ``--exp-named-config fast,accurate`` gives one variant per name, ``fast+big`` applies both together.
 Expansion is pure and deterministic, so every xdist worker derives the same items in the same order.
+Ranges stay lazy (``range(0, 10**11)`` costs nothing until expanded), so a sweep's size is counted
+before any case is built (:func:`count_cases`).
 
 >>> [v.id for v in expand([parse_axis("gamma=0.1,0.7"), parse_axis("C=1,10")])]
 ['C=1-gamma=0.1', 'C=10-gamma=0.1', 'C=1-gamma=0.7', 'C=10-gamma=0.7']
@@ -21,8 +24,8 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, overload
 
 import attrs
 
@@ -31,7 +34,9 @@ from ..errors import UpdateSyntaxError
 
 __all__ = [
     "Axis",
+    "FloatRange",
     "Variant",
+    "count_cases",
     "parse_axis",
     "parse_values",
     "parse_named_sets",
@@ -45,12 +50,64 @@ _CALL = re.compile(r"(range|choice)\s*\((.*)\)\s*\Z", re.S)
 _OPEN, _CLOSE = "([{", ")]}"
 
 
+def _values(values: Iterable[Any]) -> Sequence[Any]:
+    return values if isinstance(values, (range, FloatRange, tuple)) else tuple(values)
+
+
 @attrs.frozen
 class Axis:
-    """One swept key and its values, in order."""
+    """One swept key and its values, in order (a tuple, or a lazy ``range``/:class:`FloatRange`)."""
 
     key: str
-    values: tuple[Any, ...]
+    values: Sequence[Any] = attrs.field(converter=_values)
+    #: the values as written (for messages), when parsed from text
+    text: str = attrs.field(default="", eq=False)
+
+
+class FloatRange(Sequence[float]):
+    """``range()`` with float bounds or step, computed on demand (``len`` is free, nothing is stored).
+
+    >>> r = FloatRange(0, 1, 0.25)
+    >>> len(r), list(r), r[-1]
+    (4, [0.0, 0.25, 0.5, 0.75], 0.75)
+    """
+
+    def __init__(self, start: float, stop: float, step: float) -> None:
+        self.start, self.stop, self.step = start, stop, step
+        count = (stop - start) / step
+        if not math.isfinite(count):
+            raise OverflowError("range() has no finite number of values")
+        self._len = max(0, math.ceil(count - 1e-9))
+
+    def __len__(self) -> int:
+        return self._len
+
+    @overload
+    def __getitem__(self, index: int) -> float: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[float]: ...
+    def __getitem__(self, index: int | slice) -> float | list[float]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._len))]
+        if index < 0:
+            index += self._len
+        if not 0 <= index < self._len:
+            raise IndexError("FloatRange index out of range")
+        return round(self.start + index * self.step, 12)
+
+    def __iter__(self) -> Iterator[float]:
+        return (self[i] for i in range(self._len))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FloatRange):
+            return (self.start, self.stop, self.step) == (other.start, other.stop, other.step)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.start, self.stop, self.step))
+
+    def __repr__(self) -> str:
+        return f"FloatRange({self.start!r}, {self.stop!r}, {self.step!r})"
 
 
 @attrs.frozen(eq=True, hash=False)
@@ -134,7 +191,7 @@ def _number(text: str, what: str) -> float | int:
     return value
 
 
-def _range(args: str, what: str) -> list[Any]:
+def _range(args: str, what: str) -> Sequence[Any]:
     parts = [p for p in _split_top_level(args, what)]
     if not 2 <= len(parts) <= 3 or any(not p.strip() for p in parts):
         raise UpdateSyntaxError(f"range() takes (start, stop[, step]) in {what}, e.g. range(0, 1, 0.25).")
@@ -142,18 +199,27 @@ def _range(args: str, what: str) -> list[Any]:
     step = _number(parts[2], what) if len(parts) == 3 else 1
     if step == 0:
         raise UpdateSyntaxError(f"range() step must not be 0 in {what}.")
+    values: Sequence[Any]
     if all(isinstance(x, int) for x in (start, stop, step)):
-        values: list[Any] = list(range(int(start), int(stop), int(step)))
+        values = range(int(start), int(stop), int(step))
     else:
-        count = max(0, math.ceil((stop - start) / step - 1e-9))
-        values = [round(start + i * step, 12) for i in range(count)]
-    if not values:
+        try:
+            values = FloatRange(start, stop, step)
+        except OverflowError:
+            raise UpdateSyntaxError(
+                f"range() in {what} has no finite number of values; check start, stop and step."
+            ) from None
+    if not len(values):
         raise UpdateSyntaxError(f"range() in {what} is empty; check start, stop and step.")
     return values
 
 
-def parse_values(text: str, what: str = "the sweep") -> list[Any]:
-    """The values of one ``KEY=VALUES`` item."""
+def parse_values(text: str, what: str = "the sweep") -> Sequence[Any]:
+    """The values of one ``KEY=VALUES`` item: a list, or a lazy range.
+
+    >>> parse_values("0.1,rbf"), parse_values("range(0, 3)"), len(parse_values("range(0, 1e12)"))
+    ([0.1, 'rbf'], range(0, 3), 1000000000000)
+    """
     text = text.strip()
     if not text:
         raise UpdateSyntaxError(f"No values in {what}; give e.g. gamma=0.1,0.7.")
@@ -169,18 +235,98 @@ def parse_values(text: str, what: str = "the sweep") -> list[Any]:
     return [parse_value(item) for item in items]
 
 
-def parse_axis(item: str) -> Axis:
-    """``"gamma=0.1,0.7"`` → ``Axis("gamma", (0.1, 0.7))``."""
+def _mask(text: str) -> str:
+    """``text`` with everything inside quotes and brackets (and those characters) blanked out."""
+    out: list[str] = []
+    depth = 0
+    quote: str | None = None
+    escaped = False
+    for ch in text:
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = None
+            out.append("\0")
+        elif ch in "'\"":
+            quote = ch
+            out.append("\0")
+        elif ch in _OPEN:
+            depth += 1
+            out.append("\0")
+        elif ch in _CLOSE:
+            depth = max(0, depth - 1)
+            out.append("\0")
+        else:
+            out.append("\0" if depth else ch)
+    return "".join(out)
+
+
+_SECOND_KEY = re.compile(r"[\s,]([^\W\d]\w*(?:\.[^\W\d]\w*)*)\s*=(?!=)")
+
+
+def parse_axis(item: str, origin: str = "--exp-config") -> Axis:
+    """``"gamma=0.1,0.7"`` → ``Axis("gamma", (0.1, 0.7))``.
+
+    ``origin`` names where the text came from in error messages (``--exp-config``, or an ini line
+    such as ``sacredx_config in pytest.ini``); one item holds one key.
+
+    >>> parse_axis("gamma=0.1,0.7 C=1", origin="sacredx_config in pytest.ini")
+    Traceback (most recent call last):
+    ...
+    pytest_sacredx.errors.UpdateSyntaxError: sacredx_config in pytest.ini: 'gamma=0.1,0.7 C=1' holds a second key 'C='; write one KEY=VALUES per line (quote a value that contains '=').
+    """
     key, sep, values = item.partition("=")
     key = key.strip()
-    what = f"--exp-config {item!r}"
+    what = f"{origin} {item!r}"
+    per = "per line" if origin != "--exp-config" else "per --exp-config"
     if not sep:
         raise UpdateSyntaxError(f"{what} has no '='; write KEY=VALUES, e.g. gamma=0.1,0.7.")
     if not _KEY.match(key):
         raise UpdateSyntaxError(
             f"{what}: {key!r} is not a config key; use a name or dotted path such as optimizer.lr."
         )
-    return Axis(key, tuple(parse_values(values, what)))
+    second = _SECOND_KEY.search(_mask(values))
+    if second:
+        raise UpdateSyntaxError(
+            f"{origin}: {item!r} holds a second key {second.group(1) + '='!r}; write one KEY=VALUES "
+            f"{per} (quote a value that contains '=')."
+        )
+    return Axis(key, parse_values(values, what), values)
+
+
+def check_repeated_keys(axes: Sequence[Axis], origin: str = "--exp-config") -> None:
+    """The same key twice in one place (``--exp-config C=1,10 --exp-config C=5``) is a usage error:
+    neither "the last one wins" nor "the union" is what every user expects.
+
+    >>> check_repeated_keys([parse_axis("C=1,10"), parse_axis("C=5")])
+    Traceback (most recent call last):
+    ...
+    pytest_sacredx.errors.UpdateSyntaxError: --exp-config C=… is given twice (C=1,10 and C=5); give each key once, e.g. --exp-config C=1,10,5.
+    """
+    seen: dict[str, Axis] = {}
+    for axis in axes:
+        first = seen.setdefault(axis.key, axis)
+        if first is axis:
+            continue
+        texts = [first.text.strip(), axis.text.strip()]
+        lists = not any(_CALL.match(t) for t in texts)
+        example = ("--exp-config " if origin == "--exp-config" else "the one line ") + f"{axis.key}={','.join(texts)}"
+        raise UpdateSyntaxError(
+            f"{origin} {axis.key}=… is given twice ({axis.key}={texts[0]} and {axis.key}={texts[1]}); "
+            f"give each key once" + (f", e.g. {example}." if lists else ".")
+        )
+
+
+def count_cases(axes: Sequence[Axis], named_sets: Sequence[tuple[str, ...]] = ()) -> int:
+    """How many variants :func:`expand` would build, without building them.
+
+    >>> count_cases([parse_axis("a=range(0, 100000000000)"), parse_axis("b=1,2")], [("fast",), ("big",)])
+    400000000000
+    """
+    return math.prod(len(a.values) for a in axes) * max(1, len(named_sets))
 
 
 def parse_named_sets(items: Iterable[str]) -> list[tuple[str, ...]]:
