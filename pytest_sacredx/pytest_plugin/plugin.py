@@ -1,5 +1,6 @@
 """Entry module of the pytest plugin (``pytest11: sacredx``): registers one module per feature.
 
+    ini        ini keys checked like options at session start
     sweep      --exp-config / --exp-named-config grammar → variants (pure, no hooks)
     collect    experiments → items, variants → cases; @pytest.mark.experiment + exp_run
     seeding    session seed, case seeds, RNG state restore; exp_seed
@@ -20,6 +21,7 @@ from __future__ import annotations
 import pytest
 
 pytest_plugins = [
+    "pytest_sacredx.pytest_plugin.ini",
     "pytest_sacredx.pytest_plugin.collect",
     "pytest_sacredx.pytest_plugin.seeding",
     "pytest_sacredx.pytest_plugin.recording",
