@@ -1,11 +1,17 @@
 """Every case is a recorded run: the session's observers, and pytest metadata in each run.
 
-- ``--exp-observer URI`` (repeatable) or ini ``sacredx_observers`` choose the stores (URIs of
+- ``--exp-observer URI`` (repeatable) or ini ``sacredx_observers`` (URIs split on whitespace and
+  lines, as pytest's ``args`` ini values are; quote a path with spaces) choose the stores (URIs of
   ``pytest_sacredx.observers.from_uri``: ``file:DIR``, ``tinydb:DIR``, ``sqlite:///F``,
   ``postgresql+psycopg://…``, ``mongodb://…``, ``s3://bucket/prefix``, ``memory:``); the default is
   ``tinydb:<rootdir>/.sacredx``, the embedded store, beside ``.pytest_cache``. Observers given on the
-  command line replace the default; ``--exp-observer none`` records nothing. Observers attached to the
-  experiment in its module (``ex.observers.append(…)``) record too.
+  command line replace the default; ``--exp-observer none`` records nothing (the pytest spelling of a
+  script's ``-u``). Observers attached to the experiment in its module (``ex.observers.append(…)``)
+  record too.
+- Before the first case runs, each local store is checked once (see ``stores``): a store that cannot
+  be written is one usage error naming the URI and the fix. A store that fails later (a full disk) is
+  given no more runs; the summary says so once, with the number of runs it missed.
+- Each case's row names every store that recorded its run with the id *that* store gave it.
 - Each run's ``meta_info["pytest"]`` holds the node id, case id, session and case seeds, the sweep id
   shared by all workers of one session and the xdist worker id; ``info["pytest"]["outcome"]`` says how
   the case ended.
@@ -22,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..errors import SacredxError
+from ..errors import ObserverError, SacredxError
 from .keys import (
     CASE_ID,
     CASE_RESULT,
@@ -41,7 +47,13 @@ if TYPE_CHECKING:
     from ..run.run import Run
     from .sweep import Variant
 
-__all__ = ["run_case", "session_observers", "store_names", "observer_uris"]
+__all__ = ["run_case", "session_observers", "store_names", "observer_uris", "StoreFailedError"]
+
+#: (URI as given, observer) of each session store built from a URI
+_STORES = pytest.StashKey[list[tuple[str, Any]]]()
+#: id(observer) -> what went wrong with that session store during this session
+_WATCH = pytest.StashKey[dict[int, Any]]()
+_CHECKED = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -63,8 +75,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="How a case's output is captured into its run (default: sys, which cooperates with "
         "pytest's capture).",
     )
-    parser.addini("sacredx_observers", "Observer URIs recording every case, one per line.",
-                  type="linelist", default=[])
+    parser.addini("sacredx_observers", "Observer URIs recording every case (whitespace or lines "
+                  "between them).", type="args", default=[])
     group.addoption(
         "--exp-beat-interval",
         dest="sacredx_beat_interval",
@@ -84,6 +96,16 @@ def observer_uris(config: pytest.Config) -> list[str]:
     return list(uris)
 
 
+def _uri_origin(config: pytest.Config) -> str:
+    if config.getoption("sacredx_observers"):
+        return "--exp-observer"
+    if config.getini("sacredx_observers"):
+        from .ini import ini_origin
+
+        return f"sacredx_observers in {ini_origin(config, 'sacredx_observers')}:"
+    return "the default store"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and "sacredx_sweep_id" in workerinput:
@@ -91,20 +113,62 @@ def pytest_configure(config: pytest.Config) -> None:
     else:
         config.stash[SWEEP_ID] = uuid.uuid4().hex[:12]
     from ..observers.uri import from_uri
+    from .stores import StoreWatch
 
     observers: list[Any] = []
+    stores: list[tuple[str, Any]] = []
     for uri in observer_uris(config):
         if uri.strip().lower() == "none":
             continue
         try:
             observer = from_uri(uri)
         except (SacredxError, ImportError, ValueError) as e:
-            raise pytest.UsageError(f"--exp-observer {uri!r}: {e}") from None
+            raise pytest.UsageError(f"{_uri_origin(config)} {uri!r}: {e}") from None
         if observer is not None:
             observers.append(observer)
+            stores.append((uri, observer))
     for extra in config.hook.pytest_sacredx_make_observers(config=config):
         observers.extend(extra or ())
     config.stash[OBSERVERS] = observers
+    config.stash[_STORES] = stores
+    config.stash[_WATCH] = {id(o): StoreWatch(_display_name(config, uri)) for uri, o in stores}
+
+
+def check_session_stores(config: pytest.Config) -> None:
+    """Check the session's stores once, before the first case runs: a store that cannot be written is
+    one usage error naming the URI and the fix."""
+    if config.stash.get(_CHECKED, False):
+        return
+    config.stash[_CHECKED] = True
+    from .stores import check_stores
+
+    problems = check_stores(config.stash.get(_STORES, []))
+    if not problems:
+        return
+    problem = problems[0]
+    origin = _uri_origin(config)
+    shown = _display_name(config, problem.uri)
+    where = f"{origin} {shown!r}" if origin != "the default store" else f"the default store {shown}"
+    raise pytest.UsageError(
+        f"{where} cannot record runs: {problem.reason}. Fix the folder, choose a writable store "
+        "(--exp-observer tinydb:DIR, or ini sacredx_observers), or record nothing with --exp-observer none."
+    )
+
+
+@pytest.hookimpl(trylast=True)  # after the sweep's own checks, so a wrong sweep is reported first
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    from .keys import EXPERIMENT
+
+    if not any(EXPERIMENT in item.stash or "exp_run" in getattr(item, "fixturenames", ()) for item in items):
+        return  # no case will run: a store nobody uses is nobody's problem
+    try:
+        check_session_stores(config)
+    except pytest.UsageError as e:
+        if not hasattr(config, "workerinput"):
+            raise
+        from .collect import SweepErrorItem
+
+        items[:] = [SweepErrorItem.from_parent(session, name="sacredx-usage-error", message=str(e))]
 
 
 def session_observers(config: pytest.Config) -> list[Any]:
@@ -115,23 +179,37 @@ _STORE_NAMES = pytest.StashKey[str]()
 
 
 def store_names(config: pytest.Config) -> str:
-    """The session's stores, for the header and the summary (passwords hidden, paths relative)."""
+    """The session's stores, for the header (passwords hidden, paths relative)."""
     names = config.stash.get(_STORE_NAMES, None)
     if names is None:
-        names = config.stash[_STORE_NAMES] = _store_names(config)
+        uris = [u for u in observer_uris(config) if u.strip().lower() != "none"]
+        names = ", ".join(_display_name(config, u) for u in uris) or "not recorded"
+        config.stash[_STORE_NAMES] = names
     return names
 
 
-def _store_names(config: pytest.Config) -> str:
-    uris = [u for u in observer_uris(config) if u.strip().lower() != "none"]
-    if not uris:
-        return "not recorded"
+def _display_name(config: pytest.Config, uri: str) -> str:
+    """A store URI as the summary prints it: password hidden, paths under the rootdir relative (so
+    ``sacredx show ID --store NAME`` run from the rootdir finds it)."""
     try:
         from ..observers.redact import redact_url
     except ImportError:  # pragma: no cover
-        return ", ".join(uris)
+        return uri
     root = str(config.rootpath) + os.sep
-    return ", ".join(redact_url(u).replace(root, "") for u in uris)
+    return redact_url(uri.strip()).replace(root, "")
+
+
+def _run_stores(config: pytest.Config, run: Run, session: list[Any]) -> list[list[str]]:
+    """[[store name, run id in that store], …]: the session's stores in their order, then the
+    experiment's own; only stores that recorded the run to its end."""
+    from .stores import store_uri
+
+    names = {id(o): _display_name(config, uri) for uri, o in config.stash.get(_STORES, [])}
+    failed = {id(o) for o in run._failed_observers}
+    order = {id(o): i for i, o in enumerate(session)}
+    recorded = [(o, i) for o, i in run.observer_ids if id(o) not in failed and i is not None]
+    recorded.sort(key=lambda oi: order.get(id(oi[0]), len(order)))
+    return [[names.get(id(o)) or _display_name(config, store_uri(o)), str(i)] for o, i in recorded]
 
 
 def run_case(
@@ -192,28 +270,97 @@ def run_case(
         item.stash[LAST_SCRATCH] = CaseRun(experiment, variant, extra_updates, run)
         run()
         return run
-    run.observers = [*session_observers(config), *run.observers]
+    check_session_stores(config)  # once; a no-op after collection checked them
+    watch = config.stash.get(_WATCH, {})
+    session = [o for o in session_observers(config) if not getattr(watch.get(id(o)), "stopped", False)]
+    skipped = [watch[id(o)] for o in session_observers(config) if getattr(watch.get(id(o)), "stopped", False)]
+    run.observers = [*session, *run.observers]
     run._finish_callbacks.append(_record_outcome)
     item.stash.setdefault(CASE_RUNS, []).append(CaseRun(experiment, variant, extra_updates, run))
     item.ihook.pytest_sacredx_run_started(item=item, run=run)
     start = time.perf_counter()
+    start_error: ObserverError | None = None
     try:
         run()
+    except ObserverError as e:
+        if len(run.observer_ids) == len(run.observers):
+            raise  # every store took the start: not a store's refusal
+        start_error = e  # a store refused the start: nothing ran
     finally:
         duration = time.perf_counter() - start
+        problems = _watch_stores(config, run, session, skipped, case_id, start_error)
+        stores = _run_stores(config, run, session)
         item.stash[CASE_RESULT] = CaseResult(
             case_id=case_id,
             status=run.status or "FAILED",
             seed=seed,
-            run_id=None if run._id is None else str(run._id),
+            run_id=stores[0][1] if stores else None,
             result=_short(run.result),
             metrics=dict(run.final_metrics),
             duration=duration,
-            store=store_names(config),
+            store=stores[0][0] if stores else "not recorded",
             config_changes=updates,
+            stores=stores,
+            store_problems=problems,
         )
         item.ihook.pytest_sacredx_run_finished(item=item, run=run)
+    if start_error is not None:
+        from .stores import store_uri
+
+        refused = _refused(run)
+        name = _display_name(config, store_uri(refused)) if refused is not None else "a store"
+        raise StoreFailedError(
+            f"{name} could not record the start of this case's run ({start_error.__cause__ or start_error}), "
+            "so the case did not run. Fix the store, choose another with --exp-observer URI, or record "
+            "nothing with --exp-observer none."
+        ) from None
     return run
+
+
+def _refused(run: Run) -> Any:
+    started = {id(o) for o, _ in run.observer_ids}
+    return next((o for o in run.observers if id(o) not in started), None)
+
+
+class StoreFailedError(SacredxError, OSError):
+    """A store refused the start of a case's run."""
+
+
+def _watch_stores(
+    config: pytest.Config, run: Run, session: list[Any], skipped: list[Any], case_id: str,
+    start_error: BaseException | None,
+) -> list[str]:
+    """Note session stores that failed during this run (once per store: later runs skip a store that
+    will not take them), and return one line per store that did not record this run in full."""
+    from .stores import _folder_of, is_lasting, problem_with_folder
+
+    watch = config.stash.get(_WATCH, {})
+    failed = [o for o in session if o in run._failed_observers]
+    if start_error is not None:
+        refused = _refused(run)
+        failed += [o for o in session if o is refused and o not in failed]
+    for observer in failed:
+        state = watch.get(id(observer))
+        if state is None:
+            continue
+        state.missed += 1
+        if state.stopped:
+            continue
+        folder = _folder_of(observer)
+        reason = problem_with_folder(folder) if folder is not None else None
+        cause = start_error.__cause__ if start_error is not None else None
+        if reason is None and cause is not None and is_lasting(cause):
+            reason = f"{type(cause).__name__}: {cause}"
+        if reason is not None:  # a store that cannot take the next run either
+            state.stopped = True
+            state.reason = reason
+            state.first_case = case_id
+    for state in skipped:
+        state.missed += 1
+    return [
+        f"{state.name}: {state.reason}" if state.reason else state.name
+        for state in (*(watch[id(o)] for o in failed if id(o) in watch), *skipped)
+    ]
 
 
 class CaseSetupError(SacredxError):

@@ -66,6 +66,9 @@ class Run:
         captured_out_filter: Callable[[str], str] | None = None,
     ) -> None:
         self._id: Any = None
+        #: (observer, the id it gave this run) for each observer that recorded the start: stores
+        #: number their runs independently, so ``_id`` (the first one's) is not every store's id
+        self.observer_ids: list[tuple[Any, Any]] = []
         self.captured_out: str = ""
         self.captured_out_filter = captured_out_filter
         self.config = config
@@ -289,6 +292,7 @@ class Run:
                     "(the run did not start; fix the observer or run with -u/--unobserved)"
                 ) from e
             started.append(observer)
+            self.observer_ids.append((observer, _id))
             if self._id is None:
                 self._id = _id
         if self._id is None:
