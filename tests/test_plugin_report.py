@@ -74,3 +74,42 @@ def test_junit_xml_has_run_properties(pytester: pytest.Pytester, mode: str) -> N
         assert props["sacredx_status"] == "COMPLETED"
         assert props["sacredx_run_id"] and props["sacredx_seed"].isdigit()
         assert "score" in props["sacredx_result"]
+
+
+TWO_EXPERIMENTS = '''
+from pytest_sacredx import Experiment
+
+one = Experiment("one")
+two = Experiment("two")
+
+@one.main
+def first():
+    raise ValueError("one fails")
+
+@two.main
+def second():
+    raise ValueError("two fails")
+'''
+
+
+@pytest.mark.parametrize(
+    ("tail", "script_for"),
+    [("", set()),
+     ("\nif __name__ == '__main__':\n    two.run_commandline()\n", {"two"})],
+)
+def test_script_reproduce_lines_only_where_running_the_file_runs_that_experiment(
+    pytester: pytest.Pytester, tail: str, script_for: set[str]
+) -> None:
+    pytester.makepyfile(exp_two=TWO_EXPERIMENTS + tail)
+    result = pytester.runpytest_inprocess("-p", "no:randomly", "-p", "no:xdist", "--exp-config", "seed=3")
+    result.assert_outcomes(failed=2)
+    text = result.stdout.str()
+    assert text.count("reproduce: pytest 'exp_two.py::") == 2
+    assert ("or: python exp_two.py with seed=3" in text) == bool(script_for)
+    assert text.count("or: python exp_two.py") == len(script_for)
+
+
+def test_automain_experiments_keep_their_script_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(exp_toy=TOY.replace("@ex.main", "@ex.automain"))
+    result = pytester.runpytest_inprocess("-p", "no:randomly", "-p", "no:xdist", "--exp-config", "C=13")
+    result.stdout.fnmatch_lines(["      or: python exp_toy.py with C=13 seed=*"])

@@ -3,9 +3,15 @@
 - Header: ``sacredx: --exp-seed=N (sweep 1a2b…, recording to tinydb:.sacredx)`` — the one number that
   reproduces every case.
 - A failed case shows the changed config entries, the case seed, the exact commands that reproduce this
-  one case (pytest and script form), and the experiment's traceback trimmed to the user's frames.
+  one case — the pytest form, and the script form only when running the file as a script runs this
+  experiment (``@ex.automain``, or ``ex.run_commandline()`` under ``if __name__ == "__main__":``) — and
+  the experiment's traceback trimmed to the user's frames.
 - ``--exp-summary=short`` (default) / ``full`` / ``no``: one row per case with status, result, the last
-  value of each metric, duration, seed, run id and store.
+  value of each metric, duration, seed, run id and store. The id is the one *that* store gave the run
+  (``sacredx show ID --store STORE`` finds it; short rows print the first 12 characters); a run
+  recorded in several stores (the experiment's own observers too) lists the others in full mode. The
+  last line counts the runs the stores actually hold, and a store that stopped recording (a full disk)
+  is named once, with the number of runs it missed.
 - Each case's report carries ``user_properties`` (``sacredx_run_id``, ``sacredx_seed``,
   ``sacredx_result``, ``sacredx_status``), which JUnit XML writes as properties and xdist carries from
   workers to the controller.
@@ -13,9 +19,13 @@
 
 from __future__ import annotations
 
+import ast
+import functools
 import json
 import shlex
+from collections import Counter
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -113,8 +123,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             *[_fmt(r.metrics.get(m, ""), 12) for m in metric_names],
             f"{r.duration:.3f}s",
             str(r.seed),
-            str(r.run_id) if full else str(r.run_id)[:12],
-            _fmt(r.store, width if full else 30),
+            "-" if r.run_id is None else str(r.run_id) if full else str(r.run_id)[:12],
+            _store_cell(r, full, width),
         ]
         for r in rows
     ]
@@ -126,8 +136,39 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     if len(table) > limit:
         terminalreporter.write_line(f"… {len(table) - limit} more cases (--exp-summary=full shows all)")
+    for line in _store_problem_lines(rows):
+        terminalreporter.write_line(line, yellow=True)
     seed = config.stash[SESSION_SEED]
-    terminalreporter.write_line(f"{len(rows)} runs recorded; reproduce with --exp-seed={seed}")
+    recorded = sum(1 for r in rows if r.stores)
+    counted = f"{recorded} runs recorded" if recorded == len(rows) else f"{recorded} of {len(rows)} runs recorded"
+    terminalreporter.write_line(f"{counted}; reproduce with --exp-seed={seed}")
+    if recorded:
+        terminalreporter.write_line("show a run: sacredx show RUN --store STORE")
+
+
+def _store_cell(row: CaseResult, full: bool, width: int) -> str:
+    if not row.stores or len(row.stores) == 1 or not full:
+        more = f" (+{len(row.stores) - 1})" if len(row.stores) > 1 else ""
+        return _fmt(row.store, width if full else 30) + more
+    return row.store + "".join(f"; {name} {run_id}" for name, run_id in row.stores[1:])
+
+
+def _store_problem_lines(rows: list[CaseResult]) -> list[str]:
+    """One line per store that did not record some runs (however many cases that hit)."""
+    missed: Counter[str] = Counter()
+    reasons: dict[str, str] = {}
+    for row in rows:
+        for line in row.store_problems:
+            name, _, reason = line.partition(": ")
+            missed[name] += 1
+            if reason and name not in reasons:
+                reasons[name] = reason
+    return [
+        f"{name} did not record {n} of {len(rows)} runs"
+        + (f" ({reasons[name]}); it was given no more runs after that" if name in reasons else "")
+        + " — the runs it holds stay readable."
+        for name, n in missed.items()
+    ]
 
 
 def format_case_failure(item: Any, excinfo: pytest.ExceptionInfo[BaseException]) -> str:
@@ -137,11 +178,13 @@ def format_case_failure(item: Any, excinfo: pytest.ExceptionInfo[BaseException])
     session_seed = config.stash[SESSION_SEED]
     lines = []
     exc = excinfo.value
-    if isinstance(exc, SacredxError) and case is None:
+    from .recording import StoreFailedError
+
+    if isinstance(exc, SacredxError) and (case is None or isinstance(exc, StoreFailedError)):
         return f"{item.experiment.path}: {exc}"
     status = case.status if case else "FAILED"
-    lines.append(f"Experiment {item.experiment.path!r} ended {status}"
-                 + (f" (run {case.run_id} in {case.store})" if case and case.run_id else ""))
+    where = ", ".join(f"run {run_id} in {name}" for name, run_id in case.stores) if case else ""
+    lines.append(f"Experiment {item.experiment.path!r} ended {status}" + (f" ({where})" if where else ""))
     changes = item.variant.config_updates
     if item.variant.named:
         lines.append(f"named configs: {', '.join(item.variant.named)}")
@@ -149,12 +192,13 @@ def format_case_failure(item: Any, excinfo: pytest.ExceptionInfo[BaseException])
     seed = case.seed if case else None
     lines.append(f"case seed: {seed} (session seed {session_seed})")
     lines.append("reproduce: " + shlex.join(["pytest", *reproduce_args(item, item.variant)]))
-    path = item.path.relative_to(config.rootpath) if item.path.is_relative_to(config.rootpath) else item.path
-    script: list[str] = ["python", str(path), "with", *item.variant.named]
-    script += [f"{k}={_literal(v)}" for k, v in item.variant.updates]
-    if seed is not None and "seed" not in changes:
-        script.append(f"seed={seed}")
-    lines.append("      or: " + shlex.join(script))
+    if _runs_as_script(item):
+        path = item.path.relative_to(config.rootpath) if item.path.is_relative_to(config.rootpath) else item.path
+        script: list[str] = ["python", str(path), "with", *item.variant.named]
+        script += [f"{k}={_literal(v)}" for k, v in item.variant.updates]
+        if seed is not None and "seed" not in changes:
+            script.append(f"seed={seed}")
+        lines.append("      or: " + shlex.join(script))
     if isinstance(exc, pytest.fail.Exception) and not exc.pytrace:
         # a check after the run (baseline, determinism, comparison) explains itself, first (it is
         # also what the short test summary shows), and the run's context follows
@@ -162,6 +206,63 @@ def format_case_failure(item: Any, excinfo: pytest.ExceptionInfo[BaseException])
     lines.append("")
     lines.extend(line.rstrip("\n") for line in format_filtered_exception(exc))
     return "\n".join(lines)
+
+
+def _runs_as_script(item: Any) -> bool:
+    """Does ``python <file>`` run this experiment's command line? Only then is the script form a
+    reproduce command (a file with several experiments and no ``automain`` runs none of them)."""
+    module = getattr(getattr(item, "parent", None), "obj", None)
+    names = {name for name, value in vars(module).items() if value is item.experiment} if module else set()
+    return bool(names & script_entry_points(str(item.path)))
+
+
+@functools.lru_cache(maxsize=256)
+def script_entry_points(path: str) -> frozenset[str]:
+    r"""Module-level names whose command line runs when ``path`` is executed as a script: the
+    experiment of an ``@NAME.automain`` function, or ``NAME.run_commandline()`` called under
+    ``if __name__ == "__main__":``.
+
+    >>> import pathlib, tempfile
+    >>> script = pathlib.Path(tempfile.mkdtemp()) / "exp_two.py"
+    >>> _ = script.write_text(
+    ...     "ex = Experiment('one')\n"
+    ...     "other = Experiment('two')\n"
+    ...     "if __name__ == '__main__':\n"
+    ...     "    ex.run_commandline()\n"
+    ... )
+    >>> sorted(script_entry_points(str(script)))
+    ['ex']
+    """
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return frozenset()
+
+    def owner(node: ast.expr, attr: str) -> str | None:
+        if isinstance(node, ast.Call):
+            node = node.func
+        if isinstance(node, ast.Attribute) and node.attr == attr and isinstance(node.value, ast.Name):
+            return node.value.id
+        return None
+
+    found: set[str] = set()
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            found.update(n for d in stmt.decorator_list if (n := owner(d, "automain")))
+        elif isinstance(stmt, ast.If) and _is_main_guard(stmt.test):
+            for node in ast.walk(stmt):
+                if isinstance(node, ast.Call) and (n := owner(node.func, "run_commandline")):
+                    found.add(n)
+    return frozenset(found)
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    if not isinstance(test, ast.Compare) or len(test.comparators) != 1:
+        return False
+    sides = [test.left, test.comparators[0]]
+    return any(isinstance(x, ast.Name) and x.id == "__name__" for x in sides) and any(
+        isinstance(x, ast.Constant) and x.value == "__main__" for x in sides
+    )
 
 
 def reproduce_args(item: pytest.Item, variant: Any) -> list[str]:
