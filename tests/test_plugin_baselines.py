@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from hypothesis import given
-from plugin_helpers import MODES, TOY, results_by_case, run_pytest
+from plugin_helpers import MODES, TOY, results_by_case, run_pytest, stored_runs
 from strategies import json_results
 
 from pytest_sacredx.pytest_plugin.baselines import dumps_baseline
@@ -206,3 +206,47 @@ def test_two_cases_never_share_a_baseline_file(pytester: pytest.Pytester) -> Non
     result = run_pytest(pytester, "serial", "--exp-regen", "test_one.py", "test_two.py")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*would share the baseline baselines/test_same_name/default.json*"])
+
+
+def _inprocess(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_inprocess("-p", "no:randomly", "-p", "no:xdist", "-p", "no:benchmark", *args)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: {**d, "metrics": [1, 2]}, '"metrics" is [1, 2], not an object of names'),
+        (lambda d: {**d, "seed": "x"}, "\"seed\" is 'x', not an integer"),
+        (lambda d: {**d, "series": {"score": {"steps": [0], "values": []}}}, '"series"."score" has 1 steps but 0 values'),
+        (lambda d: [d], "holds list, not a JSON object"),
+        (None, "not valid JSON (Expecting value: line 1 column 10 (char 9))"),
+    ],
+)
+def test_a_hand_edited_baseline_is_checked_before_the_run_and_never_fails_the_run(
+    pytester: pytest.Pytester, edit: Any, message: str
+) -> None:
+    pytester.makepyfile(exp_toy=SEEDED)
+    _inprocess(pytester, "--exp-regression").assert_outcomes(failed=1)  # writes the baseline
+    path = pytester.path / "baselines" / "toy" / "default.json"
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps(edit(data)) if edit else '{"seed": ')
+    runs_before = len(stored_runs(pytester))
+    result = _inprocess(pytester, "--exp-regression")
+    result.assert_outcomes(errors=1)
+    assert (f"baseline baselines/toy/default.json: {message}; fix it by hand or rewrite the file with: "
+            "pytest exp_toy.py::toy --exp-regen") in result.stdout.str()
+    assert "Traceback" not in result.stdout.str() and "another exception" not in result.stdout.str()
+    assert len(stored_runs(pytester)) == runs_before  # the experiment did not run: no FAILED run
+    _inprocess(pytester, "--exp-regen").assert_outcomes(passed=1)
+    assert isinstance(json.loads(path.read_text())["seed"], int)
+
+
+@pytest.mark.parametrize("name", ["..", ".", "../../escape", ".hidden"])
+def test_experiment_names_never_put_a_baseline_outside_the_folder(pytester: pytest.Pytester, name: str) -> None:
+    pytester.makepyfile(exp_odd=TOY.replace('Experiment("toy")', f"Experiment({name!r})"))
+    _inprocess(pytester, "--exp-regression").assert_outcomes(failed=1)
+    written = [p for p in pytester.path.rglob("*.json") if ".sacredx" not in p.parts]
+    assert len(written) == 1
+    (path,) = written
+    assert path.parent.parent == pytester.path / "baselines" and path.name == "default.json"
+    assert not path.parent.name.startswith(".")

@@ -8,7 +8,9 @@ and the final value of each metric with a baseline file stored next to the file 
     examples/baselines/test_beats_chance/default.json       # a marker test's default variant
 
 (ini ``sacredx_baseline_dir`` changes ``baselines``; an absolute path gathers all baselines in one
-folder). The case id is the variant id, ``default`` for the default variant. Baselines are JSON with
+folder). The case id is the variant id, ``default`` for the default variant. Names that would leave the
+folder (``Experiment("..")``, a leading dot, ``/``) are made safe: a baseline is never written outside
+it. Baselines are JSON with
 sorted keys, indent 2 and a trailing newline, holding only ``case``, ``config``, ``seed``, ``result``
 and ``metrics`` — no times, no host — so they review well in git.
 
@@ -16,6 +18,10 @@ and ``metrics`` — no times, no host — so they review well in git.
   the case runs with the baseline's seed whatever the session seed, so results reproduce on any
   machine and in any order. An explicit ``seed=`` in the variant still wins.
 - A missing baseline fails the case, writes the file and says so; the next run compares against it.
+- A baseline edited by hand is checked before the case runs (valid JSON, an object, ``seed`` an
+  integer, ``metrics`` and ``config`` objects, ``series`` of ``{"steps": […], "values": […]}``): a bad
+  one is an error of that case naming the file, the key and the fix, and the experiment does not run —
+  so a baseline problem never records a FAILED run. ``--exp-regen`` rewrites a bad baseline.
 - ``--exp-regen`` rewrites the baseline of every case that ran and whose run completed — whether its
   comparison or the test around it passed or not — and passes those cases; it never touches the
   baselines of cases that did not run (``-k`` and node ids select what is regenerated).
@@ -45,7 +51,8 @@ import pytest
 from .keys import CASE_ID, CASE_RUNS, EXPERIMENT, VARIANT
 from .tolerance import Tolerances, compare_run, format_differences
 
-__all__ = ["Baselines", "baseline_path", "baseline_content", "dumps_baseline", "case_command"]
+__all__ = ["Baselines", "BaselineError", "baseline_path", "baseline_content", "dumps_baseline", "case_command",
+           "read_baseline", "safe_name"]
 
 SETTINGS = pytest.StashKey["Baselines"]()
 #: the baseline read for this case (pinned seed and expected values), once per item
@@ -57,6 +64,10 @@ _COUNTS = pytest.StashKey[dict[str, int]]()
 _CLAIMS = pytest.StashKey[dict[Path, str]]()
 _PROP = "sacredx_baseline"
 _UNSAFE = str.maketrans({c: "_" for c in '/\\:*?"<>|'})
+
+
+class BaselineError(ValueError):
+    """A baseline file that cannot be used as it is (the message names the file, the key and the fix)."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -135,13 +146,23 @@ def _case_parts(item: pytest.Item) -> tuple[str, str]:
     return base, case or "default"
 
 
+def safe_name(text: str) -> str:
+    """One path component that stays inside its folder: no separators, no ``.``/``..``, no leading dot.
+
+    >>> safe_name(".."), safe_name("a/b"), safe_name("C=1-gamma=0.1")
+    ('_..', 'a_b', 'C=1-gamma=0.1')
+    """
+    text = "".join(c if c.isprintable() else "_" for c in text.translate(_UNSAFE))
+    return "_" + text if not text or text.startswith(".") else text
+
+
 def baseline_path(item: pytest.Item) -> Path:
-    """Where the baseline of ``item`` lives (see the module docstring)."""
+    """Where the baseline of ``item`` lives (see the module docstring); always inside the folder."""
     folder = Path(item.config.stash[SETTINGS].folder)
     if not folder.is_absolute():
         folder = Path(item.path).parent / folder
     name, case = _case_parts(item)
-    return folder / name.translate(_UNSAFE) / f"{case.translate(_UNSAFE)}.json"
+    return folder / safe_name(name) / f"{safe_name(case)}.json"
 
 
 def baseline_content(item: pytest.Item, run: Any) -> dict[str, Any]:
@@ -176,19 +197,61 @@ def _write(path: Path, text: str) -> None:
 
 
 def _load(item: pytest.Item) -> dict[str, Any] | None:
+    """The case's baseline, checked (once per item); ``BaselineError`` when it cannot be used."""
     if _LOADED in item.stash:
         return item.stash[_LOADED]
     path = baseline_path(item)
     data: dict[str, Any] | None = None
     if path.is_file():
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            raise pytest.UsageError(f"baseline {path}: unreadable ({e}); fix it or rerun with --exp-regen.") from None
-        if not isinstance(data, dict):
-            raise pytest.UsageError(f"baseline {path}: not a JSON object; rerun with --exp-regen.")
+        data = read_baseline(path, _rel(path, item.config), case_command(item, "--exp-regen"))
     item.stash[_LOADED] = data
     return data
+
+
+def read_baseline(path: Path, shown: str | None = None, regen: str = "pytest … --exp-regen") -> dict[str, Any]:
+    """Read and check one baseline file; ``BaselineError`` names the file, the key and the fix.
+
+    >>> import json, pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "default.json"
+    >>> _ = path.write_text(json.dumps({"seed": "x", "result": 1}))
+    >>> read_baseline(path, "baselines/toy/default.json", "pytest exp_toy.py::toy --exp-regen")
+    Traceback (most recent call last):
+    ...
+    pytest_sacredx.pytest_plugin.baselines.BaselineError: baseline baselines/toy/default.json: "seed" is 'x', not an integer; fix it by hand or rewrite the file with: pytest exp_toy.py::toy --exp-regen
+    """
+    shown = shown or str(path)
+    fix = f"fix it by hand or rewrite the file with: {regen}"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise BaselineError(f"baseline {shown}: unreadable ({e}); {fix}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise BaselineError(f"baseline {shown}: not valid JSON ({e}); {fix}") from None
+    if not isinstance(data, dict):
+        raise BaselineError(f"baseline {shown}: holds {type(data).__name__}, not a JSON object; {fix}")
+    problem = _baseline_problem(data)
+    if problem:
+        raise BaselineError(f"baseline {shown}: {problem}; {fix}")
+    return data
+
+
+def _baseline_problem(data: dict[str, Any]) -> str | None:
+    seed = data.get("seed")
+    if "seed" in data and (isinstance(seed, bool) or not isinstance(seed, int)):
+        return f'"seed" is {seed!r}, not an integer'
+    for key in ("metrics", "config", "series"):
+        if key in data and not isinstance(data[key], dict):
+            return f'"{key}" is {json.dumps(data[key])[:40]}, not an object of {"names" if key != "config" else "keys"}'
+    for name, series in (data.get("series") or {}).items():
+        if not isinstance(series, dict) or not all(isinstance(series.get(k), list) for k in ("steps", "values")):
+            return f'"series"."{name}" is not {{"steps": [...], "values": [...]}}'
+        if len(series["steps"]) != len(series["values"]):
+            return f'"series"."{name}" has {len(series["steps"])} steps but {len(series["values"])} values'
+    if "case" in data and not isinstance(data["case"], str):
+        return f'"case" is {data["case"]!r}, not the case id (a string)'
+    return None
 
 
 def _rel(path: Path, config: pytest.Config) -> str:
@@ -216,12 +279,36 @@ def case_command(item: pytest.Item, *extra: str) -> str:
 
 
 # ----------------------------------------------------------------------------------- hooks
+def _is_case(item: pytest.Item) -> bool:
+    return EXPERIMENT in item.stash or "exp_run" in getattr(item, "fixturenames", ())
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Check the case's baseline before anything runs: a bad one is this case's error, never a run
+    recorded FAILED. ``--exp-regen`` rewrites a bad baseline instead (it is not read)."""
+    settings = item.config.stash[SETTINGS]
+    if not settings.enabled or not _is_case(item):
+        return
+    problem = None
+    try:
+        _load(item)
+    except BaselineError as e:
+        item.stash[_LOADED] = None
+        problem = str(e)
+    if problem is not None and not settings.regen:
+        pytest.fail(problem, pytrace=False)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_sacredx_case_seed(item: pytest.Item, session_seed: int) -> int | None:
     """A baseline pins its seed."""
     if not item.config.stash[SETTINGS].enabled:
         return None
-    data = _load(item)
+    try:
+        data = _load(item)
+    except BaselineError:
+        return None  # reported by pytest_runtest_setup (a case run outside setup: no pin)
     seed = data.get("seed") if data else None
     return int(seed) if isinstance(seed, int) else None
 
@@ -299,7 +386,7 @@ def _check(item: pytest.Item, settings: Baselines) -> None:
         return
     path = baseline_path(item)
     new = baseline_content(item, run)
-    expected = _load(item)
+    expected = _load(item)  # checked in setup
     if expected is None:
         _write(path, dumps_baseline(new))
         item.stash[_STATUS] = "written"
