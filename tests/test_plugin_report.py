@@ -24,13 +24,13 @@ def test_failure_section_shows_changes_seed_reproduction_and_user_frames(pyteste
             "config changes: C=13, gamma=0.5",
             "case seed: * (session seed 9)",
             "reproduce: pytest 'exp_toy.py::toy[[]C=13-gamma=0.5]' --exp-seed=9 --exp-config=C=13 --exp-config=gamma=0.5",
-            "      or: python exp_toy.py with C=13 gamma=0.5 seed=*",
             "Traceback (most recent call last):",
             '  File "*exp_toy.py", line *, in main',
             "ValueError: unlucky C",
         ]
     )
     section = out[out.index("Experiment 'toy' ended") : out.index("ValueError: unlucky C")]
+    assert "or: python" not in section  # @ex.main: running the file would not run the experiment
     assert "pluggy" not in section and "pytest_sacredx" not in section and "_pytest" not in section
 
 
