@@ -113,7 +113,8 @@ def test_json_files_are_sorted_and_indented(tmp_path: Path) -> None:
     obs = FileStorageObserver(tmp_path / "runs")
     start(obs, config={"b": 1, "a": {"d": (1, 2), "c": None}})
     text = (tmp_path / "runs" / "1" / "config.json").read_text()
-    assert text == dumps_json({"a": {"c": None, "d": [1, 2]}, "b": 1})
+    # a tuple in Sacred's jsonpickle form, as Sacred 0.8.7's FileStorageObserver writes it
+    assert text == dumps_json({"a": {"c": None, "d": {"py/tuple": [1, 2]}}, "b": 1})
     assert text.startswith('{\n  "a"')
 
 
@@ -176,7 +177,7 @@ def test_info_json_only_when_info(tmp_path: Path) -> None:
     obs.heartbeat_event({}, "", T, None)
     assert not (tmp_path / "runs" / "1" / "info.json").exists()
     obs.heartbeat_event({"a": (1,)}, "", T, None)
-    assert json.loads((tmp_path / "runs" / "1" / "info.json").read_text()) == {"a": [1]}
+    assert json.loads((tmp_path / "runs" / "1" / "info.json").read_text()) == {"a": {"py/tuple": [1]}}
 
 
 def test_metrics_json_is_sacred_shaped_and_complete_at_the_end(tmp_path: Path) -> None:

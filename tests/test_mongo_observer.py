@@ -258,7 +258,7 @@ def test_full_run_round_trips(observer: MongoObserver, experiment_dir: dict[str,
     assert doc["format"] == "MongoObserver-0.7.0"
     assert doc["status"] == "COMPLETED"
     assert doc["result"] == 0.93
-    assert doc["config"] == {"lr": 0.5, "layers": [2, 3]}
+    assert doc["config"] == {"lr": 0.5, "layers": {"py/tuple": [2, 3]}}  # Sacred's flatten form
     assert doc["captured_out"] == "epoch 0\nepoch 1\ndone\n"
     assert doc["meta"]["options"]["--mongo_db"] == "mongodb://alice:***@h:27017/x"  # no secrets stored
     assert isinstance(doc["start_time"], dt.datetime) and doc["stop_time"] == _t(4)
@@ -408,7 +408,9 @@ def test_collection_prefix(mongo_url: str, db_name: str, experiment_dir: dict[st
 def test_queued_event(observer: MongoObserver, experiment_dir: dict[str, Any]) -> None:
     run_id = observer.queued_event(experiment_dir["ex_info"], "main", HOST, T0, {"a": 1}, META, None)
     doc = observer.runs.find_one({"_id": run_id})
-    assert (doc["status"], doc["queue_time"], doc["start_time"]) == ("QUEUED", T0, None)
+    # Sacred's queued document: the queue time in meta, no start time
+    assert (doc["status"], doc["meta"]["queue_time"]) == ("QUEUED", T0)
+    assert "start_time" not in doc
     assert observer.load_run(run_id).queue_time == T0
 
 
@@ -493,7 +495,7 @@ def test_stored_types_are_bson_native(
         assert type(doc[key]) is dt.datetime, key
     assert type(doc["experiment"]["sources"][0][1]) is ObjectId
     assert type(doc["artifacts"][0]["file_id"]) is ObjectId
-    assert doc["config"]["layers"] == [2, 3]
+    assert doc["config"]["layers"] == {"py/tuple": [2, 3]}
     loss = mock_observer.metrics.find_one({"name": "loss"})
     assert type(loss["_id"]) is ObjectId and loss["run_id"] == 1
     assert all(type(t) is dt.datetime for t in loss["timestamps"])

@@ -351,7 +351,9 @@ def test_queued_run(store: Store) -> None:
     assert rec.status == "QUEUED"
     assert rec.experiment_name == "demo"
     assert rec.config == {"lr": 0.3}
-    assert rec.meta == META and rec.command == "main"
+    # Sacred keeps the queue time in meta; every store does, and every record has it as a datetime
+    assert rec.meta == {**META, "queue_time": T0} and rec.command == "main"
+    assert rec.queue_time == T0 and rec.start_time is None
 
 
 def test_killed_run_stays_running_with_last_heartbeat(store: Store) -> None:

@@ -54,12 +54,13 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import ObserverError, ObserverURIError, RunIdExistsError, missing_extra
+from ..errors import ObserverError, ObserverURIError, RunIdExistsError, missing_extra, run_not_found
 from ..serialize import to_jsonable
+from . import document
 from .base import RunObserver, deprecated_create
 from .queue import QueueObserver
-from .record import RunRecord, metric_series
-from .redact import redact_options, redact_url
+from .record import RunRecord
+from .redact import redact_url
 
 if TYPE_CHECKING:  # pragma: no cover
     import pymongo
@@ -311,37 +312,6 @@ def _stage(doc: Any, stage: int) -> Any:
     return _sanitise(doc, finite=stage >= 2, legacy_keys=stage >= 3)[0]
 
 
-def _store(value: Any) -> Any:
-    return to_jsonable(value, keep_datetime=True)
-
-
-def _as_datetime(value: Any) -> _dt.datetime | None:
-    """Stored times, tolerating servers that return them as ISO strings (see SERVICES.md)."""
-    if value is None or isinstance(value, _dt.datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            return _dt.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
-
-
-def _cap_output(text: str, limit: int) -> str:
-    """The last ``limit`` bytes (UTF-8) of ``text``, behind a marker line when anything was cut."""
-    if limit <= 0 or len(text) * 4 <= limit:  # cheap check first: 4 bytes is the widest UTF-8 char
-        return text
-    data = text.encode("utf-8", "surrogatepass")
-    if len(data) <= limit:
-        return text
-    tail = data[-limit:].decode("utf-8", "ignore")
-    dropped = len(text) - len(tail)
-    return (
-        f"[sacredx: {dropped} earlier characters of captured output were not stored "
-        f"(MongoObserver keeps the last {limit} bytes)]\n{tail}"
-    )
-
-
 # ---------------------------------------------------------------------------------------------------------
 # the observer
 # ---------------------------------------------------------------------------------------------------------
@@ -566,10 +536,10 @@ class MongoObserver(RunObserver):
         meta_info: dict[str, Any],
         _id: Any,
     ) -> Any:
-        return self._begin(
-            ex_info, command, host_info, config, meta_info, _id,
-            {"status": "QUEUED", "queue_time": queue_time, "start_time": None},
+        doc = document.queued(
+            ex_info, command, host_info, queue_time, config, meta_info, native_times=True
         )
+        return self._begin(doc, ex_info, _id)
 
     def started_event(
         self,
@@ -581,21 +551,12 @@ class MongoObserver(RunObserver):
         meta_info: dict[str, Any],
         _id: Any,
     ) -> Any:
-        return self._begin(
-            ex_info, command, host_info, config, meta_info, _id,
-            {"status": "RUNNING", "start_time": start_time},
+        doc = document.started(
+            ex_info, command, host_info, start_time, config, meta_info, native_times=True
         )
+        return self._begin(doc, ex_info, _id)
 
-    def _begin(
-        self,
-        ex_info: dict[str, Any],
-        command: str,
-        host_info: dict[str, Any],
-        config: dict[str, Any],
-        meta_info: dict[str, Any],
-        _id: Any,
-        fields: dict[str, Any],
-    ) -> Any:
+    def _begin(self, doc: dict[str, Any], ex_info: Mapping[str, Any], _id: Any) -> Any:
         with self._lock:
             self.check_connection()
             self._metric_docs = {}
@@ -613,25 +574,9 @@ class MongoObserver(RunObserver):
                 old = self._find_overwrite()
                 entry.update(old)
                 _id = old["_id"]
-            experiment = _store(ex_info)
-            experiment["sources"] = self._save_sources(ex_info)
-            entry.update(
-                experiment=experiment,
-                format=self.VERSION,
-                command=command,
-                host=_store(host_info),
-                config=_store(config),
-                meta=_redacted_meta(meta_info),
-                resources=[],
-                artifacts=[],
-                captured_out="",
-                info={},
-                heartbeat=None,
-                result=None,
-                stop_time=None,
-                fail_trace=None,
-            )
-            entry.update(fields)
+            doc["experiment"] = {**doc["experiment"], "sources": self._save_sources(ex_info)}
+            entry.update(doc)
+            entry["format"] = self.VERSION
             if self.overwrite is not None:
                 entry["_id"] = _id
                 entry = self._replace(entry)
@@ -794,18 +739,16 @@ class MongoObserver(RunObserver):
     def heartbeat_event(
         self, info: dict[str, Any], captured_out: str, beat_time: _dt.datetime, result: Any
     ) -> None:
+        fields = document.heartbeat(
+            info, captured_out, beat_time, result, native_times=True,
+            output_limit=self.captured_out_limit, store="MongoObserver",
+        )
         with self._lock:
-            self._update(
-                {
-                    "info": self._info(info),
-                    "captured_out": _cap_output(captured_out or "", self.captured_out_limit),
-                    "heartbeat": beat_time,
-                    "result": _store(result),
-                }
-            )
+            fields["info"] = self._info(fields["info"])
+            self._update(fields)
 
     def _info(self, info: Mapping[str, Any] | None) -> dict[str, Any]:
-        stored = _store(dict(info or {}))
+        stored = dict(info or {})
         if self._metric_docs:
             stored["metrics"] = [
                 {"name": name, "id": str(doc["_id"])} for name, doc in self._metric_docs.items()
@@ -814,17 +757,15 @@ class MongoObserver(RunObserver):
 
     def completed_event(self, stop_time: _dt.datetime, result: Any) -> None:
         with self._lock:
-            self._final({"stop_time": stop_time, "result": _store(result), "status": "COMPLETED"})
+            self._final(document.completed(stop_time, result, native_times=True))
 
     def interrupted_event(self, interrupt_time: _dt.datetime, status: str) -> None:
         with self._lock:
-            self._final({"stop_time": interrupt_time, "status": status})
+            self._final(document.interrupted(interrupt_time, status, native_times=True))
 
     def failed_event(self, fail_time: _dt.datetime, fail_trace: list[str]) -> None:
         with self._lock:
-            self._final(
-                {"stop_time": fail_time, "status": "FAILED", "fail_trace": _store(fail_trace)}
-            )
+            self._final(document.failed(fail_time, fail_trace, native_times=True))
 
     def resource_event(self, filename: str) -> None:
         with self._lock:
@@ -854,7 +795,7 @@ class MongoObserver(RunObserver):
                 "name": name,
                 "data": _read(filename),
                 "filename": f"artifact://{self._runs_name}/{entry['_id']}/{name}",
-                "metadata": _store(metadata) if metadata is not None else None,
+                "metadata": document.encode(metadata, native_times=True) if metadata is not None else None,
                 "contentType": content_type,
             }
             self._with_upload(upload, {})
@@ -866,14 +807,14 @@ class MongoObserver(RunObserver):
             from bson import ObjectId
 
             updated: dict[str, dict[str, Any]] = {}
-            for name, series in metrics_by_name.items():
+            for name, series in document.metrics_delta(metrics_by_name, native_times=True).items():
                 old = self._metric_docs.get(name) or {
                     "_id": ObjectId(), "run_id": entry["_id"], "name": name,
                     "steps": [], "values": [], "timestamps": [],
                 }
                 doc = dict(old)
                 for key in ("steps", "values", "timestamps"):
-                    doc[key] = list(old[key]) + _store(list(series.get(key, ())))
+                    doc[key] = list(old[key]) + series[key]
                 updated[name] = doc
             names = list(updated)
             try:
@@ -1048,7 +989,7 @@ class MongoObserver(RunObserver):
             doc = self.runs.find_one({"_id": candidate})
             if doc is not None:
                 return self._record(doc)
-        raise KeyError(f"No run {run_id!r} in {self.url}")
+        raise run_not_found(run_id, self.url)
 
     def _record(self, doc: dict[str, Any]) -> RunRecord:
         metrics = {m["name"]: _plain_values(m) for m in self.metrics.find({"run_id": doc["_id"]})}
@@ -1058,12 +999,11 @@ class MongoObserver(RunObserver):
             # Sacred's ``info.metrics = [{name, id}]`` stays in the document (Omniboard follows it to
             # the metrics collection); the record gives the run's own info and the metrics themselves.
             doc["info"] = {k: v for k, v in info.items() if k != "metrics"}
-        return RunRecord.from_document(
+        return document.to_record(
             doc,
             store=self.url,
-            parse_time=_as_datetime,
             experiment=dict(doc.get("experiment") or {}),
-            metrics=metric_series(metrics, _as_datetime),
+            metrics=metrics,
             artifacts=[a["name"] for a in doc.get("artifacts") or []],
         )
 
@@ -1079,14 +1019,6 @@ class MongoObserver(RunObserver):
 
     def __repr__(self) -> str:
         return f"MongoObserver({self.url!r})"
-
-
-def _redacted_meta(meta_info: Mapping[str, Any]) -> dict[str, Any]:
-    """``meta_info`` for storing: observer URLs in the options lose their passwords."""
-    meta = _store(meta_info)
-    if isinstance(meta.get("options"), dict):
-        meta["options"] = redact_options(meta["options"])
-    return meta
 
 
 def _read(filename: str | os.PathLike[str]) -> bytes:

@@ -10,7 +10,11 @@ a reader reports. Everything that stores or prints them goes through these helpe
 - :func:`redact_argv` does that to every argument, and also hides the value of ``--password=…`` /
   ``--token VALUE`` style options;
 - :func:`redact_options` does it to every string in a (nested) options dict and hides the values stored
-  under secret-looking keys.
+  under secret-looking keys;
+- :func:`redact_meta` is what every store applies to a run's ``meta`` (options, argv, config updates,
+  comment): one rule for all of them. A ``with`` update ``password=x`` (in ``argv`` and
+  ``options["UPDATE"]``) becomes ``password=***``; a secret-named key in ``config_updates`` keeps the key
+  and loses its value. The config itself is stored as it is (as Sacred does).
 
 >>> redact_url("postgresql+psycopg://alice:s3cret@db.example:5432/runs?sslmode=require&password=x")
 'postgresql+psycopg://alice:***@db.example:5432/runs?sslmode=require&password=***'
@@ -27,7 +31,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["REDACTED", "redact_url", "redact_argv", "redact_options", "is_secret_name"]
+__all__ = ["REDACTED", "redact_url", "redact_argv", "redact_options", "redact_meta", "is_secret_name"]
 
 REDACTED = "***"
 
@@ -97,6 +101,11 @@ def redact_argv(argv: list[str]) -> list[str]:
             hide_next = False
             continue
         hide_next = False
+        if not arg.startswith("-") and "=" in arg:  # a ``with`` update: key=value
+            key, _, value = arg.partition("=")
+            if value and _is_secret_path(key):
+                out.append(f"{key}={REDACTED}")
+                continue
         if arg.startswith("-") and len(arg) > 1:
             name, eq, value = arg.partition("=")
             if is_secret_name(name):
@@ -113,6 +122,61 @@ def redact_argv(argv: list[str]) -> list[str]:
 def redact_options(options: Mapping[str, Any]) -> dict[str, Any]:
     """A redacted deep copy of an options dict (Sacred's ``meta_info["options"]``)."""
     return {key: _redact_value(key, value) for key, value in options.items()}
+
+
+def _is_secret_path(key: str) -> bool:
+    """A dotted config path (``db.password``) whose last part is a secret name."""
+    key = key.strip()
+    return bool(key) and " " not in key and is_secret_name(key.rsplit(".", 1)[-1])
+
+
+def redact_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's ``meta`` as every store keeps it: secrets in options, argv, config updates and comment hidden.
+
+    Cheap when there is nothing to hide (a pytest sweep stores thousands of runs): only values that can
+    hold a secret are looked into.
+
+    >>> redact_meta({"argv": ["exp.py", "with", "password=x", "lr=1"], "config_updates": {"token": 5}})
+    {'argv': ['exp.py', 'with', 'password=***', 'lr=1'], 'config_updates': {'token': '***'}}
+    """
+    out = dict(meta)
+    options = out.get("options")
+    if isinstance(options, Mapping) and any(_may_hold_secret(k, v) for k, v in options.items()):
+        out["options"] = redact_options(options)
+    argv = out.get("argv")
+    if isinstance(argv, (list, tuple)):
+        out["argv"] = redact_argv(list(argv))
+    updates = out.get("config_updates")
+    if isinstance(updates, Mapping) and updates:
+        out["config_updates"] = _redact_updates(updates)
+    comment = out.get("comment")
+    if isinstance(comment, str) and comment:
+        out["comment"] = redact_url(comment)
+    return out
+
+
+def _may_hold_secret(key: Any, value: Any) -> bool:
+    if not value or isinstance(value, (bool, int, float)):
+        return False
+    if isinstance(value, str):
+        return "://" in value or "@" in value or "=" in value or (
+            isinstance(key, str) and is_secret_name(key)
+        )
+    return True  # lists and dicts: let the redactor look inside
+
+
+def _redact_updates(updates: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in updates.items():
+        if isinstance(key, str) and _is_secret_path(key) and value is not None and not isinstance(value, Mapping):
+            out[key] = REDACTED
+        elif isinstance(value, Mapping):
+            out[key] = _redact_updates(value)
+        elif isinstance(value, str):
+            out[key] = redact_url(value)
+        else:
+            out[key] = value
+    return out
 
 
 def _redact_value(key: Any, value: Any) -> Any:
