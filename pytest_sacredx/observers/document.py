@@ -15,7 +15,7 @@ and only persists and loads what they return, so the stores cannot drift apart. 
   TinyDate and what ``isoformat`` writes whenever there are microseconds); stores with a native date
   type (MongoDB, SQL, memory) keep ``datetime`` objects (``native_times=True``).
 - **Secrets** in ``meta`` (options, argv, config updates, comment) are redacted by
-  :func:`~pytest_sacredx.observers.redact.redact_meta`, the same way in every store.
+  :func:`~pytest_sacredx.redact.redact_meta`, the same way in every store.
 - **Captured output** can be capped (the tail is kept behind a one-line marker) by stores whose document
   has a size limit: :func:`cap_output`.
 - **QUEUED runs** have the same keys everywhere (:data:`QUEUED_KEYS`), started runs too
@@ -47,8 +47,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ..redact import redact_meta
 from .record import RunRecord
-from .redact import redact_meta
 
 __all__ = [
     "TIME_FORMAT",

@@ -47,20 +47,20 @@ import logging
 import math
 import mimetypes
 import os
-import re
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import ObserverError, ObserverURIError, RunIdExistsError, missing_extra, run_not_found
+from ..errors import ObserverError, RunIdExistsError, missing_extra, run_not_found
+from ..redact import redact_url
 from ..serialize import to_jsonable
 from . import document
 from .base import RunObserver, deprecated_create
+from .mongo_url import parse_mongo_db_arg, validate_url
 from .queue import QueueObserver
 from .record import RunRecord
-from .redact import redact_url
 
 if TYPE_CHECKING:  # pragma: no cover
     import pymongo
@@ -138,80 +138,6 @@ def _encoding_errors() -> tuple[type[BaseException], ...]:
     from bson.errors import InvalidDocument
 
     return (InvalidDocument, OverflowError)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# -m flag grammar
-# ---------------------------------------------------------------------------------------------------------
-
-_DB_SPEC = re.compile(
-    r"(?P<db_name>[A-Za-z_][\w\-]*)"
-    r"(?:\.(?P<collection>[A-Za-z_][\w\-]*)(?::(?P<overwrite>\d+))?)?"
-    r"(?:!(?P<priority>-?\d+))?"
-)
-_HOST_PORT = re.compile(r"(?P<host>[^\s:/!@]+|\[[0-9A-Fa-f:.]+\]):(?P<port>\d{1,5})")
-
-
-def parse_mongo_db_arg(spec: str) -> dict[str, Any]:
-    """Parse the ``-m``/``--mongo_db`` value into :class:`MongoObserver` keyword arguments.
-
-    Grammar: ``[host:port:]db_name[.collection[:overwrite_id]][!priority]``, or ``host:port``, or a full
-    ``mongodb://`` / ``mongodb+srv://`` URL (its path names the database).
-
-    >>> parse_mongo_db_arg("localhost:27017:mydb.runs:5!40")
-    {'url': 'localhost:27017', 'db_name': 'mydb', 'collection': 'runs', 'overwrite': 5, 'priority': 40}
-    >>> parse_mongo_db_arg("mydb")
-    {'db_name': 'mydb'}
-    >>> parse_mongo_db_arg("mongodb://u:pw@h:1/exps?authSource=admin")
-    {'url': 'mongodb://u:pw@h:1/exps?authSource=admin', 'db_name': 'exps'}
-
-    ``db.coll:5`` reads as database ``db``, collection ``coll``, overwrite run 5 (Sacred's reading); write
-    ``host:port:db_name`` or a URL when you mean a host.
-    """
-    spec = spec.strip()
-    if spec.startswith(("mongodb://", "mongodb+srv://")):
-        out: dict[str, Any] = {"url": spec}
-        db_name = _db_from_url(spec)
-        if db_name:
-            out["db_name"] = db_name
-        return out
-    match = _DB_SPEC.fullmatch(spec)
-    if match is None:
-        host = _HOST_PORT.fullmatch(spec)
-        if host is not None:
-            return {"url": spec}
-        prefix = _HOST_PORT.match(spec)
-        if prefix is not None and spec[prefix.end() : prefix.end() + 1] == ":":
-            match = _DB_SPEC.fullmatch(spec[prefix.end() + 1 :])
-            if match is not None:
-                return {"url": prefix.group(0), **_db_spec_kwargs(match)}
-        raise ObserverURIError(
-            f"Invalid MongoDB spec {spec!r}: expected [host:port:]db_name[.collection[:overwrite_id]]"
-            "[!priority], host:port, or a mongodb:// URL."
-        )
-    return _db_spec_kwargs(match)
-
-
-def _db_spec_kwargs(match: re.Match[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {"db_name": match["db_name"]}
-    if match["collection"]:
-        out["collection"] = match["collection"]
-    if match["overwrite"]:
-        out["overwrite"] = int(match["overwrite"])
-    if match["priority"]:
-        out["priority"] = int(match["priority"])
-    return out
-
-
-def _db_from_url(url: str) -> str | None:
-    """The database named in a ``mongodb://host/DB?…`` URL path, or None."""
-    rest = url.split("://", 1)[1]
-    rest = rest.split("?", 1)[0]
-    rest = rest.rsplit("@", 1)[-1]  # after userinfo
-    if "/" not in rest:
-        return None
-    db = rest.split("/", 1)[1]
-    return db or None
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -397,7 +323,7 @@ class MongoObserver(RunObserver):
                 )
         self._url = url if url is not None else (None if client is not None else DEFAULT_URL)
         if self._url is not None:
-            _validate_url(self._url)
+            validate_url(self._url)
         client_kwargs.setdefault("serverSelectionTimeoutMS", DEFAULT_SERVER_SELECTION_TIMEOUT_MS)
         self._client_kwargs = client_kwargs
         self._client = client
@@ -1054,30 +980,6 @@ def _is_metric_index(value: Any) -> bool:
 def _plain(doc: Any) -> Any:
     """A JSON-ready copy of a stored document (ObjectIds as strings, datetimes as ISO strings)."""
     return to_jsonable(_plain_values(doc))
-
-
-def _validate_url(url: str) -> None:
-    """Reject malformed URLs at construction (no network: SRV records are looked up later)."""
-    if "://" not in url:
-        url = f"mongodb://{url}"
-    if url.startswith("mongodb+srv://"):
-        host = url[len("mongodb+srv://"):].rsplit("@", 1)[-1].split("/", 1)[0].split("?", 1)[0]
-        if not host or "," in host or ":" in host:
-            raise ObserverURIError(
-                f"Invalid MongoDB URL {redact_url(url)!r}: mongodb+srv:// needs exactly one host name "
-                "without a port."
-            )
-        return
-    from pymongo.errors import PyMongoError
-    from pymongo.uri_parser import parse_uri
-
-    try:
-        parse_uri(url, warn=False)
-    except (PyMongoError, ValueError) as exc:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ObserverURIError(
-            f"Invalid MongoDB URL {redact_url(url)!r}: {message}"
-        ) from None
 
 
 class QueuedMongoObserver(QueueObserver):

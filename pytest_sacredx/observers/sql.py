@@ -40,10 +40,10 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import RunIdExistsError, missing_extra, run_not_found
+from ..redact import redact_url
 from . import document
 from .base import RunObserver, check_artifact_name, deprecated_create
 from .record import RunRecord
-from .redact import redact_url
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

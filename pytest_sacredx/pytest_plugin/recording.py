@@ -192,7 +192,7 @@ def _display_name(config: pytest.Config, uri: str) -> str:
     """A store URI as the summary prints it: password hidden, paths under the rootdir relative (so
     ``sacredx show ID --store NAME`` run from the rootdir finds it)."""
     try:
-        from ..observers.redact import redact_url
+        from ..redact import redact_url
     except ImportError:  # pragma: no cover
         return uri
     root = str(config.rootpath) + os.sep
