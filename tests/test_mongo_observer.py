@@ -593,25 +593,44 @@ def test_refused_non_finite_floats_are_stored_as_strings(
     assert "refused it (Invalid JSON document" in warning.getMessage()
 
 
-def test_json_backed_servers_are_known_up_front() -> None:
-    from pytest_sacredx.observers.mongo import _stores_json
+def test_nonfinite_support_is_probed_not_guessed_from_the_name() -> None:
+    """The observer stores NaN/±inf in a probe document and reads it back; the server's name plays no part."""
+    mongomock = pytest.importorskip("mongomock")
+    from pytest_sacredx.observers.mongo_probe import keeps_nonfinite
 
-    class Admin:
-        def __init__(self, answer: Any) -> None:
-            self.answer = answer
+    real_like = mongomock.MongoClient().db.metrics  # keeps floats as they are, like mongod
+    assert keeps_nonfinite(real_like)
+    assert real_like.count_documents({}) == 0  # the probe is deleted again
 
-        def command(self, name: str) -> Any:
-            if isinstance(self.answer, Exception):
-                raise self.answer
-            return self.answer
+    class Refusing:  # what a JSON-backed server (nx-27017) does with NaN on insert
+        def insert_one(self, doc: Any) -> None:
+            raise pymongo.errors.WriteError("Invalid JSON document", code=2)
 
-    class Client:
-        def __init__(self, answer: Any) -> None:
-            self.admin = Admin(answer)
+    assert not keeps_nonfinite(Refusing())
 
-    assert _stores_json(Client({"ok": 1, "process": "nx_27017", "version": "7.0.0"}))
-    assert not _stores_json(Client({"ok": 1, "version": "7.0.12", "gitVersion": "abc"}))  # mongod
-    assert not _stores_json(Client(pymongo.errors.OperationFailure("unauthorized")))
+    class Textual:  # stores them, but gives back text
+        def __init__(self) -> None:
+            self.doc: Any = None
+
+        def insert_one(self, doc: Any) -> None:
+            self.doc = {**doc, "sacredx_probe": ["nan", "inf", "-inf"]}
+
+        def find_one(self, query: Any) -> Any:
+            return self.doc
+
+        def delete_one(self, query: Any) -> None:
+            self.doc = None
+
+    assert not keeps_nonfinite(Textual())
+
+
+@pytest.mark.service
+def test_the_wire_server_is_probed_as_refusing_nonfinite(observer: MongoObserver) -> None:
+    from pytest_sacredx.observers.mongo_probe import keeps_nonfinite
+
+    on_wire_server = not os.environ.get("SACREDX_MONGO_URL")
+    assert keeps_nonfinite(observer.metrics) is not on_wire_server
+    assert observer.metrics.count_documents({"sacredx_probe": {"$exists": True}}) == 0
 
 
 class FlakyCollection:

@@ -30,9 +30,10 @@ Where we differ from Sacred, and why:
   still refused is written again, converted only as far as needed, with one warning per run: what BSON
   cannot encode as strings (NUL in keys as U+FFFD); then NaN/±inf as ``"nan"``/``"inf"``/``"-inf"``;
   then Sacred's :func:`force_bson_encodeable` key mangling. A real MongoDB stores NaN and ±inf as
-  doubles, so there nothing changes. JSON-backed wire servers (nx-27017) cannot hold them and are
-  recognised by ``buildInfo`` at connection: they refuse them on insert but store them on a replace as
-  text that breaks every later query on the collection, so they are converted before writing.
+  doubles, so there nothing changes. JSON-backed wire servers (nx-27017) cannot hold them: they refuse
+  them on insert but store them on a replace as text that breaks every later query on the collection.
+  The observer learns which kind it talks to by storing NaN and reading it back at connection
+  (:mod:`.mongo_probe`), never by the server's name, and then converts before writing.
 - Ids: a requested ``_id`` that exists raises :class:`~pytest_sacredx.errors.RunIdExistsError` (a
   ``FileExistsError``, as in the other stores); an allocated one steps on to the next free integer.
 - Reading back, records hold plain values (ObjectIds as strings, BSON ``Int64`` as ``int``) and the
@@ -44,7 +45,6 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import logging
-import math
 import mimetypes
 import os
 import threading
@@ -53,11 +53,14 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import ObserverError, RunIdExistsError, missing_extra, run_not_found
+from ..errors import ObserverError, RunIdExistsError, missing_extra
 from ..redact import redact_url
 from ..serialize import to_jsonable
 from . import document
 from .base import RunObserver, deprecated_create
+from .mongo_bson import STAGE_REASON, force_bson_encodeable, sanitise, stage
+from .mongo_probe import keeps_nonfinite
+from .mongo_reader import MongoReader, plain_values
 from .mongo_url import parse_mongo_db_arg, validate_url
 from .queue import QueueObserver
 from .record import RunRecord
@@ -86,7 +89,6 @@ _RESERVED_COLLECTIONS = frozenset(
     {"fs.files", "fs.chunks", "_properties", "system.indexes", "search_space", "search_spaces"}
 )
 _FINAL_ATTEMPTS = {"COMPLETED": 10, "INTERRUPTED": 3, "FAILED": 1}
-_INT64 = (-(2**63), 2**63 - 1)
 
 
 class MongoConfigError(ObserverError, ValueError):
@@ -99,25 +101,6 @@ class MongoCollectionNameError(ObserverError, KeyError):
 
 class MongoConnectionError(ObserverError, ConnectionError):
     """The MongoDB server did not answer within ``serverSelectionTimeoutMS``."""
-
-
-#: ``buildInfo.process`` of MongoDB wire servers that keep documents as JSON, which has no NaN or
-#: Infinity. nx-27017 (SQLite JSON) refuses them on insert but *stores* them on a replace, as text that
-#: SQLite's JSON functions then reject: every later query on another field of that collection fails
-#: with "malformed JSON" (the reader's ``metrics.find({"run_id": ...})`` among them). So the observer
-#: must know before it writes, not learn from a refusal.
-_JSON_BACKED_SERVERS = frozenset({"nx_27017"})
-
-
-def _stores_json(client: Any) -> bool:
-    """Whether ``client``'s server is one of ``_JSON_BACKED_SERVERS`` (a real MongoDB never is)."""
-    from pymongo.errors import PyMongoError
-
-    try:
-        info = client.admin.command("buildInfo")
-    except PyMongoError:  # not allowed, or not answered: assume a MongoDB
-        return False
-    return str(info.get("process", "")) in _JSON_BACKED_SERVERS
 
 
 def _pymongo() -> Any:
@@ -138,104 +121,6 @@ def _encoding_errors() -> tuple[type[BaseException], ...]:
     from bson.errors import InvalidDocument
 
     return (InvalidDocument, OverflowError)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# making documents BSON-safe
-# ---------------------------------------------------------------------------------------------------------
-
-
-def force_bson_encodeable(obj: Any) -> Any:
-    """A copy of ``obj`` that BSON can encode: the last resort after MongoDB refused a document.
-
-    Keys become strings with ``.`` → ``,`` and ``$`` → ``@`` (old servers refuse both) and NUL → U+FFFD
-    (BSON keys are C strings); integers beyond 64 bits and any value BSON cannot encode become
-    ``str(value)``.
-
-    >>> force_bson_encodeable({"a.b": {"$c": 2**70}, "d": (1, {1, 2})})
-    {'a,b': {'@c': '1180591620717411303424'}, 'd': [1, [1, 2]]}
-    """
-    return _sanitise(obj, finite=False, legacy_keys=True)[0]
-
-
-# What each stage of the write ladder (``MongoObserver._write_doc``) changes, by the reason it exists:
-# 0 the document as it is; 1 what BSON itself cannot encode (NUL in keys, integers beyond 64 bits,
-# other objects, strings that are not UTF-8); 2 also NaN/inf, for servers that cannot hold them (the
-# nx-27017 wire server keeps documents as SQLite JSON, which has neither; MongoDB stores them as BSON
-# doubles); 3 also Sacred's key mangling ('.' and '$', which MongoDB before 5.0 refuses).
-_STAGE_REASON = {1: "bson", 2: "nonfinite", 3: "keys"}
-
-
-def _sanitise(obj: Any, *, finite: bool, legacy_keys: bool) -> tuple[Any, set[str]]:
-    """A copy of ``obj`` with the stages' conversions applied, and the reasons that changed something.
-
-    ``finite``: NaN and ±inf become ``str(value)``; ``legacy_keys``: ``.``/``$`` in keys become ``,``/``@``.
-    The reasons are the ones that apply to ``obj`` whichever conversions were asked for, so a dry
-    run (``_sanitise(doc, finite=True, legacy_keys=True)[1]``) tells which stages would change it.
-    """
-    import bson
-
-    reasons: set[str] = set()
-
-    def key(k: Any) -> str:
-        text = k if isinstance(k, str) else str(k)
-        if not isinstance(k, str) or "\x00" in text:
-            reasons.add("bson")
-            text = text.replace("\x00", "\ufffd")
-        if "." in text or "$" in text:
-            reasons.add("keys")
-            if legacy_keys:
-                text = text.replace(".", ",").replace("$", "@")
-        return _utf8(text, reasons)
-
-    def convert(value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return {key(k): convert(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple, set, frozenset)):
-            if isinstance(value, (set, frozenset)):
-                reasons.add("bson")
-            return [convert(v) for v in value]
-        if isinstance(value, bool) or value is None:
-            return value
-        if isinstance(value, int):
-            if _INT64[0] <= value <= _INT64[1]:
-                return value
-            reasons.add("bson")
-            return str(value)
-        if isinstance(value, float):
-            if math.isfinite(value):
-                return value
-            reasons.add("nonfinite")
-            return str(value) if finite else value
-        if isinstance(value, str):
-            return _utf8(value, reasons)
-        if isinstance(value, _dt.datetime):
-            return value
-        try:
-            bson.encode({"v": value})
-        except Exception:
-            reasons.add("bson")
-            return _utf8(str(value), reasons)
-        return value
-
-    return convert(obj), reasons
-
-
-def _utf8(text: str, reasons: set[str]) -> str:
-    """``text`` if it is valid UTF-8 (BSON's string encoding), else with lone surrogates escaped."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        reasons.add("bson")
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text
-
-
-def _stage(doc: Any, stage: int) -> Any:
-    """``doc`` as stage ``stage`` of the write ladder writes it (see ``_STAGE_REASON``)."""
-    if stage == 0:
-        return doc
-    return _sanitise(doc, finite=stage >= 2, legacy_keys=stage >= 3)[0]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -375,8 +260,8 @@ class MongoObserver(RunObserver):
         self._connected = False
         self._last_id: int | None = None
         self._outage = False
-        #: the server cannot hold NaN/inf: known at connection (``_JSON_BACKED_SERVERS``) or learnt from
-        #: a refusal; documents holding them are then converted before they are written
+        #: the server cannot hold NaN/inf: probed at connection (:mod:`.mongo_probe`) or learnt from a
+        #: refusal; documents holding them are then converted before they are written
         self._refuses_nonfinite = False
         self._converted_warned: set[int] = set()  # ladder stages already logged for this run
         self._lock = threading.RLock()
@@ -447,7 +332,7 @@ class MongoObserver(RunObserver):
                 "to wait longer."
             ) from exc
         self._connected = True
-        if _stores_json(client):
+        if not keeps_nonfinite(self.metrics):
             self._refuses_nonfinite = True
 
     # -- writing ------------------------------------------------------------------------------------------
@@ -561,7 +446,7 @@ class MongoObserver(RunObserver):
     ) -> dict[str, Any]:
         """``write(doc)``; when BSON or the server refuses ``doc``, write a converted copy instead.
 
-        The ladder (see ``_STAGE_REASON``): the document as it is; then, only as far as needed, what
+        The ladder (see ``STAGE_REASON``): the document as it is; then, only as far as needed, what
         BSON cannot encode as strings; non-finite floats as strings (the nx-27017 wire server refuses
         them, a real MongoDB never does, so there nothing changes); Sacred's key mangling. A stage
         that would not change ``doc`` is skipped. Each conversion logs one warning per run. Returns
@@ -571,14 +456,14 @@ class MongoObserver(RunObserver):
         from pymongo.errors import DuplicateKeyError, WriteError
 
         refused: tuple[type[BaseException], ...] = (WriteError, *_encoding_errors())
-        reasons = _sanitise(doc, finite=True, legacy_keys=True)[1]
+        reasons = sanitise(doc, finite=True, legacy_keys=True)[1]
         stages = [0] if "bson" not in reasons else []
-        stages += [stage for stage, reason in _STAGE_REASON.items() if reason in reasons]
+        stages += [step for step, reason in STAGE_REASON.items() if reason in reasons]
         if self._refuses_nonfinite and "nonfinite" in reasons:
-            stages = [stage for stage in stages if stage >= 2]  # this server said so already
+            stages = [step for step in stages if step >= 2]  # this server said so already
         last: BaseException | None = None
-        for stage in stages:
-            candidate = _stage(doc, stage)
+        for step in stages:
+            candidate = stage(doc, step)
             try:
                 write(candidate)
             except DuplicateKeyError:
@@ -586,10 +471,10 @@ class MongoObserver(RunObserver):
             except refused as exc:
                 last = exc
                 continue
-            if stage == 2 and isinstance(last, WriteError):
+            if step == 2 and isinstance(last, WriteError):
                 self._refuses_nonfinite = True
-            if stage:
-                self._note_converted(stage, doc, last, reasons)
+            if step:
+                self._note_converted(step, doc, last, reasons)
             return candidate
         raise ObserverError(
             f"MongoObserver could not store {self._doc_name(doc)} in {self.url}: {last}"
@@ -613,7 +498,7 @@ class MongoObserver(RunObserver):
             "keys": "'.' and '$' in keys as ',' and '@' (Sacred's force_bson_encodeable)",
         }
         what = "; ".join(
-            described[reason] for st, reason in _STAGE_REASON.items() if st <= stage and reason in reasons
+            described[reason] for st, reason in STAGE_REASON.items() if st <= stage and reason in reasons
         )
         name = self._doc_name(doc)
         if refusal is not None and not isinstance(refusal, _encoding_errors()):
@@ -796,7 +681,7 @@ class MongoObserver(RunObserver):
             return {}
         kwargs: dict[str, Any] = {"filename": upload["filename"]}
         if upload["metadata"] is not None:
-            kwargs["metadata"] = _stage(upload["metadata"], 2 if self._refuses_nonfinite else 0)
+            kwargs["metadata"] = stage(upload["metadata"], 2 if self._refuses_nonfinite else 0)
         if upload["contentType"] is not None:
             kwargs["contentType"] = upload["contentType"]
         file_id = self.fs.put(upload["data"], **kwargs)
@@ -896,42 +781,20 @@ class MongoObserver(RunObserver):
         write_json_atomic(path, {"run": _plain(doc), "metrics": metrics})
         return path
 
-    # -- reading back -------------------------------------------------------------------------------------
+    # -- reading back ---------------------------------------------------------------------------------------
+
+    @property
+    def reader(self) -> MongoReader:
+        """The reader over this observer's collections."""
+        return MongoReader(self.runs, self.metrics, self.url)
 
     def list_runs(self) -> Iterator[RunRecord]:
         """All runs in the collection, by id (integers first, in numeric order)."""
-        docs = list(self.runs.find({}))
-        docs.sort(key=lambda d: (not isinstance(d["_id"], int), d["_id"] if isinstance(d["_id"], int)
-                                 else str(d["_id"])))
-        for doc in docs:
-            yield self._record(doc)
+        return self.reader.list_runs()
 
     def load_run(self, run_id: Any) -> RunRecord:
-        """The run stored under ``run_id`` (``"3"`` finds the integer id 3); ``KeyError`` if none."""
-        candidates: list[Any] = [run_id]
-        if isinstance(run_id, str) and run_id.lstrip("-").isdigit():
-            candidates.insert(0, int(run_id))
-        for candidate in candidates:
-            doc = self.runs.find_one({"_id": candidate})
-            if doc is not None:
-                return self._record(doc)
-        raise run_not_found(run_id, self.url)
-
-    def _record(self, doc: dict[str, Any]) -> RunRecord:
-        metrics = {m["name"]: _plain_values(m) for m in self.metrics.find({"run_id": doc["_id"]})}
-        doc = _plain_values(doc)
-        info = doc.get("info")
-        if isinstance(info, Mapping) and _is_metric_index(info.get("metrics")):
-            # Sacred's ``info.metrics = [{name, id}]`` stays in the document (Omniboard follows it to
-            # the metrics collection); the record gives the run's own info and the metrics themselves.
-            doc["info"] = {k: v for k, v in info.items() if k != "metrics"}
-        return document.to_record(
-            doc,
-            store=self.url,
-            experiment=dict(doc.get("experiment") or {}),
-            metrics=metrics,
-            artifacts=[a["name"] for a in doc.get("artifacts") or []],
-        )
+        """The run stored under ``run_id`` (``"3"`` finds the integer id 3); ``RunNotFoundError`` if none."""
+        return self.reader.load_run(run_id)
 
     # -- identity -----------------------------------------------------------------------------------------
 
@@ -952,34 +815,9 @@ def _read(filename: str | os.PathLike[str]) -> bytes:
         return fh.read()
 
 
-def _plain_values(doc: Any) -> Any:
-    """``doc`` as plain Python values, as readers hand them out: ObjectIds as their hex strings, and
-    BSON 64-bit integers (pymongo's ``Int64``, for anything beyond 32 bits) as ``int``."""
-    from bson import Int64, ObjectId
-
-    if isinstance(doc, ObjectId):
-        return str(doc)
-    if isinstance(doc, Int64):
-        return int(doc)
-    if isinstance(doc, Mapping):
-        return {k: _plain_values(v) for k, v in doc.items()}
-    if isinstance(doc, list):
-        return [_plain_values(v) for v in doc]
-    return doc
-
-
-def _is_metric_index(value: Any) -> bool:
-    """Whether ``value`` is the ``[{name, id}, ...]`` list Sacred's observer keeps in ``info.metrics``."""
-    return (
-        isinstance(value, list)
-        and bool(value)
-        and all(isinstance(m, Mapping) and set(m) == {"name", "id"} for m in value)
-    )
-
-
 def _plain(doc: Any) -> Any:
     """A JSON-ready copy of a stored document (ObjectIds as strings, datetimes as ISO strings)."""
-    return to_jsonable(_plain_values(doc))
+    return to_jsonable(plain_values(doc))
 
 
 class QueuedMongoObserver(QueueObserver):
