@@ -60,6 +60,7 @@ __all__ = [
     "decode",
     "plain_number",
     "cap_output",
+    "utf8_text",
     "queued",
     "started",
     "heartbeat",
@@ -312,6 +313,60 @@ def _plain_key(key: str) -> str:
     if isinstance(parsed, bool) or parsed is None:
         return json.dumps(parsed)
     return str(decode(parsed)) if not isinstance(parsed, (int, float)) else str(parsed)
+
+
+# -- text that is not UTF-8 ----------------------------------------------------------------------------
+
+
+def utf8_text(text: str) -> str:
+    """``text`` as valid UTF-8 text, for stores whose strings must be (MongoDB, SQL text columns, S3 keys).
+
+    ``os.fsdecode`` gives undecodable bytes as lone surrogates (``b"\\xff"`` -> ``"\\udcff"``); those become
+    the backslash escape of the byte they stand for (``\\xff``), so the name stays readable and tells
+    the bytes it came from. JSON stores keep such text exactly (``\\udcff`` escapes) and need no help.
+
+    >>> import os
+    >>> utf8_text(os.fsdecode(b"data_\\xff.csv"))
+    'data_\\\\xff.csv'
+    >>> utf8_text("plain")
+    'plain'
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:  # surrogates that do not stand for bytes
+            return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def utf8_bytes(text: str) -> bytes:
+    """``text`` as the bytes to write into a plain text file (``cout.txt``): UTF-8, and the original bytes
+    where ``os.fsdecode`` put lone surrogates, so reading with ``surrogateescape`` gives ``text`` back."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape") if _byte_surrogates(text) else text.encode(
+            "utf-8", "backslashreplace"
+        )
+
+
+def _byte_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def json_bytes(obj: Any, **dump_kwargs: Any) -> bytes:
+    """``json.dumps(obj)`` as UTF-8 bytes; text that is not UTF-8 is written as ``\\udcxx`` escapes, which
+    every JSON reader accepts and which read back to the very same text."""
+    try:
+        return json.dumps(obj, ensure_ascii=False, **dump_kwargs).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(obj, ensure_ascii=True, **dump_kwargs).encode("ascii")
 
 
 # -- captured output -----------------------------------------------------------------------------------

@@ -253,9 +253,9 @@ class FileStorageObserver(RunObserver):
             new = captured_out[len(self.cout) :]
             if new or not os.path.exists(path):
                 with open(path, "ab") as fh:
-                    fh.write(new.encode("utf-8"))
+                    fh.write(document.utf8_bytes(new))
         else:  # the output filter rewrote earlier text (e.g. a progress bar's \r): replace the file
-            write_bytes_atomic(path, captured_out.encode("utf-8"))
+            write_bytes_atomic(path, document.utf8_bytes(captured_out))
         self.cout = captured_out
 
     def _save_metrics_json(self, force: bool = False) -> None:
@@ -263,8 +263,8 @@ class FileStorageObserver(RunObserver):
             return
         # Already converted in log_metrics; compact, so the C encoder does it (indenting a long series
         # in pure Python cost more than logging it).
-        data = json.dumps(self._metrics, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        write_bytes_atomic(self._path("metrics.json"), data.encode("utf-8"))
+        data = document.json_bytes(self._metrics, sort_keys=True, separators=(",", ":"))
+        write_bytes_atomic(self._path("metrics.json"), data)
         self._points_in_json = self._points
 
     def _finish(self) -> None:
@@ -335,6 +335,8 @@ class FileStorageObserver(RunObserver):
         self._save_cout(fields["captured_out"])
         if self.info:
             write_json_atomic(self._path("info.json"), self.info)
+        if self._points_in_json < 0:  # as Sacred: every started run has a metrics.json, {} at least
+            self._save_metrics_json()
 
     def _end(self, fields: dict[str, Any]) -> None:
         assert self.run_entry is not None
@@ -400,7 +402,7 @@ class FileStorageObserver(RunObserver):
             if self._points_in_json < 0:
                 self._save_metrics_json()  # as Sacred: metrics.json exists ({}) once metrics flowed
             return
-        encoded = json.dumps(delta, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        encoded = document.json_bytes(delta, sort_keys=True, separators=(",", ":"))
         with open(self._path("metrics.jsonl"), "ab") as fh:
             fh.write(encoded + b"\n")
         # Sacred writes metrics.json (even as {}) on every beat; we rewrite it while it is small and
@@ -528,7 +530,7 @@ class FileStorageReader:
             metrics = self._json(run_dir, "metrics.json", {})
         try:
             with open(os.path.join(run_dir, "cout.txt"), "rb") as fh:
-                captured_out = fh.read().decode("utf-8", errors="replace")
+                captured_out = fh.read().decode("utf-8", errors="surrogateescape")
         except FileNotFoundError:
             captured_out = ""
         return document.to_record(

@@ -605,7 +605,7 @@ class MongoObserver(RunObserver):
                 "kind": "artifact",
                 "name": name,
                 "data": _read(filename),
-                "filename": f"artifact://{self._runs_name}/{entry['_id']}/{name}",
+                "filename": document.utf8_text(f"artifact://{self._runs_name}/{entry['_id']}/{name}"),
                 "metadata": document.encode(metadata, native_times=True) if metadata is not None else None,
                 "contentType": content_type,
             }

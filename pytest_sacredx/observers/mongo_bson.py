@@ -103,13 +103,14 @@ def sanitise(obj: Any, *, finite: bool, legacy_keys: bool) -> tuple[Any, set[str
 
 
 def utf8(text: str, reasons: set[str]) -> str:
-    """``text`` if it is valid UTF-8 (BSON's string encoding), else with lone surrogates escaped."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
+    """``text`` if it is valid UTF-8 (BSON's string encoding), else with its undecodable bytes as
+    ``\\xNN`` escapes (:func:`~pytest_sacredx.observers.document.utf8_text`)."""
+    from .document import utf8_text
+
+    converted = utf8_text(text)
+    if converted is not text:
         reasons.add("bson")
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text
+    return converted
 
 
 def stage(doc: Any, stage: int) -> Any:

@@ -325,7 +325,7 @@ class S3Observer(RunObserver):
 
     def _run_key(self, name: str) -> str:
         assert self.run_id is not None
-        return self._key(self.run_id, name)
+        return self._key(self.run_id, document.utf8_text(name))  # S3 keys are UTF-8 text
 
     def _save_run_json(self) -> None:
         self._put(self._run_key("run.json"), _dumps(self.run_entry), ContentType="application/json")
@@ -568,7 +568,7 @@ class S3Observer(RunObserver):
     def load_artifact(self, run_id: Any, name: str) -> bytes:
         """The bytes of one artifact; ``KeyError`` when there is none."""
         check_artifact_name(name)
-        data = self._get(self._key(str(run_id), name))
+        data = self._get(self._key(str(run_id), document.utf8_text(name)))
         if data is None:
             raise run_not_found(run_id, self.store, f"artifact {name!r}")
         return data

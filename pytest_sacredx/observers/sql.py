@@ -196,10 +196,11 @@ class SqlObserver(RunObserver):
     # -- plumbing ---------------------------------------------------------------------------------
 
     def _text(self, value: str | None) -> str | None:
-        """Text any driver accepts: lone surrogates replaced, and NUL too on PostgreSQL."""
+        """Text any driver accepts: text that is not UTF-8 as ``\\xNN`` escapes
+        (:func:`~pytest_sacredx.observers.document.utf8_text`), and NUL as U+FFFD on PostgreSQL."""
         if not value:
             return value
-        value = value.encode("utf-8", "replace").decode("utf-8")
+        value = document.utf8_text(value)
         if "\x00" in value and self.engine.dialect.name == "postgresql":
             value = value.replace("\x00", "\ufffd")  # TEXT cannot hold NUL bytes
         return value
@@ -528,16 +529,17 @@ class SqlObserver(RunObserver):
             content = fh.read()
         if content_type is None:
             content_type = mimetypes.guess_type(name)[0]
+        stored_name = self._text(name)
 
         def work(session: Session) -> None:
             # Saving an artifact name again replaces it, as FileStorage overwrites the file.
             session.execute(
-                sa.delete(table).where(table.c.run_id == self.run_id, table.c.filename == name)
+                sa.delete(table).where(table.c.run_id == self.run_id, table.c.filename == stored_name)
             )
             session.execute(
                 sa.insert(table).values(
                     run_id=self.run_id,
-                    filename=name,
+                    filename=stored_name,
                     content=content,
                     content_type=content_type,
                     metadata_json=None if metadata is None else _dumps(metadata),
@@ -620,7 +622,7 @@ class SqlObserver(RunObserver):
         with self.engine.connect() as conn:
             content = conn.scalar(
                 sa.select(table.c.content).where(
-                    table.c.run_id == str(run_id), table.c.filename == name
+                    table.c.run_id == str(run_id), table.c.filename == self._text(name)
                 )
             )
         if content is None:
