@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .cli.options import cli_option
 from .experiment import Experiment
 from .ingredient import Ingredient
+from .run.options import cli_option
 from .settings import SETTINGS
 
 __version__ = "0.1.0"

@@ -127,8 +127,31 @@ class ObserverError(SacredxError):
     """An observer could not store an event."""
 
 
+class RunNotFoundError(SacredxError, KeyError):
+    """A run id (or one of its artifacts) that the store does not hold; every reader raises this one.
+
+    >>> RunNotFoundError("No run '7' in file:runs; list the store's runs with `sacredx list`.").run_id is None
+    True
+    """
+
+    def __init__(self, message: str = "", run_id: Any = None, store: str = "", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.run_id = run_id
+        self.store = store
+
+
+def run_not_found(run_id: Any, store: str, what: str = "") -> RunNotFoundError:
+    """The one message every store gives for a missing run (or ``what`` of it, e.g. an artifact)."""
+    thing = f"{what} of run {run_id!r}" if what else f"run {run_id!r}"
+    return RunNotFoundError(f"No {thing} in {store}.", run_id=run_id, store=store)
+
+
 class RunIdExistsError(SacredxError, FileExistsError):
     """A run id asked for (``_id``) that the store already holds; ask for another or pass none."""
+
+
+class StoreFormatError(SacredxError, ValueError):
+    """A store file that is neither ours nor Sacred's (damaged, cut short, or another program's)."""
 
 
 class ObserverURIError(SacredxError, ValueError):

@@ -15,18 +15,17 @@
 
 from __future__ import annotations
 
-import functools
 import inspect
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .cli import commands as _builtin
-from .cli.options import BUILTIN_OPTIONS, DEFAULT_OPTIONS, CommandLineOption, normalize_options
 from .errors import CommandNotFoundError
 from .ingredient import Ingredient, caller_globals
+from .run import commands as _builtin
 from .run.captured import CapturedFunction
 from .run.context import current_run as _current_run
+from .run.options import BUILTIN_OPTIONS, DEFAULT_OPTIONS, CommandLineOption, normalize_options
 from .run.run import Run
 
 __all__ = ["Experiment", "gather_command_line_options"]
@@ -173,9 +172,10 @@ class Experiment(Ingredient):
             "named_configs": list(named_configs),
         }
         if config_updates:
-            run.meta_info["config_updates"] = _redact(dict(config_updates))
+            run.meta_info["config_updates"] = _redact_updates(dict(config_updates))
         if meta_info:
             run.meta_info.update(meta_info)
+        run.observer_factory = _observers_for_flag
         for option in [*BUILTIN_OPTIONS, *self.additional_cli_options]:
             value = full_options.get(option.long_flag)
             if value:
@@ -235,25 +235,22 @@ class Experiment(Ingredient):
         return state
 
 
-def _redact(options: dict[str, Any]) -> dict[str, Any]:
-    """Options without secrets (passwords in observer URLs and the like), as stored with the run."""
-    if not any(_may_hold_secret(k, v) for k, v in options.items()):
-        return dict(options)  # the common case, kept cheap: a pytest sweep stores thousands of runs
-    from .observers.redact import redact_options
+def _observers_for_flag(flag: str, value: Any) -> list[Any]:
+    """The observers an observer flag (``-F DIR``, ``-m SPEC``, ``-O URI``…) adds to a run."""
+    from .observers.uri import from_flag
 
-    return redact_options(options)
+    return from_flag(flag, value)
 
 
-def _may_hold_secret(key: str, value: Any) -> bool:
-    if not value or isinstance(value, (bool, int, float)):
-        return False
-    if isinstance(value, str):
-        return "://" in value or "@" in value or "=" in value or _secret_key(key)
-    return True  # lists and dicts: let the redactor look inside
+def _redact(values: dict[str, Any]) -> dict[str, Any]:
+    """Options or config updates without secrets, as stored with the run (the stores apply the same
+    rule again, :func:`~pytest_sacredx.redact.redact_meta`)."""
+    from .redact import redact_meta
+
+    return redact_meta({"options": values})["options"]
 
 
-@functools.lru_cache(maxsize=256)
-def _secret_key(key: str) -> bool:
-    from .observers.redact import is_secret_name
+def _redact_updates(updates: dict[str, Any]) -> dict[str, Any]:
+    from .redact import redact_meta
 
-    return is_secret_name(key)
+    return redact_meta({"config_updates": updates})["config_updates"]

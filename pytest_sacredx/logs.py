@@ -10,6 +10,7 @@ steps aside and records propagate to theirs (and to pytest's log capture).
 
 from __future__ import annotations
 
+import datetime as _dt
 import logging
 import sys
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from .errors import CommandLineError
 if TYPE_CHECKING:
     from .ingredient import Ingredient
 
-__all__ = ["BASE_LOGGER_NAME", "get_run_loggers", "parse_log_level"]
+__all__ = ["BASE_LOGGER_NAME", "get_run_loggers", "parse_log_level", "td_format"]
 
 BASE_LOGGER_NAME = "sacredx"
 _PREFIX = BASE_LOGGER_NAME + "."
@@ -116,3 +117,9 @@ def set_log_level(logger: logging.Logger, log_level: str | int | None) -> Callab
 
 def _nothing() -> None:
     pass
+
+
+def td_format(td_object: _dt.timedelta) -> str:
+    """Format a duration as Sacred does in its log lines: ``H:MM:SS``."""
+    seconds = int(td_object.total_seconds())
+    return str(_dt.timedelta(seconds=seconds))

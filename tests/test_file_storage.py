@@ -113,7 +113,8 @@ def test_json_files_are_sorted_and_indented(tmp_path: Path) -> None:
     obs = FileStorageObserver(tmp_path / "runs")
     start(obs, config={"b": 1, "a": {"d": (1, 2), "c": None}})
     text = (tmp_path / "runs" / "1" / "config.json").read_text()
-    assert text == dumps_json({"a": {"c": None, "d": [1, 2]}, "b": 1})
+    # a tuple in Sacred's jsonpickle form, as Sacred 0.8.7's FileStorageObserver writes it
+    assert text == dumps_json({"a": {"c": None, "d": {"py/tuple": [1, 2]}}, "b": 1})
     assert text.startswith('{\n  "a"')
 
 
@@ -176,7 +177,7 @@ def test_info_json_only_when_info(tmp_path: Path) -> None:
     obs.heartbeat_event({}, "", T, None)
     assert not (tmp_path / "runs" / "1" / "info.json").exists()
     obs.heartbeat_event({"a": (1,)}, "", T, None)
-    assert json.loads((tmp_path / "runs" / "1" / "info.json").read_text()) == {"a": [1]}
+    assert json.loads((tmp_path / "runs" / "1" / "info.json").read_text()) == {"a": {"py/tuple": [1]}}
 
 
 def test_metrics_json_is_sacred_shaped_and_complete_at_the_end(tmp_path: Path) -> None:
@@ -338,3 +339,44 @@ def test_record_fields_are_parsed_back(tmp_path: Path) -> None:
     assert rec.start_time == T and rec.heartbeat == T and rec.stop_time == T
     assert rec.store == f"file:{tmp_path / 'runs'}"
     assert (rec.result, rec.info, rec.captured_out) == ({"acc": 1.0}, {"i": 1}, "out")
+
+
+def test_metrics_json_exists_without_metrics_as_in_sacred(tmp_path: Path) -> None:
+    # Sacred 0.8.7 writes metrics.json ({}) on the first beat of every run; programs open it blindly
+    obs = FileStorageObserver(tmp_path / "runs")
+    start(obs)
+    obs.heartbeat_event({}, "", T, None)
+    obs.completed_event(T, 1)
+    assert json.loads((tmp_path / "runs" / "1" / "metrics.json").read_text()) == {}
+
+
+#: run.json["result"] as Sacred 0.8.7's FileStorageObserver wrote it (recorded once with Sacred in a
+#: throw-away virtual environment) for {"arr": np.arange(3), "f": np.float64(1.5), "i": np.int64(3),
+#: "m": np.array([[1.0, 2.0]]), "t": (1, 2), "b": np.bool_(True), "f32": np.float32(0.25)}
+SACRED_087_NUMPY_RESULT = {
+    "arr": {"dtype": "int64", "py/object": "numpy.ndarray", "values": [0, 1, 2]},
+    "b": {"dtype": "bool", "py/object": "numpy.bool", "value": True},
+    "f": {"dtype": "float64", "py/object": "numpy.float64", "value": 1.5},
+    "f32": {"dtype": "float32", "py/object": "numpy.float32", "value": 0.25},
+    "i": {"dtype": "int64", "py/object": "numpy.int64", "value": 3},
+    "m": {"dtype": "float64", "py/object": "numpy.ndarray", "values": [[1.0, 2.0]]},
+    "t": {"py/tuple": [1, 2]},
+}
+
+
+def test_numpy_results_are_stored_as_sacred_stores_them(tmp_path: Path) -> None:
+    np = pytest.importorskip("numpy")
+    obs = FileStorageObserver(tmp_path / "runs")
+    start(obs)
+    result = {
+        "arr": np.arange(3), "f": np.float64(1.5), "i": np.int64(3), "m": np.array([[1.0, 2.0]]),
+        "t": (1, 2), "b": np.bool_(True), "f32": np.float32(0.25),
+    }
+    obs.completed_event(T, result)
+    stored = json.loads((tmp_path / "runs" / "1" / "run.json").read_text())["result"]
+    if np.__version__ < "2":  # numpy 1.x names the bool scalar type bool_
+        stored["b"]["py/object"] = stored["b"]["py/object"].replace("bool_", "bool")
+    assert stored == SACRED_087_NUMPY_RESULT
+    # a program reading its own run.json, as Sacred users do
+    assert stored["arr"]["values"] == [0, 1, 2]
+    assert obs.load_run("1").result["arr"] == [0, 1, 2]  # RunRecord: plain values

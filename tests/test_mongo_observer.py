@@ -258,7 +258,7 @@ def test_full_run_round_trips(observer: MongoObserver, experiment_dir: dict[str,
     assert doc["format"] == "MongoObserver-0.7.0"
     assert doc["status"] == "COMPLETED"
     assert doc["result"] == 0.93
-    assert doc["config"] == {"lr": 0.5, "layers": [2, 3]}
+    assert doc["config"] == {"lr": 0.5, "layers": {"py/tuple": [2, 3]}}  # Sacred's flatten form
     assert doc["captured_out"] == "epoch 0\nepoch 1\ndone\n"
     assert doc["meta"]["options"]["--mongo_db"] == "mongodb://alice:***@h:27017/x"  # no secrets stored
     assert isinstance(doc["start_time"], dt.datetime) and doc["stop_time"] == _t(4)
@@ -408,7 +408,9 @@ def test_collection_prefix(mongo_url: str, db_name: str, experiment_dir: dict[st
 def test_queued_event(observer: MongoObserver, experiment_dir: dict[str, Any]) -> None:
     run_id = observer.queued_event(experiment_dir["ex_info"], "main", HOST, T0, {"a": 1}, META, None)
     doc = observer.runs.find_one({"_id": run_id})
-    assert (doc["status"], doc["queue_time"], doc["start_time"]) == ("QUEUED", T0, None)
+    # Sacred's queued document: the queue time in meta, no start time
+    assert (doc["status"], doc["meta"]["queue_time"]) == ("QUEUED", T0)
+    assert "start_time" not in doc
     assert observer.load_run(run_id).queue_time == T0
 
 
@@ -493,7 +495,7 @@ def test_stored_types_are_bson_native(
         assert type(doc[key]) is dt.datetime, key
     assert type(doc["experiment"]["sources"][0][1]) is ObjectId
     assert type(doc["artifacts"][0]["file_id"]) is ObjectId
-    assert doc["config"]["layers"] == [2, 3]
+    assert doc["config"]["layers"] == {"py/tuple": [2, 3]}
     loss = mock_observer.metrics.find_one({"name": "loss"})
     assert type(loss["_id"]) is ObjectId and loss["run_id"] == 1
     assert all(type(t) is dt.datetime for t in loss["timestamps"])
@@ -591,25 +593,44 @@ def test_refused_non_finite_floats_are_stored_as_strings(
     assert "refused it (Invalid JSON document" in warning.getMessage()
 
 
-def test_json_backed_servers_are_known_up_front() -> None:
-    from pytest_sacredx.observers.mongo import _stores_json
+def test_nonfinite_support_is_probed_not_guessed_from_the_name() -> None:
+    """The observer stores NaN/±inf in a probe document and reads it back; the server's name plays no part."""
+    mongomock = pytest.importorskip("mongomock")
+    from pytest_sacredx.observers.mongo_probe import keeps_nonfinite
 
-    class Admin:
-        def __init__(self, answer: Any) -> None:
-            self.answer = answer
+    real_like = mongomock.MongoClient().db.metrics  # keeps floats as they are, like mongod
+    assert keeps_nonfinite(real_like)
+    assert real_like.count_documents({}) == 0  # the probe is deleted again
 
-        def command(self, name: str) -> Any:
-            if isinstance(self.answer, Exception):
-                raise self.answer
-            return self.answer
+    class Refusing:  # what a JSON-backed server (nx-27017) does with NaN on insert
+        def insert_one(self, doc: Any) -> None:
+            raise pymongo.errors.WriteError("Invalid JSON document", code=2)
 
-    class Client:
-        def __init__(self, answer: Any) -> None:
-            self.admin = Admin(answer)
+    assert not keeps_nonfinite(Refusing())
 
-    assert _stores_json(Client({"ok": 1, "process": "nx_27017", "version": "7.0.0"}))
-    assert not _stores_json(Client({"ok": 1, "version": "7.0.12", "gitVersion": "abc"}))  # mongod
-    assert not _stores_json(Client(pymongo.errors.OperationFailure("unauthorized")))
+    class Textual:  # stores them, but gives back text
+        def __init__(self) -> None:
+            self.doc: Any = None
+
+        def insert_one(self, doc: Any) -> None:
+            self.doc = {**doc, "sacredx_probe": ["nan", "inf", "-inf"]}
+
+        def find_one(self, query: Any) -> Any:
+            return self.doc
+
+        def delete_one(self, query: Any) -> None:
+            self.doc = None
+
+    assert not keeps_nonfinite(Textual())
+
+
+@pytest.mark.service
+def test_the_wire_server_is_probed_as_refusing_nonfinite(observer: MongoObserver) -> None:
+    from pytest_sacredx.observers.mongo_probe import keeps_nonfinite
+
+    on_wire_server = not os.environ.get("SACREDX_MONGO_URL")
+    assert keeps_nonfinite(observer.metrics) is not on_wire_server
+    assert observer.metrics.count_documents({"sacredx_probe": {"$exists": True}}) == 0
 
 
 class FlakyCollection:

@@ -48,7 +48,7 @@ def test_events_are_kept_verbatim_in_order() -> None:
         "join",
     ]
     assert obs.events[2][1]["result"] is result  # raw payload, by reference
-    assert obs.runs[0]["result"] == [1, 2]  # stored form, converted
+    assert obs.runs[0]["result"] == {"py/tuple": [1, 2]}  # stored form: Sacred's jsonpickle JSON
 
 
 def test_stored_values_are_snapshots() -> None:

@@ -351,7 +351,9 @@ def test_queued_run(store: Store) -> None:
     assert rec.status == "QUEUED"
     assert rec.experiment_name == "demo"
     assert rec.config == {"lr": 0.3}
-    assert rec.meta == META and rec.command == "main"
+    # Sacred keeps the queue time in meta; every store does, and every record has it as a datetime
+    assert rec.meta == {**META, "queue_time": T0} and rec.command == "main"
+    assert rec.queue_time == T0 and rec.start_time is None
 
 
 def test_killed_run_stays_running_with_last_heartbeat(store: Store) -> None:
@@ -491,3 +493,51 @@ def test_observer_module_imports_stay_lazy() -> None:
         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
     )
     assert out.stdout.strip() == "False"
+
+
+# -- text that is not UTF-8 and NumPy values --------------------------------------------------------
+
+#: what os.listdir gives for a file name that is not UTF-8
+ODD = os.fsdecode(b"data_\xff.csv")
+
+
+def utf8_text(text: str) -> str:
+    """The documented form where a store needs valid UTF-8: each undecodable byte as ``\\xNN``."""
+    return text.replace("\udcff", "\\xff")
+
+
+def odd_as_stored(store: Store, text: str) -> str:
+    """MongoDB strings must be UTF-8: the bytes that are not are written as ``\\xNN`` escapes; JSON
+    stores (and SQL's JSON columns) keep the text exactly."""
+    return utf8_text(text) if store.name == "mongodb" else text
+
+
+def test_text_that_is_not_utf8_is_kept(store: Store, tmp_path: Path) -> None:
+    artifact = tmp_path / "out.bin"
+    artifact.write_bytes(b"\x00\x01")
+    run_id = play_run(
+        store.observer,
+        config={"path": ODD},
+        result={"file": ODD},
+        info={"seen": [ODD]},
+        outputs=(f"reading {ODD}\n", f"reading {ODD}\ndone\n"),
+        artifacts=((ODD, artifact),),
+    )
+    rec = store.reader.load_run(run_id)
+    assert rec.status == "COMPLETED"
+    assert rec.config == {"path": odd_as_stored(store, ODD)}
+    assert rec.result == {"file": odd_as_stored(store, ODD)}
+    assert rec.info == {"seen": [odd_as_stored(store, ODD)]}
+    out = f"reading {ODD}\ndone\n"
+    text_column = store.name in ("mongodb", "sqlite", "postgresql+psycopg")  # must be valid UTF-8
+    assert rec.captured_out == (utf8_text(out) if text_column else out)
+    assert rec.artifacts == [utf8_text(ODD) if text_column else ODD]
+
+
+def test_numpy_values_are_read_back_as_plain_values(store: Store) -> None:
+    np = pytest.importorskip("numpy")
+    result = {"arr": np.arange(3), "f": np.float64(1.5), "i": np.int64(3), "t": (1, 2)}
+    run_id = play_run(store.observer, result=result, info={"m": np.array([[1.0, 2.0]])})
+    rec = store.reader.load_run(run_id)
+    assert rec.result == {"arr": [0, 1, 2], "f": 1.5, "i": 3, "t": [1, 2]}
+    assert rec.info == {"m": [[1.0, 2.0]]}

@@ -267,7 +267,7 @@ def _print_failure(error: BaseException) -> None:
 
 def _redact_argv(argv: list[str]) -> list[str]:
     try:
-        from ..observers.redact import redact_argv
+        from ..redact import redact_argv
     except ImportError:  # pragma: no cover
         return argv
     return redact_argv(argv)

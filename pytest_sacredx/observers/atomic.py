@@ -61,8 +61,17 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
 
 
 def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
-    """Write ``obj`` (already JSON-representable) as sorted, indented JSON, atomically."""
-    write_bytes_atomic(path, dumps_json(obj).encode("utf-8"))
+    """Write ``obj`` (already JSON-representable) as sorted, indented JSON, atomically.
+
+    Text that is not UTF-8 (lone surrogates from ``os.fsdecode``) is written as ``\\udcxx`` escapes, so
+    it reads back exactly.
+    """
+    text = dumps_json(obj)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        data = json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=True).encode("ascii")
+    write_bytes_atomic(path, data)
 
 
 def copy_atomic(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:

@@ -47,11 +47,11 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from ..errors import RunIdExistsError
-from ..serialize import to_jsonable
+from ..errors import RunIdExistsError, run_not_found
+from . import document
 from .atomic import copy_atomic, file_md5, write_bytes_atomic, write_json_atomic
 from .base import RESERVED_ARTIFACT_NAMES, RunObserver, check_artifact_name, deprecated_create
-from .record import RunRecord, metric_series
+from .record import RunRecord
 
 __all__ = ["FileStorageObserver", "FileStorageReader", "RESERVED_NAMES"]
 
@@ -74,31 +74,8 @@ def _serialized(method: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
-_PLAIN = (int, float, str, bool, type(None))
-
-
-def _plain_list(items: Any) -> list[Any]:
-    """A metric series as a JSON list: plain numbers pass as they are (the common, long case)."""
-    items = list(items)
-    if all(type(v) in _PLAIN for v in items):
-        return items
-    return to_jsonable(items)
-
-
-def _iso(value: _dt.datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _parse_time(value: Any) -> _dt.datetime | None:
-    if isinstance(value, _dt.datetime):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            return _dt.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
-
+#: keys of the run document that FileStorage keeps in their own files (config.json, info.json, cout.txt)
+_OWN_FILES = ("config", "info", "captured_out")
 
 
 class FileStorageObserver(RunObserver):
@@ -209,7 +186,7 @@ class FileStorageObserver(RunObserver):
 
     def _reset_run_state(self, run_dir: str, config: dict[str, Any]) -> None:
         self.dir = run_dir
-        self.config = to_jsonable(config)
+        self.config = config
         self.info = {}
         self.cout = ""
         self._metrics = {}
@@ -237,7 +214,7 @@ class FileStorageObserver(RunObserver):
         return os.path.relpath(path, self.basedir)
 
     def _save_sources(self, ex_info: dict[str, Any]) -> dict[str, Any]:
-        ex_info = to_jsonable(ex_info)
+        ex_info = dict(ex_info)
         base_dir = ex_info.get("base_dir") or ""
         entries = []
         for source in ex_info.get("sources", []):
@@ -262,8 +239,8 @@ class FileStorageObserver(RunObserver):
         return os.path.join(self.dir, name)
 
     def save_json(self, obj: Any, filename: str) -> None:
-        """Write ``obj`` (converted by ``to_jsonable``) into the run directory, atomically."""
-        write_json_atomic(self._path(filename), to_jsonable(obj))
+        """Write ``obj`` (in the run document's JSON form) into the run directory, atomically."""
+        write_json_atomic(self._path(filename), document.encode(obj))
 
     def _save_run(self) -> None:
         # run_entry holds converted values only (every event converts what it adds), so no second pass
@@ -276,9 +253,9 @@ class FileStorageObserver(RunObserver):
             new = captured_out[len(self.cout) :]
             if new or not os.path.exists(path):
                 with open(path, "ab") as fh:
-                    fh.write(new.encode("utf-8"))
+                    fh.write(document.utf8_bytes(new))
         else:  # the output filter rewrote earlier text (e.g. a progress bar's \r): replace the file
-            write_bytes_atomic(path, captured_out.encode("utf-8"))
+            write_bytes_atomic(path, document.utf8_bytes(captured_out))
         self.cout = captured_out
 
     def _save_metrics_json(self, force: bool = False) -> None:
@@ -286,8 +263,8 @@ class FileStorageObserver(RunObserver):
             return
         # Already converted in log_metrics; compact, so the C encoder does it (indenting a long series
         # in pure Python cost more than logging it).
-        data = json.dumps(self._metrics, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        write_bytes_atomic(self._path("metrics.json"), data.encode("utf-8"))
+        data = document.json_bytes(self._metrics, sort_keys=True, separators=(",", ":"))
+        write_bytes_atomic(self._path("metrics.json"), data)
         self._points_in_json = self._points
 
     def _finish(self) -> None:
@@ -309,8 +286,8 @@ class FileStorageObserver(RunObserver):
         meta_info: dict[str, Any],
         _id: Any,
     ) -> str:
-        # Sacred's key set for a queued run: no start time, resources, artifacts or heartbeat yet.
-        return self._begin(ex_info, command, host_info, config, meta_info, _id, {"status": "QUEUED"})
+        doc = document.queued(ex_info, command, host_info, queue_time, config, meta_info)
+        return self._begin(doc, _id)
 
     @_serialized
     def started_event(
@@ -323,35 +300,15 @@ class FileStorageObserver(RunObserver):
         meta_info: dict[str, Any],
         _id: Any,
     ) -> str:
-        stage: dict[str, Any] = {
-            "start_time": _iso(start_time),
-            "status": "RUNNING",
-            "resources": [],
-            "artifacts": [],
-            "heartbeat": None,
-        }
-        return self._begin(ex_info, command, host_info, config, meta_info, _id, stage)
+        doc = document.started(ex_info, command, host_info, start_time, config, meta_info)
+        return self._begin(doc, _id)
 
-    def _begin(
-        self,
-        ex_info: dict[str, Any],
-        command: str,
-        host_info: dict[str, Any],
-        config: dict[str, Any],
-        meta_info: dict[str, Any],
-        _id: Any,
-        stage: dict[str, Any],
-    ) -> str:
+    def _begin(self, doc: dict[str, Any], _id: Any) -> str:
         name = self._make_run_dir(_id)
-        self._reset_run_state(os.path.join(self.basedir, name), config)
-        self.run_entry = {
-            "experiment": self._save_sources(ex_info),
-            "command": command,
-            "host": to_jsonable(host_info),
-            "meta": to_jsonable(meta_info),
-            **stage,
-        }
-        write_json_atomic(self._path("config.json"), self.config)  # converted in _reset_run_state
+        self._reset_run_state(os.path.join(self.basedir, name), doc["config"])
+        doc["experiment"] = self._save_sources(doc["experiment"])
+        self.run_entry = {k: v for k, v in doc.items() if k not in _OWN_FILES}
+        write_json_atomic(self._path("config.json"), self.config)
         self._save_run()
         return name
 
@@ -371,35 +328,32 @@ class FileStorageObserver(RunObserver):
 
     def _beat(self, info: dict[str, Any], captured_out: str, beat_time: _dt.datetime, result: Any) -> None:
         assert self.run_entry is not None
-        self.info = info
-        self.run_entry["heartbeat"] = _iso(beat_time)
-        self.run_entry["result"] = to_jsonable(result)
-        self._save_cout(captured_out)
-        if info:
-            self.save_json(info, "info.json")
+        fields = document.heartbeat(info, captured_out, beat_time, result)
+        self.info = fields["info"]
+        self.run_entry["heartbeat"] = fields["heartbeat"]
+        self.run_entry["result"] = fields["result"]
+        self._save_cout(fields["captured_out"])
+        if self.info:
+            write_json_atomic(self._path("info.json"), self.info)
+        if self._points_in_json < 0:  # as Sacred: every started run has a metrics.json, {} at least
+            self._save_metrics_json()
+
+    def _end(self, fields: dict[str, Any]) -> None:
+        assert self.run_entry is not None
+        self.run_entry.update(fields)
+        self._finish()
 
     @_serialized
     def completed_event(self, stop_time: _dt.datetime, result: Any) -> None:
-        assert self.run_entry is not None
-        self.run_entry["stop_time"] = _iso(stop_time)
-        self.run_entry["result"] = to_jsonable(result)
-        self.run_entry["status"] = "COMPLETED"
-        self._finish()
+        self._end(document.completed(stop_time, result))
 
     @_serialized
     def interrupted_event(self, interrupt_time: _dt.datetime, status: str) -> None:
-        assert self.run_entry is not None
-        self.run_entry["stop_time"] = _iso(interrupt_time)
-        self.run_entry["status"] = status
-        self._finish()
+        self._end(document.interrupted(interrupt_time, status))
 
     @_serialized
     def failed_event(self, fail_time: _dt.datetime, fail_trace: list[str]) -> None:
-        assert self.run_entry is not None
-        self.run_entry["stop_time"] = _iso(fail_time)
-        self.run_entry["status"] = "FAILED"
-        self.run_entry["fail_trace"] = to_jsonable(fail_trace)
-        self._finish()
+        self._end(document.failed(fail_time, fail_trace))
 
     @_serialized
     def resource_event(self, filename: str) -> None:
@@ -414,8 +368,9 @@ class FileStorageObserver(RunObserver):
             else self._find_or_save(filename, self.resource_dir)
         )
         entry = [filename, self._rel(stored)]
-        if entry not in self.run_entry["resources"]:
-            self.run_entry["resources"].append(entry)
+        resources = self.run_entry.setdefault("resources", [])
+        if entry not in resources:
+            resources.append(entry)
             self._save_run()
 
     @_serialized
@@ -430,26 +385,16 @@ class FileStorageObserver(RunObserver):
         check_artifact_name(name)
         if self.copy_artifacts:
             copy_atomic(filename, self._path(name))
-        if name not in self.run_entry["artifacts"]:
-            self.run_entry["artifacts"].append(name)
+        artifacts = self.run_entry.setdefault("artifacts", [])
+        if name not in artifacts:
+            artifacts.append(name)
         self._save_run()
 
     @_serialized
     def log_metrics(self, metrics_by_name: dict[str, dict[str, Any]], info: dict[str, Any]) -> None:
-        delta: dict[str, dict[str, list[Any]]] = {}
-        for name, series in metrics_by_name.items():
-            part = {
-                "steps": _plain_list(series.get("steps", ())),
-                "values": _plain_list(series.get("values", ())),
-                "timestamps": [_iso(t) if isinstance(t, _dt.datetime) else to_jsonable(t)
-                               for t in series.get("timestamps", ())],
-            }
-            if not any(part.values()):
-                continue
-            delta[str(name)] = part
-            stored = self._metrics.setdefault(
-                str(name), {"steps": [], "values": [], "timestamps": []}
-            )
+        delta = document.metrics_delta(metrics_by_name)
+        for name, part in delta.items():
+            stored = self._metrics.setdefault(name, {"steps": [], "values": [], "timestamps": []})
             for key, items in part.items():
                 stored[key].extend(items)
             self._points += len(part["values"])
@@ -457,7 +402,7 @@ class FileStorageObserver(RunObserver):
             if self._points_in_json < 0:
                 self._save_metrics_json()  # as Sacred: metrics.json exists ({}) once metrics flowed
             return
-        encoded = json.dumps(delta, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        encoded = document.json_bytes(delta, sort_keys=True, separators=(",", ":"))
         with open(self._path("metrics.jsonl"), "ab") as fh:
             fh.write(encoded + b"\n")
         # Sacred writes metrics.json (even as {}) on every beat; we rewrite it while it is small and
@@ -541,7 +486,7 @@ class FileStorageReader:
         for run_id in self.run_ids():
             try:
                 yield self.load_run(run_id)
-            except KeyError:  # removed while we listed
+            except KeyError:  # RunNotFoundError: removed while we listed
                 continue
 
     def _json(self, run_dir: str, name: str, default: Any) -> Any:
@@ -573,28 +518,27 @@ class FileStorageReader:
     def load_run(self, run_id: Any) -> RunRecord:
         name = str(run_id)
         run_dir = os.path.join(self.basedir, name)
-        if name.startswith(("_", ".")) or os.sep in name:
-            raise KeyError(f"No run {run_id!r} in file:{self.basedir}")
+        if name.startswith(("_", ".")) or os.sep in name or (os.altsep and os.altsep in name):
+            raise run_not_found(run_id, f"file:{self.basedir}")
         try:
             with open(os.path.join(run_dir, "run.json"), encoding="utf-8") as fh:
                 entry = json.load(fh)
-        except FileNotFoundError:
-            raise KeyError(f"No run {run_id!r} in file:{self.basedir}") from None
+        except (FileNotFoundError, NotADirectoryError):
+            raise run_not_found(run_id, f"file:{self.basedir}") from None
         metrics = self._metrics_from_jsonl(os.path.join(run_dir, "metrics.jsonl"))
         if metrics is None:
             metrics = self._json(run_dir, "metrics.json", {})
         try:
             with open(os.path.join(run_dir, "cout.txt"), "rb") as fh:
-                captured_out = fh.read().decode("utf-8", errors="replace")
+                captured_out = fh.read().decode("utf-8", errors="surrogateescape")
         except FileNotFoundError:
             captured_out = ""
-        return RunRecord.from_document(
+        return document.to_record(
             entry,
             store=f"file:{self.basedir}",
-            parse_time=_parse_time,
             id=name,
             config=self._json(run_dir, "config.json", {}),
             info=self._json(run_dir, "info.json", {}),
             captured_out=captured_out,
-            metrics=metric_series(metrics, _parse_time),
+            metrics=metrics,
         )

@@ -1,9 +1,9 @@
 """An observer that keeps runs in memory: for tests, notebooks and the ``memory:`` observer URI.
 
 Every event is kept twice: verbatim in ``events`` (name and keyword arguments, for assertions about what
-the engine sent) and folded into one dict per run in ``runs`` (what a store would hold). Stored values go
-through :func:`~pytest_sacredx.serialize.to_jsonable` (datetimes kept), so the memory store answers the
-store contract exactly as the on-disk stores do; the raw payloads stay available in ``events``.
+the engine sent) and folded into one run document per run in ``runs`` — the document every store builds
+(:mod:`~pytest_sacredx.observers.document`, datetimes kept), so the memory store answers the store
+contract exactly as the on-disk stores do; the raw payloads stay available in ``events``.
 
 >>> import datetime as dt
 >>> obs = MemoryObserver()
@@ -26,16 +26,12 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import RunIdExistsError
-from ..serialize import to_jsonable
+from ..errors import RunIdExistsError, run_not_found
+from . import document
 from .base import RunObserver
 from .record import RunRecord
 
 __all__ = ["MemoryObserver"]
-
-
-def _keep(value: Any) -> Any:
-    return to_jsonable(value, keep_datetime=True)
 
 
 class MemoryObserver(RunObserver):
@@ -56,7 +52,7 @@ class MemoryObserver(RunObserver):
 
     # -- events ---------------------------------------------------------------------------------------
 
-    def _new_run(self, _id: Any, entry: dict[str, Any]) -> str:
+    def _new_run(self, _id: Any, doc: dict[str, Any]) -> str:
         with self._lock:
             if _id is None:
                 run_id = str(len(self.runs) + 1)
@@ -68,19 +64,7 @@ class MemoryObserver(RunObserver):
                     raise RunIdExistsError(
                         f"Run id {run_id!r} already exists in memory:; pass _id=None for a fresh id."
                     )
-            run = {
-                "_id": run_id,
-                "resources": [],
-                "artifacts": [],
-                "captured_out": "",
-                "info": {},
-                "metrics": {},
-                "heartbeat": None,
-                "result": None,
-                "stop_time": None,
-                "fail_trace": None,
-                **entry,
-            }
+            run = {"_id": run_id, "metrics": {}, **doc}
             self.runs.append(run)
             self._by_id[run_id] = run
             self.current = run
@@ -110,19 +94,10 @@ class MemoryObserver(RunObserver):
                 ),
             )
         )
-        return self._new_run(
-            _id,
-            {
-                "experiment": _keep(ex_info),
-                "command": command,
-                "host": _keep(host_info),
-                "queue_time": queue_time,
-                "start_time": None,
-                "config": _keep(config),
-                "meta": _keep(meta_info),
-                "status": "QUEUED",
-            },
+        doc = document.queued(
+            ex_info, command, host_info, queue_time, config, meta_info, native_times=True
         )
+        return self._new_run(_id, doc)
 
     def started_event(
         self,
@@ -148,19 +123,10 @@ class MemoryObserver(RunObserver):
                 ),
             )
         )
-        return self._new_run(
-            _id,
-            {
-                "experiment": _keep(ex_info),
-                "command": command,
-                "host": _keep(host_info),
-                "queue_time": None,
-                "start_time": start_time,
-                "config": _keep(config),
-                "meta": _keep(meta_info),
-                "status": "RUNNING",
-            },
+        doc = document.started(
+            ex_info, command, host_info, start_time, config, meta_info, native_times=True
         )
+        return self._new_run(_id, doc)
 
     def _run(self) -> dict[str, Any]:
         if self.current is None:
@@ -176,29 +142,28 @@ class MemoryObserver(RunObserver):
                 dict(info=info, captured_out=captured_out, beat_time=beat_time, result=result),
             )
         )
-        run = self._run()
-        run.update(
-            info=_keep(info), captured_out=captured_out, heartbeat=beat_time, result=_keep(result)
+        self._run().update(
+            document.heartbeat(info, captured_out, beat_time, result, native_times=True)
         )
 
     def completed_event(self, stop_time: _dt.datetime, result: Any) -> None:
         self.events.append(("completed_event", dict(stop_time=stop_time, result=result)))
-        self._run().update(stop_time=stop_time, result=_keep(result), status="COMPLETED")
+        self._run().update(document.completed(stop_time, result, native_times=True))
 
     def interrupted_event(self, interrupt_time: _dt.datetime, status: str) -> None:
         self.events.append(
             ("interrupted_event", dict(interrupt_time=interrupt_time, status=status))
         )
-        self._run().update(stop_time=interrupt_time, status=status)
+        self._run().update(document.interrupted(interrupt_time, status, native_times=True))
 
     def failed_event(self, fail_time: _dt.datetime, fail_trace: list[str]) -> None:
         self.events.append(("failed_event", dict(fail_time=fail_time, fail_trace=fail_trace)))
-        self._run().update(stop_time=fail_time, status="FAILED", fail_trace=_keep(fail_trace))
+        self._run().update(document.failed(fail_time, fail_trace, native_times=True))
 
     def resource_event(self, filename: str) -> None:
         self.events.append(("resource_event", dict(filename=filename)))
         entry = [os.fspath(filename), os.fspath(filename)]
-        resources = self._run()["resources"]
+        resources = self._run().setdefault("resources", [])
         if entry not in resources:
             resources.append(entry)
 
@@ -215,17 +180,17 @@ class MemoryObserver(RunObserver):
                 dict(name=name, filename=filename, metadata=metadata, content_type=content_type),
             )
         )
-        artifacts = self._run()["artifacts"]
+        artifacts = self._run().setdefault("artifacts", [])
         if name not in artifacts:
             artifacts.append(name)
 
     def log_metrics(self, metrics_by_name: dict[str, dict[str, Any]], info: dict[str, Any]) -> None:
         self.events.append(("log_metrics", dict(metrics_by_name=metrics_by_name, info=info)))
         metrics = self._run()["metrics"]
-        for name, series in metrics_by_name.items():
+        for name, part in document.metrics_delta(metrics_by_name, native_times=True).items():
             stored = metrics.setdefault(name, {"steps": [], "values": [], "timestamps": []})
             for key in ("steps", "values", "timestamps"):
-                stored[key].extend(_keep(list(series.get(key, ()))))
+                stored[key].extend(part[key])
 
     def join(self) -> None:
         self.events.append(("join", {}))
@@ -235,37 +200,14 @@ class MemoryObserver(RunObserver):
     def list_runs(self) -> Iterator[RunRecord]:
         """All runs, in the order they were started or queued."""
         for run in list(self.runs):
-            yield self._record(run)
+            yield document.to_record(run, store="memory:")
 
     def load_run(self, run_id: Any) -> RunRecord:
-        try:
-            return self._record(self._by_id[str(run_id)])
-        except KeyError:
-            raise KeyError(f"No run {run_id!r} in memory:") from None
-
-    @staticmethod
-    def _record(run: dict[str, Any]) -> RunRecord:
-        return RunRecord(
-            id=run["_id"],
-            status=run["status"],
-            experiment=run["experiment"],
-            command=run["command"],
-            config=run["config"],
-            meta=run["meta"],
-            host=run["host"],
-            start_time=run["start_time"],
-            stop_time=run["stop_time"],
-            heartbeat=run["heartbeat"],
-            queue_time=run["queue_time"],
-            result=run["result"],
-            fail_trace=run["fail_trace"],
-            info=run["info"],
-            captured_out=run["captured_out"],
-            metrics={k: {kk: list(vv) for kk, vv in v.items()} for k, v in run["metrics"].items()},
-            artifacts=list(run["artifacts"]),
-            resources=[list(r) for r in run["resources"]],
-            store="memory:",
-        )
+        """One run by id; :class:`~pytest_sacredx.errors.RunNotFoundError` when there is none."""
+        run = self._by_id.get(str(run_id))
+        if run is None:
+            raise run_not_found(run_id, "memory:")
+        return document.to_record(run, store="memory:")
 
     def __repr__(self) -> str:
         return f"MemoryObserver(runs={len(self.runs)})"

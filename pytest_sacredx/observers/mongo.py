@@ -30,9 +30,10 @@ Where we differ from Sacred, and why:
   still refused is written again, converted only as far as needed, with one warning per run: what BSON
   cannot encode as strings (NUL in keys as U+FFFD); then NaN/±inf as ``"nan"``/``"inf"``/``"-inf"``;
   then Sacred's :func:`force_bson_encodeable` key mangling. A real MongoDB stores NaN and ±inf as
-  doubles, so there nothing changes. JSON-backed wire servers (nx-27017) cannot hold them and are
-  recognised by ``buildInfo`` at connection: they refuse them on insert but store them on a replace as
-  text that breaks every later query on the collection, so they are converted before writing.
+  doubles, so there nothing changes. JSON-backed wire servers (nx-27017) cannot hold them: they refuse
+  them on insert but store them on a replace as text that breaks every later query on the collection.
+  The observer learns which kind it talks to by storing NaN and reading it back at connection
+  (:mod:`.mongo_probe`), never by the server's name, and then converts before writing.
 - Ids: a requested ``_id`` that exists raises :class:`~pytest_sacredx.errors.RunIdExistsError` (a
   ``FileExistsError``, as in the other stores); an allocated one steps on to the next free integer.
 - Reading back, records hold plain values (ObjectIds as strings, BSON ``Int64`` as ``int``) and the
@@ -44,22 +45,25 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import logging
-import math
 import mimetypes
 import os
-import re
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import ObserverError, ObserverURIError, RunIdExistsError, missing_extra
+from ..errors import ObserverError, RunIdExistsError, missing_extra
+from ..redact import redact_url
 from ..serialize import to_jsonable
+from . import document
 from .base import RunObserver, deprecated_create
+from .mongo_bson import STAGE_REASON, force_bson_encodeable, sanitise, stage
+from .mongo_probe import keeps_nonfinite
+from .mongo_reader import MongoReader, plain_values
+from .mongo_url import parse_mongo_db_arg, validate_url
 from .queue import QueueObserver
-from .record import RunRecord, metric_series
-from .redact import redact_options, redact_url
+from .record import RunRecord
 
 if TYPE_CHECKING:  # pragma: no cover
     import pymongo
@@ -85,7 +89,6 @@ _RESERVED_COLLECTIONS = frozenset(
     {"fs.files", "fs.chunks", "_properties", "system.indexes", "search_space", "search_spaces"}
 )
 _FINAL_ATTEMPTS = {"COMPLETED": 10, "INTERRUPTED": 3, "FAILED": 1}
-_INT64 = (-(2**63), 2**63 - 1)
 
 
 class MongoConfigError(ObserverError, ValueError):
@@ -98,25 +101,6 @@ class MongoCollectionNameError(ObserverError, KeyError):
 
 class MongoConnectionError(ObserverError, ConnectionError):
     """The MongoDB server did not answer within ``serverSelectionTimeoutMS``."""
-
-
-#: ``buildInfo.process`` of MongoDB wire servers that keep documents as JSON, which has no NaN or
-#: Infinity. nx-27017 (SQLite JSON) refuses them on insert but *stores* them on a replace, as text that
-#: SQLite's JSON functions then reject: every later query on another field of that collection fails
-#: with "malformed JSON" (the reader's ``metrics.find({"run_id": ...})`` among them). So the observer
-#: must know before it writes, not learn from a refusal.
-_JSON_BACKED_SERVERS = frozenset({"nx_27017"})
-
-
-def _stores_json(client: Any) -> bool:
-    """Whether ``client``'s server is one of ``_JSON_BACKED_SERVERS`` (a real MongoDB never is)."""
-    from pymongo.errors import PyMongoError
-
-    try:
-        info = client.admin.command("buildInfo")
-    except PyMongoError:  # not allowed, or not answered: assume a MongoDB
-        return False
-    return str(info.get("process", "")) in _JSON_BACKED_SERVERS
 
 
 def _pymongo() -> Any:
@@ -137,209 +121,6 @@ def _encoding_errors() -> tuple[type[BaseException], ...]:
     from bson.errors import InvalidDocument
 
     return (InvalidDocument, OverflowError)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# -m flag grammar
-# ---------------------------------------------------------------------------------------------------------
-
-_DB_SPEC = re.compile(
-    r"(?P<db_name>[A-Za-z_][\w\-]*)"
-    r"(?:\.(?P<collection>[A-Za-z_][\w\-]*)(?::(?P<overwrite>\d+))?)?"
-    r"(?:!(?P<priority>-?\d+))?"
-)
-_HOST_PORT = re.compile(r"(?P<host>[^\s:/!@]+|\[[0-9A-Fa-f:.]+\]):(?P<port>\d{1,5})")
-
-
-def parse_mongo_db_arg(spec: str) -> dict[str, Any]:
-    """Parse the ``-m``/``--mongo_db`` value into :class:`MongoObserver` keyword arguments.
-
-    Grammar: ``[host:port:]db_name[.collection[:overwrite_id]][!priority]``, or ``host:port``, or a full
-    ``mongodb://`` / ``mongodb+srv://`` URL (its path names the database).
-
-    >>> parse_mongo_db_arg("localhost:27017:mydb.runs:5!40")
-    {'url': 'localhost:27017', 'db_name': 'mydb', 'collection': 'runs', 'overwrite': 5, 'priority': 40}
-    >>> parse_mongo_db_arg("mydb")
-    {'db_name': 'mydb'}
-    >>> parse_mongo_db_arg("mongodb://u:pw@h:1/exps?authSource=admin")
-    {'url': 'mongodb://u:pw@h:1/exps?authSource=admin', 'db_name': 'exps'}
-
-    ``db.coll:5`` reads as database ``db``, collection ``coll``, overwrite run 5 (Sacred's reading); write
-    ``host:port:db_name`` or a URL when you mean a host.
-    """
-    spec = spec.strip()
-    if spec.startswith(("mongodb://", "mongodb+srv://")):
-        out: dict[str, Any] = {"url": spec}
-        db_name = _db_from_url(spec)
-        if db_name:
-            out["db_name"] = db_name
-        return out
-    match = _DB_SPEC.fullmatch(spec)
-    if match is None:
-        host = _HOST_PORT.fullmatch(spec)
-        if host is not None:
-            return {"url": spec}
-        prefix = _HOST_PORT.match(spec)
-        if prefix is not None and spec[prefix.end() : prefix.end() + 1] == ":":
-            match = _DB_SPEC.fullmatch(spec[prefix.end() + 1 :])
-            if match is not None:
-                return {"url": prefix.group(0), **_db_spec_kwargs(match)}
-        raise ObserverURIError(
-            f"Invalid MongoDB spec {spec!r}: expected [host:port:]db_name[.collection[:overwrite_id]]"
-            "[!priority], host:port, or a mongodb:// URL."
-        )
-    return _db_spec_kwargs(match)
-
-
-def _db_spec_kwargs(match: re.Match[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {"db_name": match["db_name"]}
-    if match["collection"]:
-        out["collection"] = match["collection"]
-    if match["overwrite"]:
-        out["overwrite"] = int(match["overwrite"])
-    if match["priority"]:
-        out["priority"] = int(match["priority"])
-    return out
-
-
-def _db_from_url(url: str) -> str | None:
-    """The database named in a ``mongodb://host/DB?…`` URL path, or None."""
-    rest = url.split("://", 1)[1]
-    rest = rest.split("?", 1)[0]
-    rest = rest.rsplit("@", 1)[-1]  # after userinfo
-    if "/" not in rest:
-        return None
-    db = rest.split("/", 1)[1]
-    return db or None
-
-
-# ---------------------------------------------------------------------------------------------------------
-# making documents BSON-safe
-# ---------------------------------------------------------------------------------------------------------
-
-
-def force_bson_encodeable(obj: Any) -> Any:
-    """A copy of ``obj`` that BSON can encode: the last resort after MongoDB refused a document.
-
-    Keys become strings with ``.`` → ``,`` and ``$`` → ``@`` (old servers refuse both) and NUL → U+FFFD
-    (BSON keys are C strings); integers beyond 64 bits and any value BSON cannot encode become
-    ``str(value)``.
-
-    >>> force_bson_encodeable({"a.b": {"$c": 2**70}, "d": (1, {1, 2})})
-    {'a,b': {'@c': '1180591620717411303424'}, 'd': [1, [1, 2]]}
-    """
-    return _sanitise(obj, finite=False, legacy_keys=True)[0]
-
-
-# What each stage of the write ladder (``MongoObserver._write_doc``) changes, by the reason it exists:
-# 0 the document as it is; 1 what BSON itself cannot encode (NUL in keys, integers beyond 64 bits,
-# other objects, strings that are not UTF-8); 2 also NaN/inf, for servers that cannot hold them (the
-# nx-27017 wire server keeps documents as SQLite JSON, which has neither; MongoDB stores them as BSON
-# doubles); 3 also Sacred's key mangling ('.' and '$', which MongoDB before 5.0 refuses).
-_STAGE_REASON = {1: "bson", 2: "nonfinite", 3: "keys"}
-
-
-def _sanitise(obj: Any, *, finite: bool, legacy_keys: bool) -> tuple[Any, set[str]]:
-    """A copy of ``obj`` with the stages' conversions applied, and the reasons that changed something.
-
-    ``finite``: NaN and ±inf become ``str(value)``; ``legacy_keys``: ``.``/``$`` in keys become ``,``/``@``.
-    The reasons are the ones that apply to ``obj`` whichever conversions were asked for, so a dry
-    run (``_sanitise(doc, finite=True, legacy_keys=True)[1]``) tells which stages would change it.
-    """
-    import bson
-
-    reasons: set[str] = set()
-
-    def key(k: Any) -> str:
-        text = k if isinstance(k, str) else str(k)
-        if not isinstance(k, str) or "\x00" in text:
-            reasons.add("bson")
-            text = text.replace("\x00", "\ufffd")
-        if "." in text or "$" in text:
-            reasons.add("keys")
-            if legacy_keys:
-                text = text.replace(".", ",").replace("$", "@")
-        return _utf8(text, reasons)
-
-    def convert(value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return {key(k): convert(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple, set, frozenset)):
-            if isinstance(value, (set, frozenset)):
-                reasons.add("bson")
-            return [convert(v) for v in value]
-        if isinstance(value, bool) or value is None:
-            return value
-        if isinstance(value, int):
-            if _INT64[0] <= value <= _INT64[1]:
-                return value
-            reasons.add("bson")
-            return str(value)
-        if isinstance(value, float):
-            if math.isfinite(value):
-                return value
-            reasons.add("nonfinite")
-            return str(value) if finite else value
-        if isinstance(value, str):
-            return _utf8(value, reasons)
-        if isinstance(value, _dt.datetime):
-            return value
-        try:
-            bson.encode({"v": value})
-        except Exception:
-            reasons.add("bson")
-            return _utf8(str(value), reasons)
-        return value
-
-    return convert(obj), reasons
-
-
-def _utf8(text: str, reasons: set[str]) -> str:
-    """``text`` if it is valid UTF-8 (BSON's string encoding), else with lone surrogates escaped."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        reasons.add("bson")
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text
-
-
-def _stage(doc: Any, stage: int) -> Any:
-    """``doc`` as stage ``stage`` of the write ladder writes it (see ``_STAGE_REASON``)."""
-    if stage == 0:
-        return doc
-    return _sanitise(doc, finite=stage >= 2, legacy_keys=stage >= 3)[0]
-
-
-def _store(value: Any) -> Any:
-    return to_jsonable(value, keep_datetime=True)
-
-
-def _as_datetime(value: Any) -> _dt.datetime | None:
-    """Stored times, tolerating servers that return them as ISO strings (see SERVICES.md)."""
-    if value is None or isinstance(value, _dt.datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            return _dt.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
-
-
-def _cap_output(text: str, limit: int) -> str:
-    """The last ``limit`` bytes (UTF-8) of ``text``, behind a marker line when anything was cut."""
-    if limit <= 0 or len(text) * 4 <= limit:  # cheap check first: 4 bytes is the widest UTF-8 char
-        return text
-    data = text.encode("utf-8", "surrogatepass")
-    if len(data) <= limit:
-        return text
-    tail = data[-limit:].decode("utf-8", "ignore")
-    dropped = len(text) - len(tail)
-    return (
-        f"[sacredx: {dropped} earlier characters of captured output were not stored "
-        f"(MongoObserver keeps the last {limit} bytes)]\n{tail}"
-    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -427,7 +208,7 @@ class MongoObserver(RunObserver):
                 )
         self._url = url if url is not None else (None if client is not None else DEFAULT_URL)
         if self._url is not None:
-            _validate_url(self._url)
+            validate_url(self._url)
         client_kwargs.setdefault("serverSelectionTimeoutMS", DEFAULT_SERVER_SELECTION_TIMEOUT_MS)
         self._client_kwargs = client_kwargs
         self._client = client
@@ -479,8 +260,8 @@ class MongoObserver(RunObserver):
         self._connected = False
         self._last_id: int | None = None
         self._outage = False
-        #: the server cannot hold NaN/inf: known at connection (``_JSON_BACKED_SERVERS``) or learnt from
-        #: a refusal; documents holding them are then converted before they are written
+        #: the server cannot hold NaN/inf: probed at connection (:mod:`.mongo_probe`) or learnt from a
+        #: refusal; documents holding them are then converted before they are written
         self._refuses_nonfinite = False
         self._converted_warned: set[int] = set()  # ladder stages already logged for this run
         self._lock = threading.RLock()
@@ -551,7 +332,7 @@ class MongoObserver(RunObserver):
                 "to wait longer."
             ) from exc
         self._connected = True
-        if _stores_json(client):
+        if not keeps_nonfinite(self.metrics):
             self._refuses_nonfinite = True
 
     # -- writing ------------------------------------------------------------------------------------------
@@ -566,10 +347,10 @@ class MongoObserver(RunObserver):
         meta_info: dict[str, Any],
         _id: Any,
     ) -> Any:
-        return self._begin(
-            ex_info, command, host_info, config, meta_info, _id,
-            {"status": "QUEUED", "queue_time": queue_time, "start_time": None},
+        doc = document.queued(
+            ex_info, command, host_info, queue_time, config, meta_info, native_times=True
         )
+        return self._begin(doc, ex_info, _id)
 
     def started_event(
         self,
@@ -581,21 +362,12 @@ class MongoObserver(RunObserver):
         meta_info: dict[str, Any],
         _id: Any,
     ) -> Any:
-        return self._begin(
-            ex_info, command, host_info, config, meta_info, _id,
-            {"status": "RUNNING", "start_time": start_time},
+        doc = document.started(
+            ex_info, command, host_info, start_time, config, meta_info, native_times=True
         )
+        return self._begin(doc, ex_info, _id)
 
-    def _begin(
-        self,
-        ex_info: dict[str, Any],
-        command: str,
-        host_info: dict[str, Any],
-        config: dict[str, Any],
-        meta_info: dict[str, Any],
-        _id: Any,
-        fields: dict[str, Any],
-    ) -> Any:
+    def _begin(self, doc: dict[str, Any], ex_info: Mapping[str, Any], _id: Any) -> Any:
         with self._lock:
             self.check_connection()
             self._metric_docs = {}
@@ -613,25 +385,9 @@ class MongoObserver(RunObserver):
                 old = self._find_overwrite()
                 entry.update(old)
                 _id = old["_id"]
-            experiment = _store(ex_info)
-            experiment["sources"] = self._save_sources(ex_info)
-            entry.update(
-                experiment=experiment,
-                format=self.VERSION,
-                command=command,
-                host=_store(host_info),
-                config=_store(config),
-                meta=_redacted_meta(meta_info),
-                resources=[],
-                artifacts=[],
-                captured_out="",
-                info={},
-                heartbeat=None,
-                result=None,
-                stop_time=None,
-                fail_trace=None,
-            )
-            entry.update(fields)
+            doc["experiment"] = {**doc["experiment"], "sources": self._save_sources(ex_info)}
+            entry.update(doc)
+            entry["format"] = self.VERSION
             if self.overwrite is not None:
                 entry["_id"] = _id
                 entry = self._replace(entry)
@@ -690,7 +446,7 @@ class MongoObserver(RunObserver):
     ) -> dict[str, Any]:
         """``write(doc)``; when BSON or the server refuses ``doc``, write a converted copy instead.
 
-        The ladder (see ``_STAGE_REASON``): the document as it is; then, only as far as needed, what
+        The ladder (see ``STAGE_REASON``): the document as it is; then, only as far as needed, what
         BSON cannot encode as strings; non-finite floats as strings (the nx-27017 wire server refuses
         them, a real MongoDB never does, so there nothing changes); Sacred's key mangling. A stage
         that would not change ``doc`` is skipped. Each conversion logs one warning per run. Returns
@@ -700,14 +456,14 @@ class MongoObserver(RunObserver):
         from pymongo.errors import DuplicateKeyError, WriteError
 
         refused: tuple[type[BaseException], ...] = (WriteError, *_encoding_errors())
-        reasons = _sanitise(doc, finite=True, legacy_keys=True)[1]
+        reasons = sanitise(doc, finite=True, legacy_keys=True)[1]
         stages = [0] if "bson" not in reasons else []
-        stages += [stage for stage, reason in _STAGE_REASON.items() if reason in reasons]
+        stages += [step for step, reason in STAGE_REASON.items() if reason in reasons]
         if self._refuses_nonfinite and "nonfinite" in reasons:
-            stages = [stage for stage in stages if stage >= 2]  # this server said so already
+            stages = [step for step in stages if step >= 2]  # this server said so already
         last: BaseException | None = None
-        for stage in stages:
-            candidate = _stage(doc, stage)
+        for step in stages:
+            candidate = stage(doc, step)
             try:
                 write(candidate)
             except DuplicateKeyError:
@@ -715,10 +471,10 @@ class MongoObserver(RunObserver):
             except refused as exc:
                 last = exc
                 continue
-            if stage == 2 and isinstance(last, WriteError):
+            if step == 2 and isinstance(last, WriteError):
                 self._refuses_nonfinite = True
-            if stage:
-                self._note_converted(stage, doc, last, reasons)
+            if step:
+                self._note_converted(step, doc, last, reasons)
             return candidate
         raise ObserverError(
             f"MongoObserver could not store {self._doc_name(doc)} in {self.url}: {last}"
@@ -742,7 +498,7 @@ class MongoObserver(RunObserver):
             "keys": "'.' and '$' in keys as ',' and '@' (Sacred's force_bson_encodeable)",
         }
         what = "; ".join(
-            described[reason] for st, reason in _STAGE_REASON.items() if st <= stage and reason in reasons
+            described[reason] for st, reason in STAGE_REASON.items() if st <= stage and reason in reasons
         )
         name = self._doc_name(doc)
         if refusal is not None and not isinstance(refusal, _encoding_errors()):
@@ -794,18 +550,16 @@ class MongoObserver(RunObserver):
     def heartbeat_event(
         self, info: dict[str, Any], captured_out: str, beat_time: _dt.datetime, result: Any
     ) -> None:
+        fields = document.heartbeat(
+            info, captured_out, beat_time, result, native_times=True,
+            output_limit=self.captured_out_limit, store="MongoObserver",
+        )
         with self._lock:
-            self._update(
-                {
-                    "info": self._info(info),
-                    "captured_out": _cap_output(captured_out or "", self.captured_out_limit),
-                    "heartbeat": beat_time,
-                    "result": _store(result),
-                }
-            )
+            fields["info"] = self._info(fields["info"])
+            self._update(fields)
 
     def _info(self, info: Mapping[str, Any] | None) -> dict[str, Any]:
-        stored = _store(dict(info or {}))
+        stored = dict(info or {})
         if self._metric_docs:
             stored["metrics"] = [
                 {"name": name, "id": str(doc["_id"])} for name, doc in self._metric_docs.items()
@@ -814,17 +568,15 @@ class MongoObserver(RunObserver):
 
     def completed_event(self, stop_time: _dt.datetime, result: Any) -> None:
         with self._lock:
-            self._final({"stop_time": stop_time, "result": _store(result), "status": "COMPLETED"})
+            self._final(document.completed(stop_time, result, native_times=True))
 
     def interrupted_event(self, interrupt_time: _dt.datetime, status: str) -> None:
         with self._lock:
-            self._final({"stop_time": interrupt_time, "status": status})
+            self._final(document.interrupted(interrupt_time, status, native_times=True))
 
     def failed_event(self, fail_time: _dt.datetime, fail_trace: list[str]) -> None:
         with self._lock:
-            self._final(
-                {"stop_time": fail_time, "status": "FAILED", "fail_trace": _store(fail_trace)}
-            )
+            self._final(document.failed(fail_time, fail_trace, native_times=True))
 
     def resource_event(self, filename: str) -> None:
         with self._lock:
@@ -853,8 +605,8 @@ class MongoObserver(RunObserver):
                 "kind": "artifact",
                 "name": name,
                 "data": _read(filename),
-                "filename": f"artifact://{self._runs_name}/{entry['_id']}/{name}",
-                "metadata": _store(metadata) if metadata is not None else None,
+                "filename": document.utf8_text(f"artifact://{self._runs_name}/{entry['_id']}/{name}"),
+                "metadata": document.encode(metadata, native_times=True) if metadata is not None else None,
                 "contentType": content_type,
             }
             self._with_upload(upload, {})
@@ -866,14 +618,14 @@ class MongoObserver(RunObserver):
             from bson import ObjectId
 
             updated: dict[str, dict[str, Any]] = {}
-            for name, series in metrics_by_name.items():
+            for name, series in document.metrics_delta(metrics_by_name, native_times=True).items():
                 old = self._metric_docs.get(name) or {
                     "_id": ObjectId(), "run_id": entry["_id"], "name": name,
                     "steps": [], "values": [], "timestamps": [],
                 }
                 doc = dict(old)
                 for key in ("steps", "values", "timestamps"):
-                    doc[key] = list(old[key]) + _store(list(series.get(key, ())))
+                    doc[key] = list(old[key]) + series[key]
                 updated[name] = doc
             names = list(updated)
             try:
@@ -929,7 +681,7 @@ class MongoObserver(RunObserver):
             return {}
         kwargs: dict[str, Any] = {"filename": upload["filename"]}
         if upload["metadata"] is not None:
-            kwargs["metadata"] = _stage(upload["metadata"], 2 if self._refuses_nonfinite else 0)
+            kwargs["metadata"] = stage(upload["metadata"], 2 if self._refuses_nonfinite else 0)
         if upload["contentType"] is not None:
             kwargs["contentType"] = upload["contentType"]
         file_id = self.fs.put(upload["data"], **kwargs)
@@ -1029,43 +781,20 @@ class MongoObserver(RunObserver):
         write_json_atomic(path, {"run": _plain(doc), "metrics": metrics})
         return path
 
-    # -- reading back -------------------------------------------------------------------------------------
+    # -- reading back ---------------------------------------------------------------------------------------
+
+    @property
+    def reader(self) -> MongoReader:
+        """The reader over this observer's collections."""
+        return MongoReader(self.runs, self.metrics, self.url)
 
     def list_runs(self) -> Iterator[RunRecord]:
         """All runs in the collection, by id (integers first, in numeric order)."""
-        docs = list(self.runs.find({}))
-        docs.sort(key=lambda d: (not isinstance(d["_id"], int), d["_id"] if isinstance(d["_id"], int)
-                                 else str(d["_id"])))
-        for doc in docs:
-            yield self._record(doc)
+        return self.reader.list_runs()
 
     def load_run(self, run_id: Any) -> RunRecord:
-        """The run stored under ``run_id`` (``"3"`` finds the integer id 3); ``KeyError`` if none."""
-        candidates: list[Any] = [run_id]
-        if isinstance(run_id, str) and run_id.lstrip("-").isdigit():
-            candidates.insert(0, int(run_id))
-        for candidate in candidates:
-            doc = self.runs.find_one({"_id": candidate})
-            if doc is not None:
-                return self._record(doc)
-        raise KeyError(f"No run {run_id!r} in {self.url}")
-
-    def _record(self, doc: dict[str, Any]) -> RunRecord:
-        metrics = {m["name"]: _plain_values(m) for m in self.metrics.find({"run_id": doc["_id"]})}
-        doc = _plain_values(doc)
-        info = doc.get("info")
-        if isinstance(info, Mapping) and _is_metric_index(info.get("metrics")):
-            # Sacred's ``info.metrics = [{name, id}]`` stays in the document (Omniboard follows it to
-            # the metrics collection); the record gives the run's own info and the metrics themselves.
-            doc["info"] = {k: v for k, v in info.items() if k != "metrics"}
-        return RunRecord.from_document(
-            doc,
-            store=self.url,
-            parse_time=_as_datetime,
-            experiment=dict(doc.get("experiment") or {}),
-            metrics=metric_series(metrics, _as_datetime),
-            artifacts=[a["name"] for a in doc.get("artifacts") or []],
-        )
+        """The run stored under ``run_id`` (``"3"`` finds the integer id 3); ``RunNotFoundError`` if none."""
+        return self.reader.load_run(run_id)
 
     # -- identity -----------------------------------------------------------------------------------------
 
@@ -1081,71 +810,14 @@ class MongoObserver(RunObserver):
         return f"MongoObserver({self.url!r})"
 
 
-def _redacted_meta(meta_info: Mapping[str, Any]) -> dict[str, Any]:
-    """``meta_info`` for storing: observer URLs in the options lose their passwords."""
-    meta = _store(meta_info)
-    if isinstance(meta.get("options"), dict):
-        meta["options"] = redact_options(meta["options"])
-    return meta
-
-
 def _read(filename: str | os.PathLike[str]) -> bytes:
     with open(filename, "rb") as fh:
         return fh.read()
 
 
-def _plain_values(doc: Any) -> Any:
-    """``doc`` as plain Python values, as readers hand them out: ObjectIds as their hex strings, and
-    BSON 64-bit integers (pymongo's ``Int64``, for anything beyond 32 bits) as ``int``."""
-    from bson import Int64, ObjectId
-
-    if isinstance(doc, ObjectId):
-        return str(doc)
-    if isinstance(doc, Int64):
-        return int(doc)
-    if isinstance(doc, Mapping):
-        return {k: _plain_values(v) for k, v in doc.items()}
-    if isinstance(doc, list):
-        return [_plain_values(v) for v in doc]
-    return doc
-
-
-def _is_metric_index(value: Any) -> bool:
-    """Whether ``value`` is the ``[{name, id}, ...]`` list Sacred's observer keeps in ``info.metrics``."""
-    return (
-        isinstance(value, list)
-        and bool(value)
-        and all(isinstance(m, Mapping) and set(m) == {"name", "id"} for m in value)
-    )
-
-
 def _plain(doc: Any) -> Any:
     """A JSON-ready copy of a stored document (ObjectIds as strings, datetimes as ISO strings)."""
-    return to_jsonable(_plain_values(doc))
-
-
-def _validate_url(url: str) -> None:
-    """Reject malformed URLs at construction (no network: SRV records are looked up later)."""
-    if "://" not in url:
-        url = f"mongodb://{url}"
-    if url.startswith("mongodb+srv://"):
-        host = url[len("mongodb+srv://"):].rsplit("@", 1)[-1].split("/", 1)[0].split("?", 1)[0]
-        if not host or "," in host or ":" in host:
-            raise ObserverURIError(
-                f"Invalid MongoDB URL {redact_url(url)!r}: mongodb+srv:// needs exactly one host name "
-                "without a port."
-            )
-        return
-    from pymongo.errors import PyMongoError
-    from pymongo.uri_parser import parse_uri
-
-    try:
-        parse_uri(url, warn=False)
-    except (PyMongoError, ValueError) as exc:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ObserverURIError(
-            f"Invalid MongoDB URL {redact_url(url)!r}: {message}"
-        ) from None
+    return to_jsonable(plain_values(doc))
 
 
 class QueuedMongoObserver(QueueObserver):

@@ -34,11 +34,10 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from ..errors import ObserverURIError, RunIdExistsError, missing_extra
-from ..serialize import to_jsonable
+from ..errors import ObserverURIError, RunIdExistsError, missing_extra, run_not_found
+from . import document
 from .base import RESERVED_ARTIFACT_NAMES, RunObserver, check_artifact_name, deprecated_create
-from .record import RunRecord, metric_series
-from .redact import redact_options
+from .record import RunRecord
 
 __all__ = ["S3Observer", "InvalidS3LocationError", "validate_bucket_name", "validate_prefix"]
 
@@ -117,17 +116,8 @@ def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, indent=2).encode("ascii")
 
 
-def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, _dt.datetime) else value
-
-
-def _parse_time(value: Any) -> _dt.datetime | None:
-    if isinstance(value, str):
-        try:
-            return _dt.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    return value if isinstance(value, _dt.datetime) else None
+#: keys of the run document that live in their own files (FileStorage's layout)
+_OWN_FILES = ("config", "info", "captured_out")
 
 
 def _stored_name(path: str, md5: str) -> str:
@@ -335,7 +325,7 @@ class S3Observer(RunObserver):
 
     def _run_key(self, name: str) -> str:
         assert self.run_id is not None
-        return self._key(self.run_id, name)
+        return self._key(self.run_id, document.utf8_text(name))  # S3 keys are UTF-8 text
 
     def _save_run_json(self) -> None:
         self._put(self._run_key("run.json"), _dumps(self.run_entry), ContentType="application/json")
@@ -417,39 +407,15 @@ class S3Observer(RunObserver):
 
     # -- events -----------------------------------------------------------------------------------
 
-    def _start(
-        self,
-        ex_info: dict[str, Any],
-        command: str,
-        host_info: dict[str, Any],
-        config: dict[str, Any],
-        meta_info: dict[str, Any],
-        _id: Any,
-        status: str,
-        start_time: _dt.datetime | None,
-    ) -> str:
+    def _start(self, doc: dict[str, Any], _id: Any, ex_info: dict[str, Any]) -> str:
         with self._lock:
             self._ensure_bucket()
             self._reset_run()
-            experiment = to_jsonable(dict(ex_info))
-            experiment["sources"] = self._store_sources(ex_info)
-            meta = to_jsonable(meta_info or {})
-            if isinstance(meta.get("options"), dict):
-                meta["options"] = redact_options(meta["options"])
-            entry: dict[str, Any] = {
-                "experiment": experiment,
-                "command": command,
-                "host": to_jsonable(host_info),
-                "meta": meta,
-                "status": status,
-            }
-            if status != "QUEUED":
-                entry.update(
-                    start_time=_iso(start_time), resources=[], artifacts=[], heartbeat=None
-                )
+            doc["experiment"] = {**doc["experiment"], "sources": self._store_sources(ex_info)}
+            entry = {k: v for k, v in doc.items() if k not in _OWN_FILES}
             self.run_id = self._claim(_dumps(entry), _id)
             self.run_entry = entry
-            self._put(self._run_key("config.json"), _dumps(to_jsonable(config)))
+            self._put(self._run_key("config.json"), _dumps(doc["config"]))
             return self.run_id
 
     def started_event(
@@ -462,9 +428,8 @@ class S3Observer(RunObserver):
         meta_info: dict[str, Any],
         _id: Any,
     ) -> str:
-        return self._start(
-            ex_info, command, host_info, config, meta_info, _id, "RUNNING", start_time
-        )
+        doc = document.started(ex_info, command, host_info, start_time, config, meta_info)
+        return self._start(doc, _id, ex_info)
 
     def queued_event(
         self,
@@ -476,30 +441,32 @@ class S3Observer(RunObserver):
         meta_info: dict[str, Any],
         _id: Any,
     ) -> str:
-        return self._start(ex_info, command, host_info, config, meta_info, _id, "QUEUED", None)
+        doc = document.queued(ex_info, command, host_info, queue_time, config, meta_info)
+        return self._start(doc, _id, ex_info)
 
     def heartbeat_event(
         self, info: dict[str, Any], captured_out: str, beat_time: _dt.datetime, result: Any
     ) -> None:
+        fields = document.heartbeat(info, captured_out, beat_time, result)
         with self._lock:
             if self.run_id is None:
                 return
-            if info:
-                data = _dumps(to_jsonable(info))
+            if fields["info"]:
+                data = _dumps(fields["info"])
                 if data != self._last_info:
                     self._put(self._run_key("info.json"), data, ContentType="application/json")
                     self._last_info = data
-            if captured_out != self._last_out:
-                # S3 cannot append; captured_out is the whole output so far, so rewrite it.
-                self._put(
-                    self._run_key("cout.txt"), (captured_out or "").encode("utf-8", "replace")
-                )
-                self._last_out = captured_out
-            self.run_entry["heartbeat"] = _iso(beat_time)
-            self.run_entry["result"] = to_jsonable(result)
+            out = fields["captured_out"]
+            if out != self._last_out:
+                # S3 cannot append; captured_out is the whole output so far, so rewrite it. Text that
+                # is not UTF-8 (lone surrogates from os.fsdecode) is written as the bytes it came from.
+                self._put(self._run_key("cout.txt"), out.encode("utf-8", "surrogateescape"))
+                self._last_out = out
+            self.run_entry["heartbeat"] = fields["heartbeat"]
+            self.run_entry["result"] = fields["result"]
             self._save_run_json()
 
-    def _finish(self, **fields: Any) -> None:
+    def _finish(self, fields: dict[str, Any]) -> None:
         with self._lock:
             if self.run_id is None:
                 return
@@ -507,17 +474,13 @@ class S3Observer(RunObserver):
             self._save_run_json()
 
     def completed_event(self, stop_time: _dt.datetime, result: Any) -> None:
-        self._finish(stop_time=_iso(stop_time), result=to_jsonable(result), status="COMPLETED")
+        self._finish(document.completed(stop_time, result))
 
     def interrupted_event(self, interrupt_time: _dt.datetime, status: str) -> None:
-        self._finish(stop_time=_iso(interrupt_time), status=str(status))
+        self._finish(document.interrupted(interrupt_time, status))
 
     def failed_event(self, fail_time: _dt.datetime, fail_trace: list[str]) -> None:
-        self._finish(
-            stop_time=_iso(fail_time),
-            status="FAILED",
-            fail_trace=[str(x) for x in fail_trace or []],
-        )
+        self._finish(document.failed(fail_time, fail_trace))
 
     def resource_event(self, filename: str) -> None:
         with open(filename, "rb") as fh:
@@ -560,13 +523,10 @@ class S3Observer(RunObserver):
             # retried (QueueObserver) must not add the same values twice.
             merged = {name: {k: list(v) for k, v in series.items()}
                       for name, series in self.metrics.items()}
-            for name, metric in metrics_by_name.items():
-                stored = merged.setdefault(
-                    str(name), {"steps": [], "values": [], "timestamps": []}
-                )
-                stored["steps"].extend(to_jsonable(metric.get("steps", [])))
-                stored["values"].extend(to_jsonable(metric.get("values", [])))
-                stored["timestamps"].extend(_iso(t) for t in metric.get("timestamps", []))
+            for name, part in document.metrics_delta(metrics_by_name).items():
+                stored = merged.setdefault(name, {"steps": [], "values": [], "timestamps": []})
+                for key in ("steps", "values", "timestamps"):
+                    stored[key].extend(part[key])
             self._put(
                 self._run_key("metrics.json"), _dumps(merged), ContentType="application/json"
             )
@@ -589,27 +549,26 @@ class S3Observer(RunObserver):
         """One run by id (``1`` or ``"1"``); ``KeyError`` when there is none."""
         rid = str(run_id)
         if "/" in rid or rid in ("", ".", ".."):
-            raise KeyError(run_id)
+            raise run_not_found(run_id, self.store)
         entry = self._get_json(self._key(rid, "run.json"))
         if not isinstance(entry, dict):
-            raise KeyError(run_id)
+            raise run_not_found(run_id, self.store)
         metrics = self._get_json(self._key(rid, "metrics.json")) or {}
         cout = self._get(self._key(rid, "cout.txt"))
-        return RunRecord.from_document(
+        return document.to_record(
             entry,
             store=self.store,
-            parse_time=_parse_time,
             id=rid,
             config=self._get_json(self._key(rid, "config.json")) or {},
             info=self._get_json(self._key(rid, "info.json")) or {},
-            captured_out=cout.decode("utf-8", errors="replace") if cout is not None else "",
-            metrics=metric_series(metrics, _parse_time),
+            captured_out=cout.decode("utf-8", errors="surrogateescape") if cout is not None else "",
+            metrics=metrics,
         )
 
     def load_artifact(self, run_id: Any, name: str) -> bytes:
         """The bytes of one artifact; ``KeyError`` when there is none."""
         check_artifact_name(name)
-        data = self._get(self._key(str(run_id), name))
+        data = self._get(self._key(str(run_id), document.utf8_text(name)))
         if data is None:
-            raise KeyError((run_id, name))
+            raise run_not_found(run_id, self.store, f"artifact {name!r}")
         return data

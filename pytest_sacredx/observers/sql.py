@@ -39,11 +39,11 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import RunIdExistsError, missing_extra
-from ..serialize import to_jsonable
+from ..errors import RunIdExistsError, missing_extra, run_not_found
+from ..redact import redact_url
+from . import document
 from .base import RunObserver, check_artifact_name, deprecated_create
 from .record import RunRecord
-from .redact import redact_options, redact_url
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -76,7 +76,9 @@ def _bases() -> Any:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(to_jsonable(value), sort_keys=True)
+    """JSON text of a document value; ASCII-escaped, so text that is not UTF-8 (lone surrogates from
+    ``os.fsdecode``) is kept exactly as ``\\udcxx`` escapes in any database."""
+    return json.dumps(document.encode(value), sort_keys=True)
 
 
 def _naive_utc(value: _dt.datetime | None) -> _dt.datetime | None:
@@ -100,7 +102,9 @@ def _numeric(value: Any) -> float | None:
 
 
 def _result_columns(result: Any) -> dict[str, Any]:
-    number = _numeric(result)
+    """Sacred's Float ``result`` column (when the result is a real number) and our ``result_json``;
+    ``result`` is already in the document's form (a NumPy scalar is ``{"py/object": …, "value": x}``)."""
+    number = _numeric(document.decode(result))
     return {
         "result": number if number is not None and math.isfinite(number) else None,
         "result_json": None if result is None else _dumps(result),
@@ -192,10 +196,11 @@ class SqlObserver(RunObserver):
     # -- plumbing ---------------------------------------------------------------------------------
 
     def _text(self, value: str | None) -> str | None:
-        """Text any driver accepts: lone surrogates replaced, and NUL too on PostgreSQL."""
+        """Text any driver accepts: text that is not UTF-8 as ``\\xNN`` escapes
+        (:func:`~pytest_sacredx.observers.document.utf8_text`), and NUL as U+FFFD on PostgreSQL."""
         if not value:
             return value
-        value = value.encode("utf-8", "replace").decode("utf-8")
+        value = document.utf8_text(value)
         if "\x00" in value and self.engine.dialect.name == "postgresql":
             value = value.replace("\x00", "\ufffd")  # TEXT cannot hold NUL bytes
         return value
@@ -251,7 +256,7 @@ class SqlObserver(RunObserver):
         import sqlalchemy as sa
 
         b = _bases()
-        info = to_jsonable(ex_info)
+        info = ex_info
         md5 = hashlib.md5(json.dumps(info, sort_keys=True).encode()).hexdigest()
         if md5 in self._experiment_ids:
             return self._experiment_ids[md5]
@@ -309,7 +314,7 @@ class SqlObserver(RunObserver):
         import sqlalchemy as sa
 
         b = _bases()
-        info = to_jsonable(host_info)
+        info = host_info
         text = json.dumps(info, sort_keys=True)
         md5 = hashlib.md5(text.encode()).hexdigest()
         if md5 in self._host_ids:
@@ -333,36 +338,28 @@ class SqlObserver(RunObserver):
         session.flush()
         return int(host.host_id)
 
-    def _insert_run(
-        self,
-        ex_info: dict[str, Any],
-        command: str,
-        host_info: dict[str, Any],
-        config: dict[str, Any],
-        meta_info: dict[str, Any],
-        _id: Any,
-        status: str,
-        **times: _dt.datetime | None,
-    ) -> Any:
+    def _insert_run(self, doc: dict[str, Any], _id: Any) -> Any:
         import sqlalchemy as sa
         from sqlalchemy import exc as sa_exc
 
         b = _bases()
         self._ensure_tables()
-        meta = to_jsonable(meta_info or {})
-        if isinstance(meta.get("options"), dict):
-            meta["options"] = redact_options(meta["options"])
+        meta = doc["meta"]
+        ex_info, host_info = doc["experiment"], doc["host"]
         priority = _numeric(meta.get("priority"))
         comment = meta.get("comment")
         row: dict[str, Any] = {
-            "command": self._text(_clip(command, 256)),
-            "status": status,
-            "config": _dumps(config),
+            "command": self._text(_clip(doc["command"], 256)),
+            "status": doc["status"],
+            "config": _dumps(doc["config"]),
             "info": "{}",
-            "meta": json.dumps(meta, sort_keys=True),
+            "meta": _dumps(meta),
             "priority": priority if priority is not None else 0.0,
             "comment": None if comment is None else self._text(str(comment)),
-            **{key: _naive_utc(value) for key, value in times.items()},
+            "start_time": _naive_utc(doc.get("start_time")),
+            "queue_time": _naive_utc(document.parse_time(meta.get("queue_time")))
+            if doc["status"] == "QUEUED"
+            else None,
         }
         table = b.Run.__table__
         ids: dict[str, int] = {}
@@ -425,16 +422,10 @@ class SqlObserver(RunObserver):
         _id: Any,
     ) -> Any:
         with self._lock:
-            return self._insert_run(
-                ex_info,
-                command,
-                host_info,
-                config,
-                meta_info,
-                _id,
-                "RUNNING",
-                start_time=start_time,
+            doc = document.started(
+                ex_info, command, host_info, start_time, config, meta_info, native_times=True
             )
+            return self._insert_run(doc, _id)
 
     def queued_event(
         self,
@@ -447,9 +438,10 @@ class SqlObserver(RunObserver):
         _id: Any,
     ) -> Any:
         with self._lock:
-            return self._insert_run(
-                ex_info, command, host_info, config, meta_info, _id, "QUEUED", queue_time=queue_time
+            doc = document.queued(
+                ex_info, command, host_info, queue_time, config, meta_info, native_times=True
             )
+            return self._insert_run(doc, _id)
 
     def _update_run(self, **values: Any) -> None:
         import sqlalchemy as sa
@@ -464,26 +456,32 @@ class SqlObserver(RunObserver):
     def heartbeat_event(
         self, info: dict[str, Any], captured_out: str, beat_time: _dt.datetime, result: Any
     ) -> None:
+        fields = document.heartbeat(info, captured_out, beat_time, result, native_times=True)
         self._update_run(
-            heartbeat=_naive_utc(beat_time),
-            captured_out=self._text(captured_out),
-            info=_dumps(info or {}),
-            **_result_columns(result),
+            heartbeat=_naive_utc(fields["heartbeat"]),
+            captured_out=self._text(fields["captured_out"]),
+            info=_dumps(fields["info"]),
+            **_result_columns(fields["result"]),
         )
 
     def completed_event(self, stop_time: _dt.datetime, result: Any) -> None:
+        fields = document.completed(stop_time, result, native_times=True)
         self._update_run(
-            stop_time=_naive_utc(stop_time), status="COMPLETED", **_result_columns(result)
+            stop_time=_naive_utc(fields["stop_time"]),
+            status=fields["status"],
+            **_result_columns(fields["result"]),
         )
 
     def interrupted_event(self, interrupt_time: _dt.datetime, status: str) -> None:
-        self._update_run(stop_time=_naive_utc(interrupt_time), status=str(status)[:32])
+        fields = document.interrupted(interrupt_time, status, native_times=True)
+        self._update_run(stop_time=_naive_utc(fields["stop_time"]), status=fields["status"][:32])
 
     def failed_event(self, fail_time: _dt.datetime, fail_trace: list[str]) -> None:
+        fields = document.failed(fail_time, fail_trace, native_times=True)
         self._update_run(
-            stop_time=_naive_utc(fail_time),
-            status="FAILED",
-            fail_trace=json.dumps([str(line) for line in fail_trace or []]),
+            stop_time=_naive_utc(fields["stop_time"]),
+            status=fields["status"],
+            fail_trace=_dumps(fields["fail_trace"]),
         )
 
     def resource_event(self, filename: str) -> None:
@@ -531,16 +529,17 @@ class SqlObserver(RunObserver):
             content = fh.read()
         if content_type is None:
             content_type = mimetypes.guess_type(name)[0]
+        stored_name = self._text(name)
 
         def work(session: Session) -> None:
             # Saving an artifact name again replaces it, as FileStorage overwrites the file.
             session.execute(
-                sa.delete(table).where(table.c.run_id == self.run_id, table.c.filename == name)
+                sa.delete(table).where(table.c.run_id == self.run_id, table.c.filename == stored_name)
             )
             session.execute(
                 sa.insert(table).values(
                     run_id=self.run_id,
-                    filename=name,
+                    filename=stored_name,
                     content=content,
                     content_type=content_type,
                     metadata_json=None if metadata is None else _dumps(metadata),
@@ -558,10 +557,10 @@ class SqlObserver(RunObserver):
             if self.run_id is None:
                 return
             rows = []
-            for name, metric in metrics_by_name.items():
-                steps = metric.get("steps", [])
-                values = metric.get("values", [])
-                stamps = metric.get("timestamps", [None] * len(steps))
+            for name, metric in document.metrics_delta(metrics_by_name, native_times=True).items():
+                steps = metric["steps"]
+                values = metric["values"]
+                stamps = metric["timestamps"] or [None] * len(steps)
                 for step, value, stamp in zip(steps, values, stamps, strict=False):
                     number = _numeric(value)
                     rows.append(
@@ -590,7 +589,7 @@ class SqlObserver(RunObserver):
 
         b = _bases()
         if not self._tables_exist():
-            raise KeyError(run_id)
+            raise run_not_found(run_id, self.url)
         with self._sessions() as session:
             run = session.scalars(
                 sa.select(b.Run)
@@ -598,7 +597,7 @@ class SqlObserver(RunObserver):
                 .options(undefer(b.Run.captured_out))
             ).first()
             if run is None:
-                raise KeyError(run_id)
+                raise run_not_found(run_id, self.url)
             data = run.to_json()
             data["metrics"] = self._metrics(session, [run.run_id]).get(run.run_id, {})
             return data
@@ -611,7 +610,7 @@ class SqlObserver(RunObserver):
         """One run by id (``1`` or ``"1"``); ``KeyError`` when there is none."""
         for record in self._records(str(run_id)):
             return record
-        raise KeyError(run_id)
+        raise run_not_found(run_id, self.url)
 
     def load_artifact(self, run_id: Any, name: str) -> bytes:
         """The stored bytes of one artifact; ``KeyError`` when there is none."""
@@ -619,15 +618,15 @@ class SqlObserver(RunObserver):
 
         table = _bases().Artifact.__table__
         if not self._tables_exist():
-            raise KeyError((run_id, name))
+            raise run_not_found(run_id, self.url, f"artifact {name!r}")
         with self.engine.connect() as conn:
             content = conn.scalar(
                 sa.select(table.c.content).where(
-                    table.c.run_id == str(run_id), table.c.filename == name
+                    table.c.run_id == str(run_id), table.c.filename == self._text(name)
                 )
             )
         if content is None:
-            raise KeyError((run_id, name))
+            raise run_not_found(run_id, self.url, f"artifact {name!r}")
         return bytes(content)
 
     def _records(self, run_id: str | None) -> Iterator[RunRecord]:
@@ -675,26 +674,15 @@ class SqlObserver(RunObserver):
 
     def _record(self, run: Any, metrics: dict[str, dict[str, list[Any]]]) -> RunRecord:
         data = run.to_json()
-        return RunRecord(
+        data["meta"] = json.loads(run.meta) if run.meta else {}
+        data["command"] = run.command or ""
+        data["captured_out"] = run.captured_out or ""
+        return document.to_record(
+            data,
+            store=self.url,
             id=str(run.run_id),
-            status=run.status,
-            experiment=data["experiment"],
-            command=run.command or "",
-            config=data["config"] or {},
-            meta=json.loads(run.meta) if run.meta else {},
-            host=data["host"],
-            start_time=run.start_time,
-            stop_time=run.stop_time,
-            heartbeat=run.heartbeat,
-            queue_time=run.queue_time,
-            result=data["result"],
-            fail_trace=data["fail_trace"],
-            info=data["info"] or {},
-            captured_out=run.captured_out or "",
             metrics=metrics,
             artifacts=[a.filename for a in run.artifacts],
-            resources=data["resources"],
-            store=self.url,
         )
 
 
@@ -766,4 +754,4 @@ def _clip(value: Any, size: int) -> str | None:
 
 
 def _md5_of(value: Any) -> str:
-    return hashlib.md5(json.dumps(to_jsonable(value), sort_keys=True).encode()).hexdigest()
+    return hashlib.md5(json.dumps(value, sort_keys=True).encode()).hexdigest()

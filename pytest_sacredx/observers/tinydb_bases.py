@@ -64,7 +64,14 @@ _TINYDATE = "{TinyDate}:"
 
 
 def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    """One log line's JSON: non-ASCII text as it is, but text that is not UTF-8 (lone surrogates from
+    ``os.fsdecode``) as ``\\udcxx`` escapes, so the line encodes and reads back exactly."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(obj, ensure_ascii=True, separators=(",", ":"))
+    return text
 
 
 def apply_patch(

@@ -13,8 +13,9 @@ document shape, with three deliberate differences:
   then. The cost of an event does not depend on how many runs the store holds. (A folder of one file
   per run would also scale, but TinyDB queries over it would mean opening every file; the log keeps
   ``observer.runs`` a real TinyDB table, so ``runs.search(Query()...)`` works as in Sacred.)
-- **Plain JSON values.** Values go through :func:`~pytest_sacredx.serialize.to_jsonable`; times are
-  ``%Y-%m-%dT%H:%M:%S.%f`` strings (Sacred's ``TinyDate`` text without the tag); file entries are
+- **Plain JSON values.** Values take the run document's form (:mod:`~pytest_sacredx.observers.document`:
+  Sacred's jsonpickle JSON for NumPy values and tuples, which Sacred's own TinyDB observer cannot store
+  at all); times are ``%Y-%m-%dT%H:%M:%S.%f`` strings (Sacred's ``TinyDate`` text without the tag); file entries are
   ``[name, id]`` (sources), ``[filename, id]`` (resources) and ``[name, filename, id]`` (artifacts) —
   Sacred's entries without the file handle, which the reader opens on demand.
 - **More kept.** Metrics are stored (``metrics: {name: {steps, values, timestamps}}``; Sacred's TinyDB
@@ -46,32 +47,18 @@ from typing import IO, Any
 from tinydb import Query, TinyDB
 from tinydb.table import Document, Table
 
-from .. import __version__
-from ..errors import ArtifactNameError, RunIdExistsError
-from ..serialize import to_jsonable
+from ..errors import ArtifactNameError, RunIdExistsError, run_not_found
+from . import document
 from .base import RunObserver
-from .record import RunRecord, metric_series
+from .record import RunRecord
 from .tinydb_bases import HashStore, LogStorage, LogTinyDB, apply_patch
 
 __all__ = ["TinyDbObserver", "TinyDbReader", "HashStore", "LogStorage"]
 
-DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
+DATE_FORMAT = document.TIME_FORMAT
 _TABLE = "runs"
-
-
-def _fmt(value: _dt.datetime | None) -> str | None:
-    return None if value is None else value.strftime(DATE_FORMAT)
-
-
-def _parse(value: Any) -> _dt.datetime | None:
-    if isinstance(value, _dt.datetime):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            return _dt.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
+#: the format tag of our documents (Sacred writes ``TinyDbObserver-<sacred version>``)
+FORMAT_VERSION = "TinyDbObserver-0.8.7+sacredx"
 
 
 def _open_db(root: str, read_only: bool = False) -> tuple[TinyDB, HashStore]:
@@ -88,7 +75,7 @@ class TinyDbObserver(RunObserver):
     >>> obs.runs.search(Query().status == "FAILED")  # doctest: +SKIP
     """
 
-    VERSION = f"TinyDbObserver-{__version__}"
+    VERSION = FORMAT_VERSION
 
     @classmethod
     def create(
@@ -197,24 +184,22 @@ class TinyDbObserver(RunObserver):
                 return None
         return self._put_cache[key]
 
-    def _sources(self, ex_info: dict[str, Any]) -> dict[str, Any]:
-        # Runs of one experiment share one ex_info object: convert it once per sweep, not per run.
+    def _sources(self, experiment: dict[str, Any]) -> dict[str, Any]:
+        """The experiment record with each source as ``[name, file id]``; once per record object, since a
+        sweep shares one (run events only ever patch a document's top-level keys)."""
         cached = self._ex_info_cache
-        # (shared between documents: run events only ever patch a document's top-level keys)
-        if cached is not None and cached[0] is ex_info:
+        if cached is not None and cached[0] is experiment:
             return cached[1]
-        converted = self._convert_sources(ex_info)
-        self._ex_info_cache = (ex_info, converted)
+        base_dir = experiment.get("base_dir") or ""
+        converted = {
+            **experiment,
+            "sources": [
+                [src[0], self._put_file(os.path.join(base_dir, src[0]))]
+                for src in experiment.get("sources", [])
+            ],
+        }
+        self._ex_info_cache = (experiment, converted)
         return converted
-
-    def _convert_sources(self, ex_info: dict[str, Any]) -> dict[str, Any]:
-        ex_info = to_jsonable(ex_info)
-        base_dir = ex_info.get("base_dir") or ""
-        ex_info["sources"] = [
-            [src[0], self._put_file(os.path.join(base_dir, src[0]))]
-            for src in ex_info.get("sources", [])
-        ]
-        return ex_info
 
     def _new_run(self, entry: dict[str, Any], _id: Any) -> str:
         self._cout = ""
@@ -226,7 +211,7 @@ class TinyDbObserver(RunObserver):
             entry = {"_id": self.overwrite, **entry}
             found = self.runs.get(Query()["_id"] == self.overwrite)
             if found is None:
-                raise KeyError(f"No run {self.overwrite!r} to overwrite in tinydb:{self.root}")
+                raise run_not_found(self.overwrite, f"tinydb:{self.root}", "the overwrite target")
             self.db_run_id = found.doc_id
             if log is not None:
                 log.put_doc(_TABLE, found.doc_id, entry)
@@ -278,8 +263,8 @@ class TinyDbObserver(RunObserver):
         meta_info: dict[str, Any],
         _id: Any,
     ) -> str:
-        stage = {"queue_time": _fmt(queue_time), "status": "QUEUED"}
-        return self._begin(ex_info, command, host_info, config, meta_info, _id, stage)
+        doc = document.queued(ex_info, command, host_info, queue_time, config, meta_info)
+        return self._begin(doc, _id)
 
     def started_event(
         self,
@@ -291,35 +276,14 @@ class TinyDbObserver(RunObserver):
         meta_info: dict[str, Any],
         _id: Any,
     ) -> str:
-        stage = {"start_time": _fmt(start_time), "status": "RUNNING"}
-        return self._begin(ex_info, command, host_info, config, meta_info, _id, stage)
+        doc = document.started(ex_info, command, host_info, start_time, config, meta_info)
+        return self._begin(doc, _id)
 
-    def _begin(
-        self,
-        ex_info: dict[str, Any],
-        command: str,
-        host_info: dict[str, Any],
-        config: dict[str, Any],
-        meta_info: dict[str, Any],
-        _id: Any,
-        stage: dict[str, Any],
-    ) -> str:
-        entry = {
-            "experiment": self._sources(ex_info),
-            "format": self.VERSION,
-            "command": command,
-            "host": to_jsonable(host_info),
-            **stage,
-            "config": to_jsonable(config),
-            "meta": to_jsonable(meta_info),
-            "resources": [],
-            "artifacts": [],
-            "captured_out": "",
-            "info": {},
-            "heartbeat": None,
-            "metrics": {},
-        }
-        return self._new_run(entry, _id)
+    def _begin(self, doc: dict[str, Any], _id: Any) -> str:
+        doc["experiment"] = self._sources(doc["experiment"])
+        doc["format"] = self.VERSION
+        doc["metrics"] = {}
+        return self._new_run(doc, _id)
 
     def heartbeat_event(
         self, info: dict[str, Any], captured_out: str, beat_time: _dt.datetime, result: Any
@@ -337,13 +301,9 @@ class TinyDbObserver(RunObserver):
     def _beat_patch(
         self, info: dict[str, Any], captured_out: str, beat_time: _dt.datetime, result: Any
     ) -> tuple[dict[str, Any], dict[str, str] | None]:
-        fields = {
-            "info": to_jsonable(info),
-            "heartbeat": _fmt(beat_time),
-            "result": to_jsonable(result),
-        }
+        fields = document.heartbeat(info, captured_out, beat_time, result)
+        captured_out = fields.pop("captured_out")
         cat = None
-        captured_out = captured_out or ""
         if captured_out.startswith(self._cout):  # append only the new output
             if len(captured_out) > len(self._cout):
                 cat = {"captured_out": captured_out[len(self._cout) :]}
@@ -360,19 +320,13 @@ class TinyDbObserver(RunObserver):
             self._patch(set={**pending[0], **fields}, cat=pending[1])
 
     def completed_event(self, stop_time: _dt.datetime, result: Any) -> None:
-        self._finish({"stop_time": _fmt(stop_time), "result": to_jsonable(result), "status": "COMPLETED"})
+        self._finish(document.completed(stop_time, result))
 
     def interrupted_event(self, interrupt_time: _dt.datetime, status: str) -> None:
-        self._finish({"stop_time": _fmt(interrupt_time), "status": status})
+        self._finish(document.interrupted(interrupt_time, status))
 
     def failed_event(self, fail_time: _dt.datetime, fail_trace: list[str]) -> None:
-        self._finish(
-            {
-                "stop_time": _fmt(fail_time),
-                "status": "FAILED",
-                "fail_trace": to_jsonable(fail_trace),
-            }
-        )
+        self._finish(document.failed(fail_time, fail_trace))
 
     def resource_event(self, filename: str) -> None:
         filename = os.path.abspath(os.fspath(filename))
@@ -396,30 +350,17 @@ class TinyDbObserver(RunObserver):
 
     def log_metrics(self, metrics_by_name: dict[str, dict[str, Any]], info: dict[str, Any]) -> None:
         ext: list[tuple[list[str], list[Any]]] = []
-        for name, series in metrics_by_name.items():
-            steps = to_jsonable(list(series.get("steps", ())))
-            values = to_jsonable(list(series.get("values", ())))
-            stamps = [
-                _fmt(t) if isinstance(t, _dt.datetime) else to_jsonable(t)
-                for t in series.get("timestamps", ())
-            ]
-            if steps or values or stamps:
-                key = str(name)
-                ext += [
-                    (["metrics", key, "steps"], steps),
-                    (["metrics", key, "values"], values),
-                    (["metrics", key, "timestamps"], stamps),
-                ]
+        for name, part in document.metrics_delta(metrics_by_name).items():
+            ext += [(["metrics", name, key], part[key]) for key in ("steps", "values", "timestamps")]
         if ext:
             self._patch(ext=ext)
 
 
 def _record(doc: Mapping[str, Any], root: str) -> RunRecord:
-    return RunRecord.from_document(
+    return document.to_record(
         doc,
         store=f"tinydb:{root}",
-        parse_time=_parse,
-        metrics=metric_series(doc.get("metrics") or {}, _parse),
+        metrics=doc.get("metrics") or {},
         artifacts=[a[0] for a in doc.get("artifacts") or []],
     )
 
@@ -459,7 +400,7 @@ class TinyDbReader:
         else:
             doc = self.runs.get(Query()["_id"] == run_id)
         if doc is None:
-            raise KeyError(f"No run {run_id!r} in tinydb:{self.root}")
+            raise run_not_found(run_id, f"tinydb:{self.root}")
         return _record(doc, self.root)
 
     # -- Sacred's reader API --------------------------------------------------------------------------
@@ -509,7 +450,7 @@ class TinyDbReader:
                 {
                     "exp_name": (doc.get("experiment") or {}).get("name"),
                     "exp_id": doc.get("_id"),
-                    "date": _parse(doc.get("start_time") or doc.get("queue_time")),
+                    "date": document.parse_time(doc.get("start_time") or doc.get("queue_time")),
                     "sources": {
                         s[0]: self._open(s[1])
                         for s in (doc.get("experiment") or {}).get("sources", [])
@@ -529,7 +470,7 @@ class TinyDbReader:
     @staticmethod
     def _report(doc: Mapping[str, Any]) -> str:
         experiment = doc.get("experiment") or {}
-        start, stop = _parse(doc.get("start_time")), _parse(doc.get("stop_time"))
+        start, stop = document.parse_time(doc.get("start_time")), document.parse_time(doc.get("stop_time"))
         duration = str(stop - start).split(".")[0] if start and stop else "-"
 
         def flat(value: Any, prefix: str = "") -> list[str]:

@@ -38,10 +38,10 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode
 
 from ..errors import MissingExtraError, ObserverURIError, SacredxError, did_you_mean, missing_extra
+from ..redact import redact_url
 from .base import RunObserver
-from .redact import redact_url
 
-__all__ = ["from_uri", "parse_observer_uris", "KNOWN_SCHEMES"]
+__all__ = ["from_uri", "from_flag", "parse_observer_uris", "KNOWN_SCHEMES", "OBSERVER_FLAGS"]
 
 #: the schemes ``from_uri`` understands, in the order the error message lists them
 KNOWN_SCHEMES = (
@@ -109,6 +109,49 @@ def from_uri(uri: str) -> RunObserver | None:
         f"Unknown observer URI scheme {scheme!r} in {shown!r}; known: {_FORMS}."
         + did_you_mean(scheme_l, KNOWN_SCHEMES)
     )
+
+
+#: the command-line flags that add an observer, and the URI scheme their value is read as
+OBSERVER_FLAGS = {
+    "--file_storage": "file",
+    "--tiny_db": "tinydb",
+    "--sql": "sql",
+    "--mongo_db": "mongo",
+    "--s3": "s3",
+    "--observer": "uri",
+}
+
+
+def from_flag(flag: str, value: Any) -> list[RunObserver]:
+    """The observers an experiment script's observer flag adds (``-F DIR``, ``-t DIR``, ``-s URL``,
+    ``-m SPEC``, ``--s3 s3://…``, ``-O URI`` — the last one repeatable).
+
+    >>> from_flag("--observer", ["memory:", "none"])
+    [MemoryObserver(runs=0)]
+    """
+    kind = OBSERVER_FLAGS.get(flag)
+    if kind is None:
+        raise ObserverURIError(f"{flag} adds no observer; observer flags: {', '.join(OBSERVER_FLAGS)}.")
+    if kind == "uri":
+        values = value if isinstance(value, (list, tuple)) else [value]
+        return [o for o in (from_uri(str(v)) for v in values) if o is not None]
+    text = str(value)
+    if kind == "file":
+        return [_build("file_storage", "FileStorageObserver", redact_url(text), text)]
+    if kind == "tinydb":
+        return [_build("tinydb_hashfs", "TinyDbObserver", redact_url(text), text)]
+    if kind == "sql":
+        return [_build("sql", "SqlObserver", redact_url(text), text)]
+    if kind == "mongo":
+        from .mongo_url import parse_mongo_db_arg
+
+        return [_build("mongo", "MongoObserver", redact_url(text), **parse_mongo_db_arg(text))]
+    if not text.startswith("s3://"):
+        from ..errors import CommandLineError
+
+        raise CommandLineError(f"Invalid --s3 value {redact_url(text)!r}: use s3://bucket/prefix.")
+    observer = from_uri(text)
+    return [] if observer is None else [observer]
 
 
 def parse_observer_uris(values: Iterable[str]) -> list[RunObserver]:
@@ -200,9 +243,9 @@ def _plain_path(path: str, shown: str, scheme: str) -> str:
 def _mongo(text: str, shown: str) -> RunObserver:
     body, params, queue = _split_query(text, shown)
     url = body + ("?" + urlencode(params) if params else "")
-    from .mongo import _db_from_url
+    from .mongo_url import db_from_url
 
-    db_name = unquote(_db_from_url(url) or "") or "sacred"
+    db_name = unquote(db_from_url(url) or "") or "sacred"
     if any(c in db_name for c in '/\\. "$\x00') or len(db_name) > 63:
         raise ObserverURIError(
             f"Observer URI {shown!r} names an invalid MongoDB database {db_name!r} "

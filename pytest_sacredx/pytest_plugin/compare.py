@@ -266,7 +266,7 @@ def _change(old: float, new: float) -> str:
 
 @pytest.hookimpl(trylast=True)  # after the runs table
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    from .report import ROWS, _summary_mode
+    from .report import ROWS, summary_mode
 
     ref = config.stash.get(_REF, None)
     if not (config.getoption("sacredx_compare") or config.getini("sacredx_compare")):
@@ -274,7 +274,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if ref is None:
         terminalreporter.write_line("sacredx compare: no earlier sweep in the store; nothing compared")
         return
-    mode = _summary_mode(config)
+    mode = summary_mode(config)
     found: list[CaseResult] = config.stash[ROWS] if ROWS in config.stash else []
     rows = sorted(found, key=lambda r: r.case_id)
     table: list[list[str]] = []

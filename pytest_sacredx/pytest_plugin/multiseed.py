@@ -128,9 +128,9 @@ def summarize(values: list[float]) -> tuple[int, float, float, float, float]:
 
 @pytest.hookimpl(trylast=True)  # after the runs table
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    from .report import ROWS, _summary_mode
+    from .report import ROWS, summary_mode
 
-    if not config.stash.get(_SEEDS, 0) or _summary_mode(config) == "no":
+    if not config.stash.get(_SEEDS, 0) or summary_mode(config) == "no":
         return
     groups = group_rows(config.stash[ROWS] if ROWS in config.stash else [])
     if not groups:

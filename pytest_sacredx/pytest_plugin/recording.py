@@ -192,7 +192,7 @@ def _display_name(config: pytest.Config, uri: str) -> str:
     """A store URI as the summary prints it: password hidden, paths under the rootdir relative (so
     ``sacredx show ID --store NAME`` run from the rootdir finds it)."""
     try:
-        from ..observers.redact import redact_url
+        from ..redact import redact_url
     except ImportError:  # pragma: no cover
         return uri
     root = str(config.rootpath) + os.sep
@@ -332,7 +332,7 @@ def _watch_stores(
 ) -> list[str]:
     """Note session stores that failed during this run (once per store: later runs skip a store that
     will not take them), and return one line per store that did not record this run in full."""
-    from .stores import _folder_of, is_lasting, problem_with_folder
+    from .stores import folder_of, is_lasting, problem_with_folder
 
     watch = config.stash.get(_WATCH, {})
     failed = [o for o in session if o in run._failed_observers]
@@ -346,7 +346,7 @@ def _watch_stores(
         state.missed += 1
         if state.stopped:
             continue
-        folder = _folder_of(observer)
+        folder = folder_of(observer)
         reason = problem_with_folder(folder) if folder is not None else None
         cause = start_error.__cause__ if start_error is not None else None
         if reason is None and cause is not None and is_lasting(cause):

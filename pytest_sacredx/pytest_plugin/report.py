@@ -94,7 +94,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-def _summary_mode(config: pytest.Config) -> str:
+def summary_mode(config: pytest.Config) -> str:
     return config.getoption("sacredx_summary") or config.getini("sacredx_summary") or "short"
 
 
@@ -106,7 +106,7 @@ def _fmt(value: Any, width: int) -> str:
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     collected: list[CaseResult] = config.stash.get(ROWS, [])
     rows = sorted(collected, key=lambda r: r.case_id)  # xdist reports in any order
-    mode = _summary_mode(config)
+    mode = summary_mode(config)
     if not rows or mode == "no":
         return
     full = mode == "full"

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from ..run.seeding import derive_seed, random_seed
-from .keys import CASE_ID, SESSION_SEED
+from .keys import CASE_ID, EXPERIMENT, SESSION_SEED
 
 __all__ = ["session_seed", "case_seed", "case_key"]
 
@@ -142,9 +142,8 @@ class RNGState:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
-    from .collect import ExperimentItem
-
-    if not isinstance(item, ExperimentItem) and "exp_run" not in getattr(item, "fixturenames", ()):
+    # an experiment case, or a test using the exp_run fixture: the stash says so
+    if EXPERIMENT not in item.stash and "exp_run" not in getattr(item, "fixturenames", ()):
         return (yield)
     state = RNGState()
     try:

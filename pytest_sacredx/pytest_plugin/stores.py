@@ -75,11 +75,11 @@ def problem_with_folder(path: str) -> str | None:
     return None
 
 
-def _folder_of(observer: Any) -> str | None:
+def folder_of(observer: Any) -> str | None:
     """The local folder a store writes to, when it is one."""
     inner = getattr(observer, "_covered_observer", None)  # QueueObserver
     if inner is not None:
-        return _folder_of(inner)
+        return folder_of(inner)
     from ..observers.file_storage import FileStorageObserver
     from ..observers.tinydb_hashfs import TinyDbObserver
 
@@ -100,7 +100,7 @@ def check_store(uri: str, observer: Any) -> StoreProblem | None:
         except OSError as e:
             return StoreProblem(uri, str(e))
         return None
-    folder = _folder_of(observer)
+    folder = folder_of(observer)
     if folder is None:
         return None
     reason = problem_with_folder(folder)
@@ -124,7 +124,7 @@ def store_uri(observer: Any) -> str:
     if inner is not None:
         return store_uri(inner)
     name = type(observer).__name__
-    folder = _folder_of(observer)
+    folder = folder_of(observer)
     if folder is not None:
         return f"{'file' if name == 'FileStorageObserver' else 'tinydb'}:{folder}"
     if name == "MemoryObserver":

@@ -21,9 +21,9 @@ import random
 import time
 from typing import TYPE_CHECKING, Any
 
-from .context import _CURRENT, only_active_run
+from .context import CURRENT_RUN, only_active_run
 from .seeding import SEED_MAX, create_rnd, random_seed
-from .signature import _MISSING, Signature
+from .signature import MISSING, Signature
 
 if TYPE_CHECKING:
     from ..ingredient import Ingredient
@@ -57,16 +57,16 @@ class CapturedFunction:
     # Sacred exposes these as attributes of the function; here they are views of the active run.
     @property
     def run(self) -> Run | None:
-        return _CURRENT.get()
+        return CURRENT_RUN.get()
 
     @property
     def config(self) -> dict[str, Any]:
-        run = _CURRENT.get()
+        run = CURRENT_RUN.get()
         return run._captured_state(self).config if run is not None else {}
 
     @property
     def logger(self) -> logging.Logger:
-        run = _CURRENT.get()
+        run = CURRENT_RUN.get()
         if run is not None:
             return run._captured_state(self).logger
         return logging.getLogger("sacredx").getChild(self.__name__)
@@ -77,15 +77,15 @@ class CapturedFunction:
         return functools.partial(self, instance)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        run = _CURRENT.get() or only_active_run()
+        run = CURRENT_RUN.get() or only_active_run()
         state = run._captured_state(self) if run is not None else None
         config = state.config if state is not None else _EMPTY
         if self._specials:
             specials = self._special_values(run, state, kwargs)
 
             def lookup(name: str, missing: Any) -> Any:
-                value = specials.get(name, _MISSING)
-                return config.get(name, missing) if value is _MISSING else value
+                value = specials.get(name, MISSING)
+                return config.get(name, missing) if value is MISSING else value
 
         else:
             lookup = config.get  # type: ignore[assignment]
@@ -110,8 +110,8 @@ class CapturedFunction:
             values["_log"] = self.logger
         if "_seed" in wanted or "_rnd" in wanted:
             # One draw per call, shared by _seed and _rnd when a function declares both.
-            seed = kwargs.get("_seed", _MISSING)
-            if seed is _MISSING:
+            seed = kwargs.get("_seed", MISSING)
+            if seed is MISSING:
                 seed = state.next_seed() if state is not None else random_seed()
             if "_seed" in wanted:
                 values["_seed"] = seed

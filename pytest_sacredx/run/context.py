@@ -17,18 +17,18 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .run import Run
 
-__all__ = ["current_run", "only_active_run"]
+__all__ = ["CURRENT_RUN", "ACTIVE_RUNS", "current_run", "only_active_run"]
 
-_CURRENT: contextvars.ContextVar[Run | None] = contextvars.ContextVar("sacredx_run", default=None)
+CURRENT_RUN: contextvars.ContextVar[Run | None] = contextvars.ContextVar("sacredx_run", default=None)
 
 
 def current_run() -> Run | None:
     """The run whose code is executing in this context, if any."""
-    return _CURRENT.get()
+    return CURRENT_RUN.get()
 
 
 #: runs executing right now in this process, for threads started without the run's context
-_ACTIVE: list[Run] = []
+ACTIVE_RUNS: list[Run] = []
 
 
 def only_active_run() -> Run | None:
@@ -38,5 +38,5 @@ def only_active_run() -> Run | None:
     captured functions still see the run there, so we fall back to it — but only when it is
     unambiguous, never guessing between concurrent runs.
     """
-    active = _ACTIVE
+    active = ACTIVE_RUNS
     return active[0] if len(active) == 1 else None

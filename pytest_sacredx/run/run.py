@@ -27,9 +27,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ..artifacts import check_artifact_name
 from ..errors import ObserverError, SacredInterrupt
-from ..observers.base import check_artifact_name, td_format
-from .context import _ACTIVE, _CURRENT
+from ..logs import td_format
+from .context import ACTIVE_RUNS, CURRENT_RUN
 from .metrics import MetricsLogger
 from .seeding import set_global_seed
 from .tracebacks import format_filtered_exception
@@ -116,6 +117,9 @@ class Run:
         self._finish_callbacks: list[Callable[[Run, str], None]] = []
         #: -l/--loglevel, applied to our loggers while the run executes
         self.log_level: str | int | None = None
+        #: ``f(flag, value) -> [observer, ...]`` for the observer flags (``-F``, ``-m``…); the
+        #: Experiment sets it (the run layer builds no stores itself)
+        self.observer_factory: Callable[[str, Any], list[Any]] | None = None
 
     # ------------------------------------------------------------------ user API
     def open_resource(self, filename: str, mode: str = "r") -> Any:
@@ -181,8 +185,8 @@ class Run:
             self._emit_queued()
             self._join_observers()  # a QueueObserver started a worker for this run; let it finish
             return None
-        token = _CURRENT.set(self)
-        _ACTIVE.append(self)
+        token = CURRENT_RUN.set(self)
+        ACTIVE_RUNS.append(self)
         restore_sigterm = _install_sigterm_handler()
         try:
             try:
@@ -220,8 +224,8 @@ class Run:
                 raise
         finally:
             restore_sigterm()
-            _CURRENT.reset(token)
-            _ACTIVE.remove(self)
+            CURRENT_RUN.reset(token)
+            ACTIVE_RUNS.remove(self)
             self._join_observers()
         return self.result
 

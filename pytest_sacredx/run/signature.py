@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import MissingConfigError, SignatureError
 
-__all__ = ["Signature", "SPECIAL_NAMES"]
+__all__ = ["Signature", "SPECIAL_NAMES", "MISSING"]
 
 SPECIAL_NAMES = ("_config", "_run", "_log", "_seed", "_rnd")
 
@@ -63,7 +63,7 @@ class Signature:
         kwargs: dict[str, Any],
         lookup: Callable[[str, Any], Any],
     ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """Fill free parameters with ``lookup(name, _MISSING)`` (config values beat defaults)."""
+        """Fill free parameters with ``lookup(name, MISSING)`` (config values beat defaults)."""
         nargs = len(args)
         if nargs > len(self.positional) and self.vararg_name is None:
             raise SignatureError(
@@ -78,8 +78,8 @@ class Signature:
         for name in self.arguments[min(nargs, len(self.positional)):]:
             if name in kwargs:
                 continue
-            value = lookup(name, _MISSING)
-            if value is not _MISSING:
+            value = lookup(name, MISSING)
+            if value is not MISSING:
                 kwargs[name] = value
             elif name not in self.defaults:
                 (missing := missing or []).append(name)
@@ -110,4 +110,4 @@ class _Missing:
         return "<missing>"
 
 
-_MISSING: Any = _Missing()
+MISSING: Any = _Missing()
