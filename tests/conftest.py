@@ -1,4 +1,24 @@
 """Shared fixtures. pytester drives the plugin; service_fixtures gives the URLs of the real servers
-that .ci/services.sh starts (PostgreSQL, moto's S3, the MongoDB wire server)."""
+that .ci/services.sh starts (PostgreSQL, moto's S3, the MongoDB wire server).
+
+Hypothesis runs under the suite's own profile, ``sacredx``, on every machine: the suite runs on busy
+2-core machines, where wall-clock limits measure the neighbours, not the code. So no per-example
+deadline and no ``too_slow`` health check; the search itself stays random (each failure prints the
+seed and a blob that replays it). Tests whose claim is about behaviour rather than search pin their
+examples with ``@settings(derandomize=True)``. ``--hypothesis-profile=default`` (or
+``HYPOTHESIS_PROFILE=default``) gives hypothesis' own defaults back.
+"""
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "sacredx",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "sacredx"))
 
 pytest_plugins = ["pytester", "service_fixtures"]
