@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import linecache
+import sys
 from typing import Any
 
 import pytest
@@ -40,11 +42,24 @@ MODES = ["serial", "xdist"]
 
 
 def run_pytest(pytester: pytest.Pytester, mode: str, *args: str) -> pytest.RunResult:
-    """Run pytest on the pytester dir: in-process serially, in a subprocess with ``-n 2``."""
+    """Run pytest on the pytester dir: ``serial`` in this process (``runpytest_inprocess``: no
+    interpreter start-up, no re-import of the plugin), ``xdist`` in a subprocess with ``-n 2`` — a
+    controller and two worker processes, which is what that mode proves. ``subprocess`` runs the
+    serial session in a fresh interpreter, for the tests where isolation is the point."""
     base = ["-p", "no:randomly", "-p", "no:benchmark"]
     if mode == "xdist":
         return pytester.runpytest_subprocess(*base, "-n", "2", *args)
-    return pytester.runpytest_subprocess(*base, "-p", "no:xdist", *args)
+    if mode == "subprocess":
+        return pytester.runpytest_subprocess(*base, "-p", "no:xdist", *args)
+    # No bytecode from in-process runs: a test that rewrites a module within the same second, to the
+    # same size, would otherwise import the stale .pyc of the first version. And no stale source
+    # lines: config scopes read their source through linecache, which this process keeps.
+    linecache.checkcache()
+    dont_write, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:
+        return pytester.runpytest_inprocess(*base, "-p", "no:xdist", *args)
+    finally:
+        sys.dont_write_bytecode = dont_write
 
 
 def stored_runs(pytester: pytest.Pytester, store: str = ".sacredx") -> list[Any]:

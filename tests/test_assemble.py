@@ -1,6 +1,6 @@
 """Config assembly (``run/assemble.py``): evaluation order, precedence, hooks, seeds and the checks.
 
-The order under test (SACRED.md §3.1): updates are fixed → named configs in the order given, each
+The order under test (Sacred's): updates are fixed → named configs in the order given, each
 fixed for what follows but under the explicit updates → config scopes/dicts, sub-ingredients first →
 config hooks → seed → checks for added keys and type changes.
 """

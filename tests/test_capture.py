@@ -377,7 +377,7 @@ def test_fd_mode_does_not_hang_on_children_that_outlive_the_run(tmp_path: Path) 
         start = time.monotonic()
         with OutputCapture("fd") as capture:
             child = subprocess.Popen(["sh", "-c", "echo child started; sleep 2; echo child late"])
-            pool = multiprocessing.get_context("fork").Pool(2)  # Sacred issue #718 deadlocked here
+            pool = multiprocessing.get_context("fork").Pool(2)  # Sacred's capture deadlocked here
             pool.map(shout, ["from a worker", "from another worker"])
             time.sleep(0.3)
             print("run done")

@@ -41,7 +41,7 @@ def test_parse_value(text, expected):
 
 @pytest.mark.parametrize("text", ["123_456", "1_000.5", "[1_0, 2]", "0x_ff"])
 def test_underscored_numbers_stay_strings(text):
-    # Sacred bug #862: 123_456 became the int 123456; ids like that must stay text.
+    # Sacred turned 123_456 into the int 123456; ids like that must stay text.
     assert parse_value(text) == text
 
 

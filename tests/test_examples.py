@@ -6,7 +6,7 @@ match the lines shown below it. ``...`` in a shown line matches anything (a rand
 commands) and ``<BLANKLINE>`` stands for an empty line, as in doctests. A shown output whose last line
 starts with ``Error:`` must exit with status 2, every other one with 0.
 
-The bad-input cases below check what the issue demands of every mistake on the command line: exit
+The bad-input cases below check what the README promises of every mistake on the command line: exit
 status 2, exactly one ``Error: …`` line on stderr that names the mistake (log lines of a run that had
 started may precede it), nothing on stdout, and never a traceback.
 

@@ -1,4 +1,4 @@
-"""What importing the package costs, and the import paths Sacred users have (SACRED.md §0/§1)."""
+"""What importing the package costs, and the import paths Sacred users have (README, "From Sacred")."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Server: ``SACREDX_MONGO_URL`` (a real MongoDB) wins over ``SACREDX_MONGO_WIRE_UR
 server that ``.ci/services.sh`` starts). Test ids carry the server kind (``[nx-27017]``/``[mongodb]``) and
 the terminal summary names the server. Without a reachable server the service tests skip, or fail when
 ``SACREDX_SERVICES_REQUIRED=1``. Exact stored types (BSON dates, ints) are checked with mongomock too,
-because the wire server has known type gaps (shared/SERVICES.md).
+because the wire server has known type gaps (README, "Tests and servers").
 
 The outage tests kill a server, so they start their own nx-27017 (free port, on-disk database file) and
 need only the ``nx-27017`` executable; they run against it whatever the environment names.

@@ -1,6 +1,6 @@
 """A database server that goes away in the middle of a run: PostgreSQL (SqlObserver) and S3 (S3Observer).
 
-Issue 4, "Faults, proven by tests": with ``QueueObserver`` every event arrives, in order; without it the
+With ``QueueObserver`` every event arrives, in order; without it the
 run finishes, the failure is reported as a warning, and the result is kept (in the run's return value and
 in the other observer). MongoDB's version of these tests is in test_mongo_observer.py.
 

@@ -114,7 +114,7 @@ def test_without_a_seed_runs_differ() -> None:
 
 
 def test_adding_a_captured_function_does_not_change_anothers_draws() -> None:
-    """Sacred hands out seeds in registration order (issue #753); ours derive from the name."""
+    """Sacred hands out seeds in registration order; ours derive from the name."""
     plain = draws_experiment().run(config_updates={"seed": 7}, options=QUIET).result
     extended = draws_experiment(extra_function_first=True).run(config_updates={"seed": 7}, options=QUIET).result
     assert extended["draws"] == plain["draws"]
@@ -129,7 +129,7 @@ def test_a_functions_seed_derives_from_the_run_seed_and_its_qualified_name() -> 
 
 
 def test_randomness_in_config_scopes_is_reproducible() -> None:
-    """Sacred seeds the global RNGs only after the config is built (issue #455)."""
+    """Sacred seeds the global RNGs only after the config is built."""
     ex = new_experiment()
 
     @ex.config
