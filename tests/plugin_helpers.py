@@ -41,12 +41,17 @@ def main(gamma, C, optimizer, _run, _seed):
 MODES = ["serial", "xdist"]
 
 
-def run_pytest(pytester: pytest.Pytester, mode: str, *args: str) -> pytest.RunResult:
+#: what the scenarios' projects opt in to: their experiment files are named exp_<name>.py
+OPT_IN = ["-o", "sacredx_files=exp_*.py"]
+
+
+def run_pytest(pytester: pytest.Pytester, mode: str, *args: str, opt_in: bool = True) -> pytest.RunResult:
     """Run pytest on the pytester dir: ``serial`` in this process (``runpytest_inprocess``: no
     interpreter start-up, no re-import of the plugin), ``xdist`` in a subprocess with ``-n 2`` — a
     controller and two worker processes, which is what that mode proves. ``subprocess`` runs the
-    serial session in a fresh interpreter, for the tests where isolation is the point."""
-    base = ["-p", "no:randomly", "-p", "no:benchmark"]
+    serial session in a fresh interpreter, for the tests where isolation is the point. The project
+    collects its ``exp_*.py`` files (``OPT_IN``) unless ``opt_in=False``."""
+    base = ["-p", "no:randomly", "-p", "no:benchmark", *(OPT_IN if opt_in else ())]
     if mode == "xdist":
         return pytester.runpytest_subprocess(*base, "-n", "2", *args)
     if mode == "subprocess":

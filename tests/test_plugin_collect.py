@@ -314,3 +314,66 @@ def test_cache_plugin_reruns_select_and_order_cases_as_ordinary_tests(pytester: 
         again = run_pytest(pytester, mode, *sweep, "exp_toy.py", "--sw", "-v")
         again.stdout.fnmatch_lines(["stepwise: skipping 1 already passed items*"])
         assert _ran(again)[0] == "exp_toy.py::toy[C=13]"
+# ---------------------------------------------------------------- opt-in: a project without experiments
+SIDE_EFFECT = '''
+"""A helper module whose name matches exp_*.py: importing it has a side effect."""
+import pathlib
+pathlib.Path("exp_utils_was_imported").write_text("yes")
+'''
+
+
+def ours(result: pytest.RunResult) -> list[str]:
+    """The lines the plugin prints: the header line and the summary (not pytest's plugin list)."""
+    return [line for line in result.outlines if line.startswith("sacredx") or "experiment runs" in line]
+
+
+def test_a_project_without_experiments_is_left_alone(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(exp_utils=SIDE_EFFECT, test_plain="def test_plain():\n    assert True\n")
+    result = run_pytest(pytester, mode, "-v", opt_in=False)
+    result.assert_outcomes(passed=1)
+    assert not (pytester.path / "exp_utils_was_imported").exists()  # never imported
+    assert ours(result) == []  # no header line, no summary
+    assert not (pytester.path / ".sacredx").exists()  # no store
+    assert not list(pytester.path.glob(".pytest_cache/v/sacredx*"))  # no remembered seed
+
+
+def test_experiments_are_collected_where_the_project_says(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(exp_toy=TOY, exp_utils=SIDE_EFFECT)
+    pytester.makepyfile(
+        test_inline="""
+        from pytest_sacredx import Experiment
+
+        inline = Experiment("inline")
+
+        @inline.main
+        def main():
+            return 1
+        """
+    )
+
+    def collected(*args: str) -> list[str]:
+        result = run_pytest(pytester, "serial", "--collect-only", "-q", *args, opt_in=False)
+        return sorted(line for line in result.outlines if "::" in line)
+
+    # test modules are collected anyway, and so are the experiments they define
+    assert collected() == ["test_inline.py::inline"]
+    # a file named on the command line
+    assert collected("exp_toy.py") == ["exp_toy.py::toy"]
+    # or the ini patterns
+    pytester.makeini("[pytest]\nsacredx_files = exp_t*.py\n")
+    assert collected() == ["exp_toy.py::toy", "test_inline.py::inline"]
+    assert not (pytester.path / "exp_utils_was_imported").exists()
+
+
+def test_header_only_with_experiments_or_an_exp_option(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(exp_toy=TOY, test_plain="def test_plain():\n    assert True\n")
+    # experiments collected: the line comes after collection (xdist: with the summary)
+    result = run_pytest(pytester, mode, "exp_toy.py", opt_in=False)
+    result.assert_outcomes(passed=1)
+    assert len([line for line in result.outlines if line.startswith("sacredx: --exp-seed=")]) == 1
+    # none collected, no option: nothing of ours
+    result = run_pytest(pytester, mode, "test_plain.py", opt_in=False)
+    assert ours(result) == []
+    # an --exp-* option asks for us: the header says what the session would do
+    result = run_pytest(pytester, mode, "test_plain.py", "--exp-seed=5", opt_in=False)
+    result.stdout.fnmatch_lines(["sacredx: --exp-seed=5 (sweep *, recording to tinydb:.sacredx)"])

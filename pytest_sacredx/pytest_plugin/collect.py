@@ -1,9 +1,11 @@
 """Experiments become items, config variants become cases.
 
-- Every module pytest collects (test modules, files named on the command line, and files matching the
-  ini patterns ``sacredx_files``, default ``exp_*.py *_exp.py``) is searched for module-level
-  ``Experiment`` objects defined in that module; each gives one item per variant, named
-  ``<experiment>[<variant id>]``, e.g. ``examples/iris_svm.py::iris_rbf_svm[C=1-gamma=0.1]``.
+- Collection is opt-in: installing the plugin changes nothing in a project without experiments.
+  Experiments are collected from the modules pytest collects anyway (test modules, and files named on
+  the command line: ``pytest exp_train.py``), and from files matching the ini patterns
+  ``sacredx_files`` (none by default; e.g. ``sacredx_files = exp_*.py *_exp.py``) — no other file is
+  imported. Each module-level ``Experiment`` defined in such a module gives one item per variant,
+  named ``<experiment>[<variant id>]``, e.g. ``examples/iris_svm.py::iris_rbf_svm[C=1-gamma=0.1]``.
   An item passes when its run COMPLETED. Importing the module never triggers ``@ex.automain``.
 - Ordinary tests join sweeps with ``@pytest.mark.experiment(ex, gamma=[0.1, 0.7])`` and the ``exp_run``
   fixture, which runs ``ex`` with the case's variant and seed, records it, and returns the ``Run``.
@@ -30,7 +32,7 @@ import pytest
 from ..config.paths import iter_prefixes, iterate_flattened
 from ..errors import SacredxError, UpdateSyntaxError, did_you_mean
 from ..experiment import Experiment
-from .keys import CASE_ID, EXPERIMENT, SEED_COUNT, VARIANT
+from .keys import ACTIVE, CASE_ID, EXPERIMENT, SEED_COUNT, VARIANT
 from .sweep import (
     Axis,
     Variant,
@@ -66,8 +68,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="NAMES",
         help="Named configs as variants: fast,accurate (one case each) or fast+big (applied together).",
     )
-    parser.addini("sacredx_files", "Glob patterns of experiment files to collect.", type="args",
-                  default=["exp_*.py", "*_exp.py"])
+    parser.addini("sacredx_files", "Glob patterns of experiment files to collect besides test modules "
+                  "(none by default), e.g. exp_*.py *_exp.py.", type="args", default=[])
     parser.addini("sacredx_config", "Default sweeps, one KEY=VALUES per line (the command line overrides "
                   "them key by key).", type="linelist", default=[])
     parser.addini("sacredx_named_config", "Default named-config variants, one per line.", type="linelist",
@@ -244,12 +246,13 @@ def pytest_collect_file(file_path: Any, parent: pytest.Collector) -> pytest.Modu
     if file_path.suffix != ".py":
         return None
     config = parent.config
-    if parent.session.isinitpath(file_path):
-        return None  # pytest's python plugin collects files named on the command line
+    patterns = config.getini("sacredx_files")
+    if not patterns or parent.session.isinitpath(file_path):
+        return None  # opt-in; and pytest's python plugin collects files named on the command line
     name = file_path.name
     if any(fnmatch.fnmatch(name, p) for p in config.getini("python_files")):
         return None
-    if any(fnmatch.fnmatch(name, p) for p in config.getini("sacredx_files")):
+    if any(fnmatch.fnmatch(name, p) for p in patterns):
         return pytest.Module.from_parent(parent, path=file_path)
     return None
 
@@ -335,6 +338,8 @@ def pytest_sacredx_variants(config: pytest.Config, experiment: Experiment) -> li
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    if any(EXPERIMENT in item.stash or "exp_run" in getattr(item, "fixturenames", ()) for item in items):
+        config.stash[ACTIVE] = True
     try:
         config.stash[PLAN].check_unused()
     except pytest.UsageError as e:

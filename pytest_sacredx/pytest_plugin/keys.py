@@ -22,6 +22,7 @@ __all__ = [
     "VARIANT",
     "EXPERIMENT",
     "CASE_RUNS",
+    "ACTIVE",
     "SCRATCH_RUNS",
     "LAST_SCRATCH",
     "SEED_COUNT",
@@ -39,6 +40,9 @@ OBSERVERS = pytest.StashKey[list[Any]]()
 #: the case's variant and experiment (experiment items, and tests marked ``@pytest.mark.experiment``)
 VARIANT = pytest.StashKey["Variant"]()
 EXPERIMENT = pytest.StashKey["Experiment"]()
+#: True once this session has experiment cases: collected here, or reported by xdist workers. Until
+#: then the plugin stays out of the way (no header line, no remembered seed).
+ACTIVE = pytest.StashKey[bool]()
 #: the recorded runs of this case, in order (a test may call ``exp_run`` more than once)
 CASE_RUNS = pytest.StashKey[list["CaseRun"]]()
 #: True while the runs of this item are scratch runs: not recorded, no summary row (hypothesis examples)

@@ -1,7 +1,10 @@
 """What the user sees: the header line, failure sections, the "experiment runs" table, JUnit properties.
 
 - Header: ``sacredx: --exp-seed=N (sweep 1a2b…, recording to tinydb:.sacredx)`` — the one number that
-  reproduces every case.
+  reproduces every case. Only in sessions that have experiments: at the start when an ``--exp-*``
+  option was given, else after collection once experiment cases were collected (under xdist, where
+  the controller collects nothing, with the summary once the workers reported cases). A project
+  without experiments sees no line of ours.
 - A failed case shows the changed config entries, the case seed, the exact commands that reproduce this
   one case — the pytest form, and the script form only when running the file as a script runs this
   experiment (``@ex.automain``, or ``ex.run_commandline()`` under ``if __name__ == "__main__":``) — and
@@ -32,9 +35,9 @@ import pytest
 
 from ..errors import SacredxError
 from ..run.tracebacks import format_filtered_exception
-from .keys import CASE_RESULT, SESSION_SEED, SWEEP_ID, CaseResult
+from .keys import ACTIVE, CASE_RESULT, SESSION_SEED, SWEEP_ID, CaseResult
 
-__all__ = ["format_case_failure"]
+__all__ = ["format_case_failure", "options_given"]
 
 ROWS = pytest.StashKey[list[CaseResult]]()
 _CASE_PROP = "sacredx_case"
@@ -64,15 +67,36 @@ class _RowCollector:
         for name, value in report.user_properties:
             if name == _CASE_PROP:
                 self.config.stash[ROWS].append(CaseResult.from_json(json.loads(str(value))))
+                self.config.stash[ACTIVE] = True
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+_HEADER_SHOWN = pytest.StashKey[bool]()
+
+
+def options_given(config: pytest.Config) -> bool:
+    """Whether any ``--exp-*`` option was given (every one stores into ``sacredx_*``, default falsy)."""
+    return any(value for name, value in vars(config.option).items() if name.startswith("sacredx_"))
+
+
+def _header_line(config: pytest.Config) -> str:
     from .recording import store_names
 
+    config.stash[_HEADER_SHOWN] = True
     return (
         f"sacredx: --exp-seed={config.stash[SESSION_SEED]} "
         f"(sweep {config.stash[SWEEP_ID]}, recording to {store_names(config)})"
     )
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    return _header_line(config) if options_given(config) else None
+
+
+def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]) -> str | None:
+    """The header line after "collected N items", when experiments were collected (serial runs)."""
+    if config.stash.get(_HEADER_SHOWN, False) or not config.stash.get(ACTIVE, False):
+        return None
+    return _header_line(config)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -106,6 +130,8 @@ def _fmt(value: Any, width: int) -> str:
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     collected: list[CaseResult] = config.stash.get(ROWS, [])
     rows = sorted(collected, key=lambda r: r.case_id)  # xdist reports in any order
+    if rows and not config.stash.get(_HEADER_SHOWN, False):  # an xdist controller learns it only now
+        terminalreporter.write_line(_header_line(config))
     mode = summary_mode(config)
     if not rows or mode == "no":
         return

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from ..run.seeding import derive_seed, random_seed
-from .keys import CASE_ID, EXPERIMENT, SESSION_SEED
+from .keys import ACTIVE, CASE_ID, EXPERIMENT, SESSION_SEED
 
 __all__ = ["session_seed", "case_seed", "case_key"]
 
@@ -81,9 +81,22 @@ def pytest_configure(config: pytest.Config) -> None:
         if seed is None:
             seed = random_seed()
     config.stash[SESSION_SEED] = seed
+
+
+def _remember_seed(config: pytest.Config) -> None:
+    """Keep the seed for ``--exp-seed=last`` — only of sessions that had experiment cases, so a project
+    without experiments finds nothing of ours in its cache."""
     cache = getattr(config, "cache", None)
-    if workerinput is None and cache is not None:
-        cache.set(_CACHE_KEY, seed)
+    if cache is not None and not hasattr(config, "workerinput") and config.stash.get(ACTIVE, False):
+        cache.set(_CACHE_KEY, config.stash[SESSION_SEED])
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    _remember_seed(session.config)  # as soon as it is known: a session killed later still counts
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    _remember_seed(session.config)  # an xdist controller knows only once workers reported cases
 
 
 def _randomly_seed(config: pytest.Config) -> int | None:
