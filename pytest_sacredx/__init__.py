@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._version import __version__
 from .experiment import Experiment
 from .ingredient import Ingredient
 from .run.options import cli_option
 from .settings import SETTINGS
 
-__version__ = "0.1.0"
 __author__ = "pytest-sacredx developers"
 __author_email__ = ""
 __url__ = "https://github.com/pytest-sacredx/pytest-sacredx"

@@ -27,7 +27,8 @@ deadline and ``exp_run`` is a function-scoped fixture, hence ``experiment_settin
     def test_beats_chance(exp_run, updates):
         assert exp_run(**updates).result > 1 / 3
 
-This module imports hypothesis; nothing else in pytest_sacredx imports this module.
+This module imports hypothesis (``pip install 'pytest-sacredx[hypothesis]'``); nothing else in
+pytest_sacredx imports this module.
 """
 
 from __future__ import annotations
@@ -38,9 +39,15 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hypothesis import HealthCheck, settings
-from hypothesis import strategies as st
-from hypothesis.strategies import SearchStrategy
+try:
+    from hypothesis import HealthCheck, settings
+    from hypothesis import strategies as st
+    from hypothesis.strategies import SearchStrategy
+except ImportError as e:  # pragma: no cover - the extra is installed in the test environment
+    raise ImportError(
+        f"pytest_sacredx.strategies needs hypothesis ({e}); install it with: "
+        "pip install 'pytest-sacredx[hypothesis]'"
+    ) from None
 
 from .config.paths import iterate_flattened
 from .errors import ConfigKeyError, SacredxError, did_you_mean

@@ -159,3 +159,13 @@ def test_the_iris_property_example_passes(tmp_path) -> None:
     )
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "2 passed" in proc.stdout
+
+
+def test_without_hypothesis_the_import_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    import sys
+
+    monkeypatch.setitem(sys.modules, "hypothesis", None)  # as if it were not installed
+    monkeypatch.delitem(sys.modules, "pytest_sacredx.strategies")
+    with pytest.raises(ImportError, match=r"pip install 'pytest-sacredx\[hypothesis\]'"):
+        importlib.import_module("pytest_sacredx.strategies")
