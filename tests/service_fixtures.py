@@ -11,7 +11,7 @@ test), ``s3_endpoint`` (the endpoint URL), ``s3_bucket`` (a fresh, valid bucket 
 created), ``mongo_wire_url`` (the nx-27017 URL). Mark tests that use them ``@pytest.mark.service``.
 Store factories, which get no fixtures, call :func:`new_pg_database_url` and :func:`new_s3_location`.
 
->>> @pytest.mark.service  # doctest: +SKIP
+>>> @pytest.mark.service
 ... def test_roundtrip(fresh_pg_url):
 ...     SqlObserver(fresh_pg_url).started_event(...)
 """

@@ -118,9 +118,10 @@ def get_py_file_if_possible(filename: str) -> str:
 class Source:
     """One source file: its realpath, md5 and the git state of the repository holding it.
 
-    >>> src = Source.create(__file__, save_git_info=False)  # doctest: +SKIP
-    >>> src.to_json(os.path.dirname(__file__))  # doctest: +SKIP
-    ('sources.py', '5d41402abc4b2a76b9719d911017c592')
+    >>> src = Source.create(__file__, save_git_info=False)
+    >>> name, digest = src.to_json(os.path.dirname(__file__))  # the path relative to a base dir, the md5
+    >>> name, len(digest)
+    ('sources.py', 32)
     """
 
     filename: str

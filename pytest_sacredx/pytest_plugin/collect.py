@@ -452,7 +452,7 @@ def exp_run(request: pytest.FixtureRequest) -> Callable[..., Any]:
     seed, recorded like every case; returns the finished ``Run``. Keyword arguments are extra config
     updates; ``experiment=`` runs another experiment instead.
 
-    >>> def test_accuracy(exp_run):          # doctest: +SKIP
+    >>> def test_accuracy(exp_run):
     ...     assert exp_run().result > 0.9
     """
     from .recording import run_case
