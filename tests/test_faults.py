@@ -46,13 +46,26 @@ def start(tmp_path: Path, *flags: str) -> subprocess.Popen[str]:
         [sys.executable, str(script), "-b", "0.1", *flags],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    deadline = time.monotonic() + 60
     assert proc.stderr is not None
-    for line in proc.stderr:  # wait until the run is well under way
-        if "READY" in line or time.monotonic() > deadline:
+    for line in proc.stderr:  # wait until the run is well under way (EOF if it died)
+        if "READY" in line:
             break
-    time.sleep(0.4)  # a few heartbeats
+    # and until a periodic beat after it reached both stores (a condition, not a sleep: a busy
+    # machine may delay the beat thread)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _beat_stored(tmp_path):
+        time.sleep(0.02)
     return proc
+
+
+def _beat_stored(tmp_path: Path) -> bool:
+    """A beat carrying ``step 3`` is in the file store and in the TinyDB store."""
+    try:
+        cout = (tmp_path / "runs" / "1" / "cout.txt").read_text()
+        record = tiny_run(tmp_path)
+        return "step 3" in cout and "step 3" in record.captured_out and record.heartbeat is not None
+    except (OSError, ValueError):  # not written yet
+        return False
 
 
 def file_run(tmp_path: Path) -> dict:

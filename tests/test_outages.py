@@ -1,23 +1,26 @@
 """A database server that goes away in the middle of a run: PostgreSQL (SqlObserver) and S3 (S3Observer).
 
-With ``QueueObserver`` every event arrives, in order; without it the
-run finishes, the failure is reported as a warning, and the result is kept (in the run's return value and
-in the other observer). MongoDB's version of these tests is in test_mongo_observer.py.
+With ``QueueObserver`` every event arrives, in order; without it the run finishes, the failure is
+reported as a warning, and the result is kept (in the run's return value and in the other observer).
+MongoDB's version of these tests is in test_mongo_observer.py.
 
 Each test starts a server of its own, because it stops it (the shared servers of ``.ci/services.sh``
 serve the other xdist workers):
 
 - PostgreSQL: ``initdb`` into a fresh folder under the temp directory, ``pg_ctl start`` as the
   ``postgres`` user on a free loopback port; the outage is ``pg_ctl stop -m fast`` (every session is
-  ended), ~2.5 s of run, then ``pg_ctl start`` on the same folder and port.
+  ended), then ``pg_ctl start`` on the same folder and port.
 - S3: ``moto.server`` on a free loopback port; moto keeps its buckets in memory, so the outage is a
-  ``SIGSTOP`` of the server for ~2.5 s (connections are accepted by the kernel and never answered, as
-  with a hung server), then ``SIGCONT``. The observer gets short boto3 timeouts and no boto3 retries
-  (``client_config``): an attempt fails after ~1.5 s (botocore waits 1 s for ``100 Continue`` before a
-  PUT body, then the 0.5 s read timeout) instead of minutes.
+  ``SIGSTOP`` of the server (connections are accepted by the kernel and never answered, as with a
+  hung server), then ``SIGCONT``. The observer gets no boto3 retries and 3 s timeouts
+  (``client_config``): an attempt against the hung server fails after ~4 s (botocore waits 1 s for
+  ``100 Continue`` before a PUT body, then the read timeout) instead of minutes, while a healthy
+  request — milliseconds, a few hundred on a busy machine — stays far below them.
 
 Every run is a real ``Experiment.run`` with heartbeats every 0.1 s; its main function logs one metric
-value per step and starts and ends the outage itself. Every wait is bounded. Without the binaries these
+value per step and starts and ends the outage itself. The outage lasts at least ~2.5 s of steps and
+until the store has failed once (so it is felt however slow the machine is), at most ``FELT_TIMEOUT``.
+Every wait is bounded. Without the binaries these
 tests skip with the reason, or fail when ``SACREDX_SERVICES_REQUIRED=1``.
 """
 
@@ -53,7 +56,11 @@ OUTAGE_FROM, OUTAGE_TO, STEP_S = 20, 70, 0.05
 RESULT = 0.875
 EVENTS = ("heartbeat_event", "log_metrics", "completed_event", "failed_event", "interrupted_event",
           "artifact_event", "resource_event")
-RUN_TIMEOUT = 120.0
+RUN_TIMEOUT = 240.0
+#: the longest an outage waits for the store's first failed attempt (one takes ~4 s against S3)
+FELT_TIMEOUT = 60.0
+#: boto3's connect and read timeouts against the private moto server
+S3_TIMEOUT_S = 3.0
 
 
 def _unavailable(reason: str) -> NoReturn:
@@ -253,8 +260,12 @@ class Deliveries:
         return event
 
 
-def _run_with_outage(observers: list[Any], begin: Callable[[], None], end: Callable[[], None]) -> Any:
-    """``ex.run`` in a thread (bounded wait): STEPS metric values, the outage in the middle."""
+def _run_with_outage(
+    observers: list[Any], begin: Callable[[], None], end: Callable[[], None], felt: Callable[[], bool]
+) -> Any:
+    """``ex.run`` in a thread (bounded wait): STEPS metric values, the outage in the middle; it ends
+    once ``felt()`` says the store failed (a condition, not a duration: a loaded machine may need
+    longer for the first attempt to time out)."""
     ex = Experiment("outage")
     ex.observers.extend(observers)
 
@@ -264,6 +275,7 @@ def _run_with_outage(observers: list[Any], begin: Callable[[], None], end: Calla
             if step == OUTAGE_FROM:
                 begin()
             elif step == OUTAGE_TO:
+                _wait_until(felt, FELT_TIMEOUT, "the store's first failure during the outage")
                 end()
             print(f"step {step}")
             _run.log_scalar("loss", 1.0 / (step + 1), step)
@@ -359,7 +371,7 @@ def test_postgres_restart_with_queue_observer_loses_no_event(
     memory = MemoryObserver()
     queued = QueueObserver(sql, interval=0.05, retry_interval=0.2, max_retries=300)
 
-    run = _run_with_outage([memory, queued], own_pg.stop, own_pg.start)
+    run = _run_with_outage([memory, queued], own_pg.stop, own_pg.start, lambda: bool(deliveries.failures))
     assert own_pg.stops == 1
     _assert_result_kept(run, memory)
     record = SqlObserver(own_pg.url).load_run(run._id)
@@ -381,7 +393,7 @@ def test_postgres_restart_without_queue_keeps_the_result(
     sql = SqlObserver(own_pg.url)
     deliveries = Deliveries(sql)
     memory = MemoryObserver()
-    run = _run_with_outage([memory, sql], own_pg.stop, own_pg.start)
+    run = _run_with_outage([memory, sql], own_pg.stop, own_pg.start, lambda: bool(deliveries.failures))
     _assert_result_kept(run, memory)
     _assert_one_failure_warning(caplog, "SqlObserver")
     assert deliveries.failures and "OperationalError" in deliveries.failures[0][1]
@@ -404,7 +416,7 @@ def _s3_observer(server: MotoServer, bucket: str) -> Any:
 
     from pytest_sacredx.observers.s3_observer import S3Observer
 
-    fast = Config(connect_timeout=0.5, read_timeout=0.5, retries={"total_max_attempts": 1})
+    fast = Config(connect_timeout=S3_TIMEOUT_S, read_timeout=S3_TIMEOUT_S, retries={"total_max_attempts": 1})
     return S3Observer(bucket, "runs", region="us-east-1", endpoint_url=server.url,
                       client_config=fast)
 
@@ -417,7 +429,8 @@ def test_s3_hang_with_queue_observer_loses_no_event(
     deliveries = Deliveries(s3)
     memory = MemoryObserver()
     queued = QueueObserver(s3, interval=0.05, retry_interval=0.2, max_retries=300)
-    run = _run_with_outage([memory, queued], own_moto.pause, own_moto.resume)
+    run = _run_with_outage([memory, queued], own_moto.pause, own_moto.resume,
+                           lambda: bool(deliveries.failures))
     assert own_moto.pauses == 1
     _assert_result_kept(run, memory)
     record = _s3_observer(own_moto, "outage-queued").load_run(run._id)
@@ -437,7 +450,7 @@ def test_s3_hang_without_queue_keeps_the_result(
     s3 = _s3_observer(own_moto, "outage-direct")
     deliveries = Deliveries(s3)
     memory = MemoryObserver()
-    run = _run_with_outage([memory, s3], own_moto.pause, own_moto.resume)
+    run = _run_with_outage([memory, s3], own_moto.pause, own_moto.resume, lambda: bool(deliveries.failures))
     _assert_result_kept(run, memory)
     _assert_one_failure_warning(caplog, "S3Observer")
     assert deliveries.failures and "timeout" in deliveries.failures[0][1].lower()

@@ -108,16 +108,25 @@ def test_hooks_see_runs_and_add_observers(pytester: pytest.Pytester, mode: str) 
 def test_heartbeats_flow_during_long_cases(pytester: pytest.Pytester, mode: str) -> None:
     pytester.makepyfile(
         exp_slow="""
-        import time
+        import pathlib, time
         from pytest_sacredx import Experiment
 
         ex = Experiment("slow")
 
+        def beats():
+            path = pathlib.Path("beats.json")
+            return int(path.read_text()) if path.exists() else 0
+
         @ex.main
         def main(_run):
-            for i in range(8):
-                _run.info["step"] = i
-                time.sleep(0.1)
+            # a long case: it runs until three beats came while it ran (not for a fixed time, which a
+            # busy machine could fill with fewer beats), at most 60 s
+            deadline, step = time.monotonic() + 60, 0
+            while beats() < 3 and time.monotonic() < deadline:
+                step += 1
+                _run.info["step"] = step
+                time.sleep(0.02)
+            _run.info["beats_seen"] = beats()
         """
     )
     pytester.makeconftest(
@@ -130,7 +139,6 @@ def test_heartbeats_flow_during_long_cases(pytester: pytest.Pytester, mode: str)
                 self.path, self.beats = path, 0
             def heartbeat_event(self, info, captured_out, beat_time, result):
                 self.beats += 1
-            def completed_event(self, stop_time, result):
                 self.path.write_text(json.dumps(self.beats))
 
         def pytest_sacredx_make_observers(config):
@@ -138,8 +146,9 @@ def test_heartbeats_flow_during_long_cases(pytester: pytest.Pytester, mode: str)
         """
     )
     run_pytest(pytester, mode, "--exp-beat-interval=0.1").assert_outcomes(passed=1)
-    assert json.loads((pytester.path / "beats.json").read_text()) >= 4  # periodic beats + the last one
-    assert stored_runs(pytester)[0].info["step"] == 7
+    (run,) = stored_runs(pytester)
+    assert run.info["beats_seen"] >= 3  # periodic beats reached the session's observers mid-case
+    assert run.info["step"] >= 1  # and the stored run has the info of the last beat
 
 
 def test_file_store_inside_the_project_is_not_collected(pytester: pytest.Pytester) -> None:

@@ -324,4 +324,6 @@ def test_the_2000th_run_costs_no_more_than_the_10th(tmp_path: Path) -> None:
             _timed_run(big, src, i)
         later.append(_timed_run(big, src, 2000 + k))
     early, late = statistics.median(tenth), statistics.median(later)
-    assert late <= 1.3 * early, f"10th-run cost {early * 1e3:.3f} ms, 2000th+ {late * 1e3:.3f} ms"
+    # Flat is ~1x; a cost that grew with the store would be ~100x here (Sacred's is 10x after 200
+    # runs). 3x leaves noise on a busy machine a real margin and still catches any growth.
+    assert late <= 3 * early, f"10th-run cost {early * 1e3:.3f} ms, 2000th+ {late * 1e3:.3f} ms"
