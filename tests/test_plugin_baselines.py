@@ -100,6 +100,7 @@ def test_small(exp_run):
     assert not (pytester.path / "baselines" / "toy").exists()  # the experiment item did not run
 
 
+@pytest.mark.parametrize("mode", ["serial"])  # no -n 2 variant: tolerances apply inside the case; the -n 2 baseline tests cover the plumbing
 def test_tolerances_from_ini_and_marker(pytester: pytest.Pytester, mode: str) -> None:
     pytester.makepyfile(
         exp_toy=TOY,
@@ -209,7 +210,7 @@ def test_two_cases_never_share_a_baseline_file(pytester: pytest.Pytester) -> Non
 
 
 def _inprocess(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_inprocess("-p", "no:randomly", "-p", "no:xdist", "-p", "no:benchmark", *args)
+    return run_pytest(pytester, "serial", *args)
 
 
 @pytest.mark.parametrize(

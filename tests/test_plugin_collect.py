@@ -47,6 +47,7 @@ def test_each_case_runs_with_its_values_and_is_recorded_once(pytester: pytest.Py
     assert len({r.id for r in runs.values()}) == 4
 
 
+@pytest.mark.parametrize("mode", ["serial"])  # no -n 2 variant: variants are computed alike on every worker; the -n 2 sweep test covers that
 def test_named_configs_as_variants(pytester: pytest.Pytester, mode: str) -> None:
     pytester.makepyfile(exp_toy=TOY)
     result = run_pytest(pytester, mode, "--exp-named-config", "fast,big", "--exp-named-config", "fast+big", "-v")
@@ -64,6 +65,7 @@ def test_ini_defaults_are_overridden_key_by_key(pytester: pytest.Pytester) -> No
     assert "exp_toy.py::toy[C=3-gamma=0.9]" in result.outlines
 
 
+@pytest.mark.parametrize("mode", ["serial"])  # no -n 2 variant: -k runs on each worker's identical collection, which every -n 2 test checks
 def test_k_selects_by_key_and_value(pytester: pytest.Pytester, mode: str) -> None:
     pytester.makepyfile(exp_toy=TOY)
     result = run_pytest(pytester, mode, "--exp-config", "gamma=0.1,0.7", "--exp-config", "C=1,10", "-k", "gamma and 0.1 and not 10")
@@ -181,7 +183,7 @@ def test_help_lists_every_option(pytester: pytest.Pytester) -> None:
 
 # ---------------------------------------------------------------------------- sweeps from ini files
 def _inprocess(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_inprocess("-p", "no:randomly", "-p", "no:xdist", "-p", "no:benchmark", *args)
+    return run_pytest(pytester, "serial", *args)
 
 
 def test_two_keys_on_one_ini_line_is_a_usage_error_naming_the_ini_file(pytester: pytest.Pytester) -> None:

@@ -44,6 +44,7 @@ def test_compare_last_prints_the_table_and_fails_worse_cases(pytester: pytest.Py
         again.assert_outcomes(passed=2)
 
 
+@pytest.mark.parametrize("mode", ["serial"])  # no -n 2 variant: the reference reaches workers as in the -n 2 compare test
 def test_first_sweep_compares_nothing_and_passes(pytester: pytest.Pytester, mode: str) -> None:
     pytester.makepyfile(exp_toy=TOY)
     result = run_pytest(pytester, mode, "--exp-compare=last", "--exp-compare-fail=score:-1%")
@@ -51,6 +52,7 @@ def test_first_sweep_compares_nothing_and_passes(pytester: pytest.Pytester, mode
     result.stdout.fnmatch_lines(["sacredx compare: no earlier sweep in the store; nothing compared"])
 
 
+@pytest.mark.parametrize("mode", ["serial"])  # no -n 2 variant: the reference reaches workers as in the -n 2 compare test
 def test_store_uri_reference(pytester: pytest.Pytester, mode: str) -> None:
     pytester.makepyfile(exp_toy=TOY)
     run_pytest(pytester, mode, "--exp-observer", "file:.old_runs").assert_outcomes(passed=1)

@@ -43,6 +43,7 @@ def test_hidden_state_is_found_and_the_key_named(pytester: pytest.Pytester, mode
     run_pytest(pytester, mode, "--exp-config", "C=1,2").assert_outcomes(passed=2)
 
 
+@pytest.mark.parametrize("mode", ["serial"])  # no -n 2 variant: the second process of -n 2 is covered by the experiment-item tests
 def test_marker_tests_are_checked_too(pytester: pytest.Pytester, mode: str) -> None:
     pytester.makepyfile(
         exp_toy=LEAKY,

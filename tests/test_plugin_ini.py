@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from plugin_helpers import TOY
+from plugin_helpers import TOY, run_pytest
 
 from pytest_sacredx.pytest_plugin.ini import check_value
 
 
 def _inprocess(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_inprocess("-p", "no:randomly", "-p", "no:xdist", "-p", "no:benchmark", *args)
+    return run_pytest(pytester, "serial", *args)
 
 
 @pytest.mark.parametrize(

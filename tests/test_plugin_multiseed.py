@@ -33,6 +33,7 @@ def test_each_variant_runs_with_n_shared_seeds(pytester: pytest.Pytester, mode: 
     assert "toy[C=1]  result" not in result.stdout.str()
 
 
+@pytest.mark.parametrize("mode", ["serial"])  # no -n 2 variant: ids are computed alike on every worker; the other -n 2 test covers seeds
 def test_default_variant_ids_and_marker_tests(pytester: pytest.Pytester, mode: str) -> None:
     pytester.makepyfile(
         exp_toy=TOY,

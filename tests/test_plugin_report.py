@@ -101,7 +101,7 @@ def test_script_reproduce_lines_only_where_running_the_file_runs_that_experiment
     pytester: pytest.Pytester, tail: str, script_for: set[str]
 ) -> None:
     pytester.makepyfile(exp_two=TWO_EXPERIMENTS + tail)
-    result = pytester.runpytest_inprocess("-p", "no:randomly", "-p", "no:xdist", "--exp-config", "seed=3")
+    result = run_pytest(pytester, "serial", "--exp-config", "seed=3")
     result.assert_outcomes(failed=2)
     text = result.stdout.str()
     assert text.count("reproduce: pytest 'exp_two.py::") == 2
@@ -111,5 +111,5 @@ def test_script_reproduce_lines_only_where_running_the_file_runs_that_experiment
 
 def test_automain_experiments_keep_their_script_line(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(exp_toy=TOY.replace("@ex.main", "@ex.automain"))
-    result = pytester.runpytest_inprocess("-p", "no:randomly", "-p", "no:xdist", "--exp-config", "C=13")
+    result = run_pytest(pytester, "serial", "--exp-config", "C=13")
     result.stdout.fnmatch_lines(["      or: python exp_toy.py with C=13 seed=*"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from plugin_helpers import MODES, TOY, results_by_case, run_pytest
+from plugin_helpers import MODES, OPT_IN, TOY, results_by_case, run_pytest
 
 SWEEP = ["--exp-config", "gamma=0.1,0.7", "--exp-config", "C=1,10"]
 
@@ -86,9 +86,9 @@ def test_bad_seed_is_a_usage_error(pytester: pytest.Pytester) -> None:
 def test_pytest_randomly_seed_is_the_session_seed(pytester: pytest.Pytester, mode: str) -> None:
     pytest.importorskip("pytest_randomly")
     pytester.makepyfile(exp_toy=TOY)
-    base = ["-p", "no:benchmark", "-p", "randomly", "-p", "randomly_seed=0"]
+    base = ["-p", "no:benchmark", *OPT_IN, "-p", "randomly", "--randomly-seed=123"]
     args = [*base, "-p", "xdist", "-n", "2"] if mode == "xdist" else [*base, "-p", "no:xdist"]
-    result = pytester.runpytest_subprocess(*args[:4], "--randomly-seed=123", *args[6:])
+    result = pytester.runpytest_subprocess(*args)
     result.stdout.fnmatch_lines(["sacredx: --exp-seed=123 *"])
     result.assert_outcomes(passed=1)
 

@@ -16,7 +16,7 @@ from pytest_sacredx.pytest_plugin.stores import problem_with_folder
 
 
 def _inprocess(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_inprocess("-p", "no:randomly", "-p", "no:xdist", "-p", "no:benchmark", *args)
+    return run_pytest(pytester, "serial", *args)
 
 
 @pytest.fixture

@@ -129,6 +129,7 @@ def test_only_the_falsifying_example_is_recorded(pytester: pytest.Pytester, mode
     assert "1 runs recorded" in result.stdout.str()
 
 
+@pytest.mark.parametrize("mode", ["serial"])  # no -n 2 variant: the same worker-to-store path as the -n 2 falsifying-example test
 def test_record_examples_records_every_example(pytester: pytest.Pytester, mode: str) -> None:
     pytester.makepyfile(exp_toy=TOY, test_prop=PROPERTY.replace("< 5", "< 1000"))
     run_pytest(pytester, mode, "test_prop.py").assert_outcomes(passed=1)
