@@ -20,6 +20,7 @@ set, else from the global ``random``, as in Sacred.
 
 from __future__ import annotations
 
+import datetime as _dt
 import functools
 import logging
 import time
@@ -57,25 +58,45 @@ class CapturedFunction:
         self.uses_randomness = self.signature.uses_randomness
         self._specials = frozenset(self.signature.specials)
         self.unobserved = False
-        self._rnd: Any = None  # Sacred's ``rnd`` set by hand: the draws outside a run
+        # Sacred's attributes set by hand (its tests do): what the function sees outside a run
+        self._rnd: Any = None
+        self._config: Any = None
+        self._logger: Any = None
+        self._run: Any = None
 
-
-    # Sacred exposes these as attributes of the function; here they are views of the active run.
+    # Sacred stores these on the function; here they are views of the active run, and what was set by
+    # hand applies only outside a run (so two runs at once never see each other's values).
     @property
     def run(self) -> Run | None:
-        return _CURRENT.get()
+        return _CURRENT.get() or self._run
+
+    @run.setter
+    def run(self, value: Any) -> None:
+        self._run = value
 
     @property
-    def config(self) -> dict[str, Any]:
+    def config(self) -> Any:
         run = _CURRENT.get()
-        return run._captured_state(self).config if run is not None else {}
+        if run is not None:
+            return run._captured_state(self).config
+        return self._config if self._config is not None else {}
+
+    @config.setter
+    def config(self, value: Any) -> None:
+        self._config = value
 
     @property
-    def logger(self) -> logging.Logger:
+    def logger(self) -> Any:
         run = _CURRENT.get()
         if run is not None:
             return run._captured_state(self).logger
+        if self._logger is not None:
+            return self._logger
         return logging.getLogger("sacredx").getChild(self.__name__)
+
+    @logger.setter
+    def logger(self, value: Any) -> None:
+        self._logger = value
 
     @property
     def rnd(self) -> Any:
@@ -101,7 +122,7 @@ class CapturedFunction:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         run = _CURRENT.get() or only_active_run()
         state = run._captured_state(self) if run is not None else None
-        config = state.config if state is not None else _EMPTY
+        config = state.config if state is not None else self._config or _EMPTY
         if self._specials:
             specials = self._special_values(run, state, kwargs)
 
@@ -112,12 +133,12 @@ class CapturedFunction:
         else:
             lookup = config.get  # type: ignore[assignment]
         args, kwargs = self.signature.bind(args, kwargs, lookup)
-        log = state.logger if state is not None else None
+        log = state.logger if state is not None else self._logger
         if log is not None and log.isEnabledFor(logging.DEBUG):
             start = time.monotonic()
             log.debug("Started")
             result = self.__wrapped__(*args, **kwargs)
-            log.debug("Finished after %s.", _fmt_duration(time.monotonic() - start))
+            log.debug("Finished after %s.", _dt.timedelta(seconds=round(time.monotonic() - start)))
             return result
         return self.__wrapped__(*args, **kwargs)
 
@@ -125,9 +146,9 @@ class CapturedFunction:
         wanted = self._specials.difference(kwargs)
         values: dict[str, Any] = {}
         if "_config" in wanted:
-            values["_config"] = state.config if state is not None else {}
+            values["_config"] = state.config if state is not None else self.config
         if "_run" in wanted:
-            values["_run"] = run
+            values["_run"] = run if run is not None else self._run
         if "_log" in wanted:
             values["_log"] = self.logger
         if self.uses_randomness:
@@ -181,9 +202,3 @@ def create_captured_function(
     if isinstance(function, CapturedFunction):
         return function
     return CapturedFunction(function, prefix=prefix, ingredient=ingredient)
-
-
-def _fmt_duration(seconds: float) -> str:
-    import datetime as _dt
-
-    return str(_dt.timedelta(seconds=int(seconds)))
