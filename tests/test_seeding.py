@@ -329,7 +329,7 @@ def test_a_named_configs_seed_also_seeds_the_config_scopes() -> None:
 
 
 def test_name_mode_adding_a_captured_function_does_not_change_anothers_draws(name_mode: None) -> None:
-    """Sacred hands out seeds in registration order (its issue #753); the name mode does not."""
+    """Sacred hands out seeds in registration order; the name mode does not."""
     plain = draws_experiment().run(config_updates={"seed": 7}, options=QUIET).result
     extended = draws_experiment(extra_function_first=True).run(config_updates={"seed": 7}, options=QUIET).result
     assert extended["draws"] == plain["draws"]
@@ -344,7 +344,7 @@ def test_name_mode_a_functions_seed_derives_from_the_run_seed_and_its_qualified_
 
 
 def test_randomness_in_config_scopes_is_reproducible() -> None:
-    """Sacred seeds the global RNGs only after the config is built (issue #455)."""
+    """Sacred seeds the global RNGs only after the config is built; we also seed them before."""
     ex = new_experiment()
 
     @ex.config

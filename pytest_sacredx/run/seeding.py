@@ -21,7 +21,7 @@ pytest plugin hands a case its seed. Either way it is written into the config, s
   seed; the function's own generator is built from it. Every call of a function that declares ``_seed``
   or ``_rnd`` draws a fresh ``_seed`` from that generator (also when the caller passes ``_seed``), and
   ``_rnd`` is ``create_rnd(_seed)``. Adding a captured function therefore shifts the draws of the
-  functions registered after it in the same ingredient (Sacred's issue #753).
+  functions registered after it in the same ingredient.
 
 ``"name"`` (opt-in) — adding or removing a captured function changes no other function's draws:
 
@@ -45,7 +45,7 @@ global ``random`` (as in Sacred).
 is installed) and torch / TensorFlow (only if already imported) are seeded with the root seed, as Sacred
 does. We also seed them before the config scopes whenever the seed is known by then (an update, the
 ``--seed`` option, a named config), so random draws in config scopes are reproducible too — Sacred's
-are not (its issue #455).
+are not.
 
 >>> get_seed(create_rnd(42, legacy=True))
 534895719
