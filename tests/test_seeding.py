@@ -396,3 +396,16 @@ def test_name_mode_an_ingredient_with_its_own_seed_uses_it(name_mode: None) -> N
 
     result = ex.run(config_updates={"seed": 7}, options=QUIET).result
     assert result == random.Random(derive_seed(99, draw.__qualname__)).randint(1, SEED_MAX)
+
+
+def test_a_seed_of_none_in_the_config_is_drawn() -> None:
+    ex = new_experiment()
+    ex.add_config(seed=None)
+
+    @ex.main
+    def main(_seed):
+        return _seed
+
+    run = ex.run(options={**QUIET, "--seed": 7})
+    assert run.config["seed"] == 7
+    assert run.result == ex.run(config_updates={"seed": 7}, options=QUIET).result

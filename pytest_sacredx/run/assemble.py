@@ -248,7 +248,7 @@ def _assemble(
         current = dict(summary)
         _check_dotted_updates(sc.path, summary.typechanged, dotted)
         if sc is root:
-            if "seed" not in current:
+            if current.get("seed") is None:  # absent, or ``seed = None``: drawn, as in Sacred
                 current["seed"] = seed
             summary.docs.setdefault("seed", SEED_DOC)
             if "seed" in summary.added:
