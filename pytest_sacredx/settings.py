@@ -118,6 +118,9 @@ SETTINGS = Settings(
             "READ_ONLY_CONFIG": True,
             "IGNORED_COMMENTS": ["^pylint:", "^noinspection"],
             "NUMPY_RANDOM_LEGACY_API": _numpy_legacy_default(),
+            # Ours: how the run's seed fans out to _seed/_rnd, "sacred" (Sacred's draws) or "name"
+            # (a function's draws depend on its name only); see pytest_sacredx.run.seeding.
+            "SEED_DERIVATION": "sacred",
             # Ours: pickle config files run arbitrary code when loaded, so they are opt-in.
             "ALLOW_PICKLE_FILES": False,
         },

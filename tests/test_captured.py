@@ -125,7 +125,9 @@ def test_special_arguments_can_be_passed_explicitly() -> None:
 
     seed, rnd = run_calling(ex, f, _seed=42)
     assert seed == 42
-    assert get_seed(rnd) == get_seed(create_rnd(42))  # _rnd follows an explicit _seed
+    # Sacred's rule: the call still draws, and _rnd is seeded from the draw (test_seeding.py has the
+    # draws); the "name" derivation seeds _rnd from an explicit _seed instead
+    assert get_seed(rnd) != get_seed(create_rnd(42))
     marker = object()
     assert run_calling(ex, f, _seed=1, _rnd=marker)[1] is marker
 
@@ -252,6 +254,32 @@ def test_outside_a_run_defaults_and_explicit_arguments_apply() -> None:
         f()
     assert f.run is None and f.config == {}
     assert f.logger.name == "sacredx.f"
+
+
+def test_attributes_set_by_hand_apply_outside_a_run(caplog: pytest.LogCaptureFixture) -> None:
+    """Sacred's attributes ``config``, ``logger``, ``run`` and ``rnd`` can be set on the function; they
+    are what it sees when no run is active (a run's own values win inside it)."""
+    import random
+
+    ex = experiment_with(a=1)
+
+    @ex.capture
+    def f(a, _config, _log, _run, _seed):
+        return a, _config, _log, _run, _seed
+
+    logger = logging.getLogger("by-hand")
+    marker = object()
+    f.config, f.logger, f.run, f.rnd = {"a": 11}, logger, marker, random.Random(1234)
+    with caplog.at_level(logging.DEBUG, logger="by-hand"):
+        assert f() == (11, {"a": 11}, logger, marker, random.Random(1234).randint(1, 10**9))
+    assert [r.getMessage() for r in caplog.records] == ["Started", "Finished after 0:00:00."]
+    assert f.config == {"a": 11} and f.logger is logger and f.run is marker
+
+    @ex.main
+    def main(_run):
+        return f()[0], f.run is _run, f.logger is logger
+
+    assert ex.run(options=QUIET).result == (1, True, False)
 
 
 def test_attributes_of_a_captured_function() -> None:

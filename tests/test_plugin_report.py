@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -113,3 +114,48 @@ def test_automain_experiments_keep_their_script_line(pytester: pytest.Pytester) 
     pytester.makepyfile(exp_toy=TOY.replace("@ex.main", "@ex.automain"))
     result = run_pytest(pytester, "serial", "--exp-config", "C=13")
     result.stdout.fnmatch_lines(["      or: python exp_toy.py with C=13 seed=*"])
+
+
+PINNED = TOY.replace("@ex.main", "@ex.automain") + '''
+@ex.named_config
+def pinned():
+    seed = 77
+'''
+
+
+@pytest.mark.parametrize(
+    "args, seed, script",
+    [
+        (["--exp-config", "seed=5"], 5, "python exp_toy.py with seed=5 C=13"),
+        (["--exp-named-config", "pinned"], 77, "python exp_toy.py with pinned C=13 seed=77"),
+    ],
+    ids=["update", "named-config"],
+)
+def test_a_seed_fixed_by_the_case_is_the_seed_shown(
+    pytester: pytest.Pytester, mode: str, args: list[str], seed: int, script: str
+) -> None:
+    """The run uses the seed the case's config fixes; the failure section, the table and the JUnit
+    property show it, and the script form reproduces it (also when a named config set it)."""
+    pytester.makepyfile(exp_toy=PINNED)
+    result = run_pytest(pytester, mode, *args, "--exp-config", "C=13", "--exp-seed=9", "--junitxml=out.xml")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"case seed: {seed} (set by the case's config, not derived from session seed 9)",
+            "reproduce: pytest 'exp_toy.py::toy[[]*]' --exp-seed=9 *",
+            f"      or: {script}",
+            "*experiment runs*",
+            f"toy[[]*C=13*]*FAILED*{seed}*",
+        ]
+    )
+    case = ET.parse(pytester.path / "out.xml").getroot().find(".//testcase")
+    assert case is not None
+    props = {p.get("name"): p.get("value") for p in case.findall("./properties/property")}
+    assert props["sacredx_seed"] == str(seed)
+
+
+def test_a_derived_case_seed_names_the_session_seed(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(exp_toy=TOY)
+    result = run_pytest(pytester, "serial", "--exp-config", "C=13", "--exp-seed=9")
+    line = next(x for x in result.outlines if x.startswith("case seed:"))
+    assert re.fullmatch(r"case seed: \d+ \(session seed 9\)", line)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy  # noqa: F401 - imported before pytester snapshots sys.modules: NumPy cannot be imported twice
 import pytest
 from plugin_helpers import MODES, OPT_IN, TOY, results_by_case, run_pytest
 
@@ -164,3 +165,23 @@ def test_loadgroup_suffix_does_not_change_seeds(pytester: pytest.Pytester) -> No
         nodeid, case_id = r.meta["pytest"]["nodeid"], r.meta["pytest"]["case_id"]
         assert nodeid in (case_id, f"{case_id}@g1")  # the suffix, when xdist could add it
         assert "@" not in case_id
+
+
+def test_a_case_seed_fans_out_as_in_sacred(pytester: pytest.Pytester) -> None:
+    """The case seed is the run's root seed; ``_seed`` in main is what Sacred would give for it."""
+    from pytest_sacredx.run.seeding import create_rnd, derive_seed, get_seed
+
+    pytester.makepyfile(exp_toy=TOY)
+    run_pytest(pytester, "serial", "--exp-config", "C=1,2", "--exp-seed=3")
+    for case, run in results_by_case(pytester).items():
+        seed = run.config["seed"]
+        assert seed == derive_seed(3, f"exp_toy.py::{case}")
+        rnd = create_rnd(seed)  # print_config, print_dependencies, save_config, print_named_configs, main
+        main_seed = [get_seed(rnd) for _ in range(5)][-1]
+        assert run.result["seed"] == get_seed(create_rnd(main_seed))
+
+
+def test_a_named_config_that_sets_seed_runs_with_it(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(exp_toy=TOY + "\n@ex.named_config\ndef pinned():\n    seed = 77\n")
+    run_pytest(pytester, "serial", "--exp-named-config", "pinned", "--exp-seed=3")
+    assert list(seeds(pytester).values()) == [77]

@@ -236,7 +236,7 @@ def run_case(
     updates = variant.config_updates
     if extra_updates:
         updates.update(extra_updates)
-    seed = int(updates["seed"]) if "seed" in updates else case_seed(item)
+    seed = updates["seed"] if "seed" in updates else case_seed(item)  # the run checks a fixed one
     case_id = item.stash.get(CASE_ID, item.nodeid)
     meta = {
         "pytest": {
@@ -293,7 +293,7 @@ def run_case(
         item.stash[CASE_RESULT] = CaseResult(
             case_id=case_id,
             status=run.status or "FAILED",
-            seed=seed,
+            seed=run.seed,  # what the run used: a named config or config scope may fix the seed too
             run_id=stores[0][1] if stores else None,
             result=_short(run.result),
             metrics=dict(run.final_metrics),

@@ -8,7 +8,9 @@
 - A failed case shows the changed config entries, the case seed, the exact commands that reproduce this
   one case — the pytest form, and the script form only when running the file as a script runs this
   experiment (``@ex.automain``, or ``ex.run_commandline()`` under ``if __name__ == "__main__":``) — and
-  the experiment's traceback trimmed to the user's frames.
+  the experiment's traceback trimmed to the user's frames. The seed shown (there and in the table) is
+  the seed the run used: the case seed derived from the session seed, or the one the case's config
+  fixed (``--exp-config seed=5``, a named config setting ``seed``).
 - ``--exp-summary=short`` (default) / ``full`` / ``no``: one row per case with status, result, the last
   value of each metric, duration, seed, run id and store. The id is the one *that* store gave the run
   (``sacredx show ID --store STORE`` finds it; short rows print the first 12 characters); a run
@@ -216,14 +218,14 @@ def format_case_failure(item: Any, excinfo: pytest.ExceptionInfo[BaseException])
         lines.append(f"named configs: {', '.join(item.variant.named)}")
     lines.append("config changes: " + (", ".join(f"{k}={v!r}" for k, v in changes.items()) or "none"))
     seed = case.seed if case else None
-    lines.append(f"case seed: {seed} (session seed {session_seed})")
+    lines.append(f"case seed: {seed} ({_seed_origin(item, seed, session_seed)})")
     lines.append("reproduce: " + shlex.join(["pytest", *reproduce_args(item, item.variant)]))
     if _runs_as_script(item):
         path = item.path.relative_to(config.rootpath) if item.path.is_relative_to(config.rootpath) else item.path
         script: list[str] = ["python", str(path), "with", *item.variant.named]
         script += [f"{k}={_literal(v)}" for k, v in item.variant.updates]
         if seed is not None and "seed" not in changes:
-            script.append(f"seed={seed}")
+            script.append(f"seed={seed}")  # the run's seed, also when a named config or scope set it
         lines.append("      or: " + shlex.join(script))
     if isinstance(exc, pytest.fail.Exception) and not exc.pytrace:
         # a check after the run (baseline, determinism, comparison) explains itself, first (it is
@@ -289,6 +291,16 @@ def _is_main_guard(test: ast.expr) -> bool:
     return any(isinstance(x, ast.Name) and x.id == "__name__" for x in sides) and any(
         isinstance(x, ast.Constant) and x.value == "__main__" for x in sides
     )
+
+
+def _seed_origin(item: pytest.Item, seed: Any, session_seed: int) -> str:
+    """Where the run's seed came from: derived from the session seed, or fixed by the case's config
+    (``--exp-config seed=5``, a named config or config scope setting ``seed``)."""
+    from .seeding import case_seed
+
+    if seed is None or seed == case_seed(item):
+        return f"session seed {session_seed}"
+    return f"set by the case's config, not derived from session seed {session_seed}"
 
 
 def reproduce_args(item: pytest.Item, variant: Any) -> list[str]:

@@ -7,8 +7,13 @@
 - A case's seed is ``derive_seed(session_seed, case_id)`` (``pytest_sacredx.run.seeding``), where the
   case id is the node id taken at collection — so it does not depend on collection order, ``-k`` or
   ``--lf`` selection, ``-n``, or xdist's ``@group`` suffixes. With ini ``sacredx_seed_scope = experiment``
-  all variants of one experiment share one seed (paired comparisons). An explicit ``seed=`` in a variant
-  wins over both.
+  all variants of one experiment share one seed (paired comparisons). A case seed is the run's root
+  seed (the ``--seed`` option of ``ex.run``): it fans out to ``_seed``/``_rnd`` as
+  ``SETTINGS.CONFIG.SEED_DERIVATION`` says (Sacred's draws by default; ``pytest_sacredx.run.seeding``).
+- A case whose config fixes ``seed`` — a variant's ``seed=`` (``--exp-config seed=5``), a named config
+  or config scope setting it — runs with that seed instead, and the summary table, the JUnit property
+  and the failure section (``case seed: 5 (set by the case's config, …)``, ``or: python exp.py with …
+  seed=5``) show the seed the run used.
 - Global RNG states (``random``, NumPy's legacy global) are restored after each experiment case, so the
   tests around it draw as if it had not run.
 """

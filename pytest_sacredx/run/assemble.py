@@ -10,7 +10,9 @@ Order of evaluation — later steps cannot override what earlier ones *fix*:
 3. **Config scopes and dicts** of each ingredient, sub-ingredients first (each sees its sub-ingredients'
    configs as read-only names), with everything from steps 1–2 fixed; entries computed from fixed ones
    follow them. Then the ingredient's config hooks.
-4. **Seed**: the experiment's ``seed`` entry, drawn at random (or the ``--seed`` option) when absent.
+4. **Seed**: the experiment's ``seed`` entry, drawn at random (or the ``--seed`` option) when absent;
+   then the ingredients' seeds, as ``SETTINGS.CONFIG.SEED_DERIVATION`` says (``run/seeding.py``). The
+   global RNGs are seeded before steps 2 and 3 already, with the seed known by then.
 5. **Checks**: an update that adds a key no captured function uses is a ``ConfigAddedError`` (unless
    ``force``); added keys that are used, and type changes, are logged as warnings.
 """
@@ -42,7 +44,15 @@ from ..errors import (
 )
 from ..settings import SETTINGS
 from .run import Run
-from .seeding import SEED_DOC, derive_seed, random_seed, set_global_seed
+from .seeding import (
+    SEED_DOC,
+    RunSeeds,
+    check_seed,
+    derivation,
+    ingredient_seeds,
+    random_seed,
+    set_global_seed,
+)
 
 if TYPE_CHECKING:
     from ..experiment import Experiment
@@ -197,6 +207,7 @@ def _assemble(
     root_logger: logging.Logger,
     run_logger: logging.Logger,
 ) -> Run:
+    how = derivation()
     scaffolds, order = _scaffolds(experiment)
     root = scaffolds[""]
     main_function = get_command(experiment, command_name)
@@ -212,9 +223,8 @@ def _assemble(
         sc.fixed[sc.rel(key)] = value
 
     seed = root.fixed.get("seed", default_seed)
-    if seed is None:
-        seed = random_seed()
-    set_global_seed(int(seed))  # config scopes draw reproducibly too
+    seed = random_seed() if seed is None else check_seed(seed)
+    set_global_seed(seed)  # config scopes draw reproducibly too
 
     # 2. named configs
     for name in named_configs:
@@ -224,6 +234,9 @@ def _assemble(
         for key, value in iterate_flattened(dict(result)):
             target = _best_scaffold(join_paths(sc.path, key), scaffolds)
             target.named[target.rel(join_paths(sc.path, key))] = value
+    if "seed" not in root.fixed and root.named.get("seed", seed) != seed:
+        seed = check_seed(root.named["seed"])  # a named config fixed it: the scopes below use it
+        set_global_seed(seed)
 
     # 3. config scopes, sub-ingredients first
     config: dict[str, Any] = {}
@@ -235,8 +248,8 @@ def _assemble(
         current = dict(summary)
         _check_dotted_updates(sc.path, summary.typechanged, dotted)
         if sc is root:
-            if "seed" not in current:
-                current["seed"] = int(seed)
+            if current.get("seed") is None:  # absent, or ``seed = None``: drawn, as in Sacred
+                current["seed"] = seed
             summary.docs.setdefault("seed", SEED_DOC)
             if "seed" in summary.added:
                 summary.added.discard("seed")
@@ -253,11 +266,8 @@ def _assemble(
                 config = _combine(order)
 
     # 4. seeds
-    root_seed = int(config["seed"])
-    seeds = {}
-    for sc in order:
-        own = sc.config.get("seed") if sc is not root else root_seed
-        seeds[sc.ingredient] = int(own) if isinstance(own, int) else derive_seed(root_seed, sc.path)
+    root_seed = check_seed(config["seed"])
+    seeds = _ingredient_seeds(experiment, scaffolds, root_seed, how)
 
     # 5. checks and the summary of modifications
     modifications = ConfigSummary(config)
@@ -287,6 +297,7 @@ def _assemble(
         captured_out_filter=experiment.captured_out_filter,
     )
     run.seed = root_seed
+    run._seeds = RunSeeds(root_seed, seeds, how)
     run.force = force
     read_only = SETTINGS.CONFIG.READ_ONLY_CONFIG
     if read_only:
@@ -294,11 +305,30 @@ def _assemble(
     for sc in order:
         fixture = {**sc.fallback_config, **sc.config}  # sub-ingredient configs by their names
         run._ingredient_configs[sc.ingredient] = make_read_only(fixture) if read_only else fixture
-        run._ingredient_seeds[sc.ingredient] = seeds[sc.ingredient]
         run._ingredient_loggers[sc.ingredient] = (
             run_logger if sc is root else root_logger.getChild(sc.ingredient.path)
         )
     return run
+
+
+def _ingredient_seeds(
+    experiment: Experiment, scaffolds: dict[str, Scaffold], root_seed: int, how: str
+) -> dict[Any, int]:
+    """Every ingredient's seed (``run/seeding.py``), visiting the ingredients in Sacred's order: by
+    their greatest depth in the tree, deepest first, ties in traversal order."""
+    by_ing = {id(sc.ingredient): sc for sc in scaffolds.values()}
+    depth: dict[int, int] = {}
+    for ing, d in experiment.traverse_ingredients():
+        depth[id(ing)] = max(depth.get(id(ing), 0), d)
+    root = scaffolds[""]
+    order = sorted((by_ing[i] for i in depth if by_ing[i] is not root), key=lambda sc: -depth[id(sc.ingredient)])
+
+    def own_seed(sc: Scaffold) -> int | None:
+        own = sc.config.get("seed")
+        return None if own is None else check_seed(own, join_paths(sc.path, "seed"))
+
+    found = ingredient_seeds(root, root_seed, order, lambda sc: sc.path, lambda sc: sc.subs, own_seed, how)
+    return {sc.ingredient: seed for sc, seed in found.items()}
 
 
 def _combine(order: list[Scaffold]) -> dict[str, Any]:

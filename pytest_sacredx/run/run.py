@@ -99,7 +99,7 @@ class Run:
         self.seed: int = int(config.get("seed", 0) or 0)
         # Filled by the assembler: what captured functions of each ingredient see during this run.
         self._ingredient_configs: dict[Any, dict[str, Any]] = {}
-        self._ingredient_seeds: dict[Any, int] = {}
+        self._seeds: Any = None  # RunSeeds: how self.seed fans out to the captured functions
         self._ingredient_loggers: dict[Any, logging.Logger] = {}
         self._captured: dict[Any, Any] = {}
         self._metrics = MetricsLogger()
@@ -387,14 +387,12 @@ class Run:
     def _make_captured_state(self, cf: Any) -> Any:
         from ..config.paths import get_by_dotted_path
         from .captured import CapturedState
-        from .seeding import derive_seed
 
         ing = cf.ingredient
         base = self._ingredient_configs.get(ing, {})
         config = get_by_dotted_path(base, cf.prefix, {}) if cf.prefix else base
         logger = self._ingredient_loggers.get(ing, self.run_logger).getChild(cf.__name__)
-        seed = derive_seed(self._ingredient_seeds.get(ing, self.seed), cf.__qualname__)
-        return CapturedState(config, logger, seed)
+        return CapturedState(config, logger, self._seeds, cf)
 
 
 class _BeatScheduler:
