@@ -23,7 +23,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..config.config_dict import ConfigDict
-from ..config.config_scope import chain_evaluate_config_scopes
+from ..config.config_scope import evaluate_config_chain
+from ..config.config_summary import ConfigSummary
 from ..config.paths import (
     convert_to_nested_dict,
     get_by_dotted_path,
@@ -32,7 +33,6 @@ from ..config.paths import (
     join_paths,
     set_by_dotted_path,
 )
-from ..config.summary import ConfigSummary
 from ..errors import (
     CommandNotFoundError,
     ConfigAddedError,
@@ -141,7 +141,7 @@ def get_command(experiment: Experiment, command_name: str) -> Any:
 
 def _named_config(name: str, scaffolds: dict[str, Scaffold], experiment: Experiment) -> tuple[Scaffold, Any]:
     if os.path.isfile(name):
-        from ..config.files import load_config_file
+        from ..config.config_files import load_config_file
 
         return scaffolds[""], ConfigDict(load_config_file(name))
     root = scaffolds[""]
@@ -231,7 +231,7 @@ def _assemble(
         fixed = {**sc.named, **sc.fixed}
         nested_fixed = _nested(fixed)
         fallback = sc.fallback_config = sc.fallback()
-        summary = chain_evaluate_config_scopes(sc.ingredient.configurations, nested_fixed, None, fallback)
+        summary = evaluate_config_chain(sc.ingredient.configurations, nested_fixed, None, fallback)
         current = dict(summary)
         _check_dotted_updates(sc.path, summary.typechanged, dotted)
         if sc is root:
@@ -265,6 +265,8 @@ def _assemble(
         modifications.update_add(sc.summary, sc.path)
         _check_added(sc, force, run_logger)
     for key, (old, new) in sorted(modifications.typechanged.items()):
+        if old in (int, float) and new in (int, float):
+            continue  # recorded, but no warning (Sacred's rule)
         run_logger.warning(
             'Changed type of config entry "%s" from %s to %s', key, old.__name__, new.__name__
         )
