@@ -441,3 +441,35 @@ def test_create_run_builds_a_run_without_starting_it() -> None:
     assert run.status is None and run.config["message"] == "Hello you!"
     assert run.main_function is ex.commands["main"]
     assert run() == "Hello you!"
+
+
+def test_config_scopes_and_named_configs_may_declare_the_logger() -> None:
+    data = Ingredient("data", interactive=True)
+    seen: dict[str, str] = {}
+
+    @data.config
+    def data_cfg(_log):
+        seen["data"] = _log.name
+        size = 1
+
+    ex = new_experiment(ingredients=[data])
+
+    @ex.config
+    def cfg(_log, data):
+        seen["main"] = _log.name
+        size = data["size"] * 2
+
+    @ex.named_config
+    def big(_log):
+        seen["named"] = _log.name
+        size = 10
+
+    @ex.main
+    def main(size, _config):
+        return size, sorted(_config)
+
+    run = ex.run(named_configs=["big"], options=QUIET)
+    assert run.result == (10, ["data", "seed", "size"])  # _log is no config entry
+    root = run.run_logger.parent  # the run's logger is the experiment's child of the root logger
+    assert root is not None
+    assert seen == {"main": root.name, "named": root.name, "data": f"{root.name}.data"}

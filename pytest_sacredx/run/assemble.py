@@ -219,7 +219,8 @@ def _assemble(
     # 2. named configs
     for name in named_configs:
         sc, cfg = _named_config(name, scaffolds, experiment)
-        result = cfg(fixed=_nested(sc.fixed), preset=_nested(sc.named), fallback=sc.fallback())
+        fallback = {"_log": _scope_logger(sc, root_logger), **sc.fallback()}
+        result = cfg(fixed=_nested(sc.fixed), preset=_nested(sc.named), fallback=fallback)
         _check_dotted_updates(sc.path, result.typechanged, dotted)
         for key, value in iterate_flattened(dict(result)):
             target = _best_scaffold(join_paths(sc.path, key), scaffolds)
@@ -231,7 +232,9 @@ def _assemble(
         fixed = {**sc.named, **sc.fixed}
         nested_fixed = _nested(fixed)
         fallback = sc.fallback_config = sc.fallback()
-        summary = evaluate_config_chain(sc.ingredient.configurations, nested_fixed, None, fallback)
+        # A scope may also declare _log (Sacred's: the ingredient's logger), never part of the config.
+        scope_fallback = {"_log": _scope_logger(sc, root_logger), **fallback}
+        summary = evaluate_config_chain(sc.ingredient.configurations, nested_fixed, None, scope_fallback)
         current = dict(summary)
         _check_dotted_updates(sc.path, summary.typechanged, dotted)
         if sc is root:
@@ -310,6 +313,10 @@ def _combine(order: list[Scaffold]) -> dict[str, Any]:
         if sc.path == "":
             config.update(sc.config)
     return _nest([(sc.path, sc.config) for sc in order if sc.path and sc.config], into=config)
+
+
+def _scope_logger(sc: Scaffold, root_logger: logging.Logger) -> logging.Logger:
+    return root_logger.getChild(sc.ingredient.path) if sc.path else root_logger
 
 
 def _check_dotted_updates(
