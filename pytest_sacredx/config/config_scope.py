@@ -39,9 +39,9 @@ from .paths import iterate_flattened
 from .utils import (
     SCALAR_TYPES,
     KeyRules,
-    _normalize,
     check_key,
     copy_config,
+    normalize_value,
     recursive_fill_in,
     undogmatize,
 )
@@ -179,7 +179,7 @@ class ConfigScope:
             docs=self._var_docs,
         )
         for key, value in entries.items():
-            summary[key] = value if type(value) in SCALAR_TYPES else _normalize(value, key, rules)
+            summary[key] = value if type(value) in SCALAR_TYPES else normalize_value(value, key, rules)
         return summary
 
     def _check_parameters(

@@ -37,6 +37,7 @@ __all__ = [
     "dogmatize",
     "normalize_numpy",
     "normalize_or_die",
+    "normalize_value",
     "recursive_fill_in",
     "undogmatize",
 ]
@@ -133,10 +134,11 @@ def normalize_or_die(obj: Any) -> Any:
     """The value a config keeps (see the module docstring); raises InvalidConfigKeyError for bad keys."""
     if type(obj) in SCALAR_TYPES:
         return obj
-    return _normalize(obj, "", KeyRules.current())
+    return normalize_value(obj, "", KeyRules.current())
 
 
-def _normalize(obj: Any, path: str, rules: KeyRules) -> Any:
+def normalize_value(obj: Any, path: str, rules: KeyRules) -> Any:
+    """:func:`normalize_or_die` for the entry at ``path`` (named in errors), with the rules read already."""
     t = type(obj)
     if t in SCALAR_TYPES:
         return obj
@@ -147,12 +149,12 @@ def _normalize(obj: Any, path: str, rules: KeyRules) -> Any:
             out[key] = (
                 value
                 if type(value) in SCALAR_TYPES
-                else _normalize(value, join_paths(path, str(key)), rules)
+                else normalize_value(value, join_paths(path, str(key)), rules)
             )
         return out
     if isinstance(obj, (list, tuple)):
         return [
-            v if type(v) in SCALAR_TYPES else _normalize(v, f"{path}[{i}]", rules)
+            v if type(v) in SCALAR_TYPES else normalize_value(v, f"{path}[{i}]", rules)
             for i, v in enumerate(obj)
         ]
     return normalize_numpy(obj)
