@@ -63,6 +63,10 @@ class InvalidConfigError(ConfigError):
     """A config value that cannot be stored (not JSON-representable, bad key)."""
 
 
+class InvalidConfigKeyError(InvalidConfigError, KeyError):
+    """A config key that breaks a key rule of ``SETTINGS.CONFIG`` (a ``KeyError``, as in Sacred)."""
+
+
 class ConfigAddedError(ConfigError):
     """An update adds a key that no captured function uses (Sacred's check; ``--force`` skips it)."""
 

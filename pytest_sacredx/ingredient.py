@@ -185,7 +185,7 @@ class Ingredient:
         if kw_conf:
             cfg_or_file = kw_conf
         if isinstance(cfg_or_file, (str, os.PathLike)):
-            from .config.files import load_config_file
+            from .config.config_files import load_config_file
 
             if not os.path.exists(cfg_or_file):
                 raise ConfigFileNotFoundError(

@@ -292,7 +292,7 @@ def test_attributes_of_a_captured_function() -> None:
     cf = ex.capture(g, prefix="p")
     assert isinstance(cf, CapturedFunction)
     assert cf.prefix == "p" and cf.uses_randomness and cf.__doc__ == "Doc of g." and cf.__name__ == "g"
-    assert isinstance(cf.signature, Signature) and cf.signature.arguments == ("x", "_rnd")
+    assert isinstance(cf.signature, Signature) and cf.signature.arguments == ["x", "_rnd"]
     assert create_captured_function(cf) is cf
     assert "g" in repr(cf)
 

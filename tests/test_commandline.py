@@ -249,7 +249,7 @@ def test_custom_cli_option() -> None:
         (("-l", "LOUD"), "Unknown log level"),
         (("-P", "high"), "Invalid priority"),
         (("-b", "often"), "Invalid beat interval"),
-        (("greet", "with", "recipient={1}"), "cannot be stored"),
+        (("greet", "with", "recipient={'$x': 1}"), "Invalid config key '$x'"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(capsys: pytest.CaptureFixture[str], args: tuple[str, ...], text: str) -> None:

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from strategies import configs
 
 from pytest_sacredx.config import ConfigDict, ConfigSummary
-from pytest_sacredx.config.paths import iterate_flattened
-from pytest_sacredx.errors import InvalidConfigError
+from pytest_sacredx.config.paths import iter_prefixes, iterate_flattened
+from pytest_sacredx.errors import InvalidConfigError, InvalidConfigKeyError
 
 
 def test_returns_a_copy_of_the_dict():
@@ -16,10 +16,12 @@ def test_returns_a_copy_of_the_dict():
     cd = ConfigDict(source)
     first = cd()
     assert isinstance(first, ConfigSummary)
-    assert first == source and first.added == set() and first.modified == set()
+    assert first == {**source, "layers": [64, 64]}  # tuples become lists, as in Sacred
+    assert first.added == set() and first.modified == set()
     first["opt"]["m"] = 0
+    first["layers"].append(1)
     source["lr"] = 5
-    assert cd() == {"lr": 0.1, "opt": {"m": 0.9}, "layers": (64, 64)}
+    assert cd() == {"lr": 0.1, "opt": {"m": 0.9}, "layers": [64, 64]}
 
 
 def test_fixed_values_apply_recursively_with_markers():
@@ -31,29 +33,34 @@ def test_fixed_values_apply_recursively_with_markers():
         "name": 3,
         "new": {"a": 1},
     }
-    assert cfg.added == {"opt.extra", "new.a"}
-    assert {"lr", "opt.m"} <= cfg.modified and "opt" in cfg.modified
-    assert cfg.typechanged == {"name": (str, int)}
+    assert cfg.added == {"opt.extra", "new", "new.a"}
+    assert {"opt", "opt.m"} <= cfg.modified
+    assert cfg.typechanged == {"name": (str, int), "lr": (float, int)}
 
 
 def test_presets_fill_in_under_the_dict():
     cfg = ConfigDict({"a": {"x": 1}})(preset={"a": {"x": 0, "y": 2}, "b": 3}, fixed={"b": 4})
     assert cfg == {"a": {"x": 1, "y": 2}, "b": 4}
-    assert cfg.added == {"b"} and cfg.modified == set()  # against the dict itself, as for scopes
+    assert cfg.added == set() and cfg.modified == {"b"}  # the preset defined b
 
 
-def test_values_and_keys_are_validated_at_construction():
-    with pytest.raises(InvalidConfigError, match=r"'f' is a function"):
-        ConfigDict({"f": lambda: 1})
-    with pytest.raises(InvalidConfigError, match="'a.b'"):
+def test_keys_are_checked_at_construction_and_any_value_is_kept():
+    with pytest.raises(InvalidConfigKeyError, match="'a.b'") as info:
         ConfigDict({"a.b": 1})
+    assert isinstance(info.value, KeyError)
     with pytest.raises(InvalidConfigError, match="must be a dict"):
         ConfigDict([("a", 1)])  # type: ignore[arg-type]
+    cfg = ConfigDict({"f": len, "module": pytest, "s": {1, 2}})()
+    assert cfg["f"] is len and cfg["module"] is pytest and cfg["s"] == {1, 2}
 
 
-def test_fixed_values_are_validated():
-    with pytest.raises(InvalidConfigError, match="'s' is a set"):
-        ConfigDict({"a": 1})(fixed={"s": {1, 2}})
+def test_fixed_values_are_checked():
+    with pytest.raises(InvalidConfigKeyError, match=r"'\$x' in 'd'"):
+        ConfigDict({"a": 1})(fixed={"d": {"$x": 1}})
+
+
+def test_fallbacks_are_ignored():
+    assert ConfigDict({"a": 1})(fallback={"ing": {"x": 1}}) == {"a": 1}
 
 
 def test_numpy_scalars_are_normalized():
@@ -71,5 +78,6 @@ def test_fixed_leaves_always_win(base, fixed):
         if value == {}:
             continue
         assert flat[key] == value
+    fixed_paths = {p for key, _ in iterate_flattened(fixed) for p in iter_prefixes(key)}
     for key in cfg.added:
-        assert key in dict(iterate_flattened(fixed))
+        assert key in fixed_paths

@@ -9,7 +9,7 @@ import pickle
 import pytest
 
 from pytest_sacredx.config import load_config_file, make_read_only, save_config_file
-from pytest_sacredx.config.files import HANDLER_BY_EXT, get_handler
+from pytest_sacredx.config.config_files import HANDLER_BY_EXT, HANDLERS, get_handler
 from pytest_sacredx.errors import ConfigFileError, MissingExtraError
 from pytest_sacredx.settings import SETTINGS
 
@@ -111,9 +111,10 @@ def test_missing_file_and_directory(tmp_path):
 
 
 def test_unknown_extension(tmp_path):
-    with pytest.raises(ConfigFileError, match=r"unknown extension '\.txt'; use one of \.json"):
+    with pytest.raises(ConfigFileError, match=r'unsupported extension "\.txt"\. Use one of \.json') as info:
         load_config_file(tmp_path / "cfg.txt")
-    with pytest.raises(ConfigFileError, match="unknown extension"):
+    assert isinstance(info.value, ValueError)  # Sacred's type and wording
+    with pytest.raises(ConfigFileError, match='unsupported extension ""'):
         save_config_file({}, tmp_path / "cfg")
 
 
@@ -153,5 +154,6 @@ def test_missing_yaml_is_a_missing_extra_error(tmp_path, monkeypatch):
 
 
 def test_handler_table():
-    assert {".json", ".yaml", ".yml", ".toml", ".pickle", ".pkl"} <= set(HANDLER_BY_EXT)
+    assert list(HANDLER_BY_EXT) == [".json", ".pickle", ".yaml", ".yml"]  # Sacred's, in its order
+    assert {".json", ".yaml", ".yml", ".toml", ".pickle", ".pkl"} <= set(HANDLERS)
     assert get_handler("X.JSON") is HANDLER_BY_EXT[".json"]

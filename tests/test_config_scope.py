@@ -1,4 +1,4 @@
-"""Config scopes: fixed/preset/fallback semantics, markers, docs, filtering, validation, tracebacks."""
+"""Config scopes: fixed/preset/fallback semantics, markers, docs, values, key checks, tracebacks."""
 
 # Config scopes are functions whose unused locals and imports are the point.
 # ruff: noqa: F841, F401, UP031
@@ -12,10 +12,17 @@ from pathlib import Path
 import pytest
 
 from pytest_sacredx.config import ConfigScope, ConfigSummary, ReadOnlyDict
+from pytest_sacredx.config.config_scope import (
+    chain_evaluate_config_scopes,
+    dedent_function_body,
+    evaluate_config_chain,
+    get_function_body,
+)
 from pytest_sacredx.errors import (
     ConfigKeyError,
     ConfigScopeError,
     InvalidConfigError,
+    InvalidConfigKeyError,
     ReadOnlyConfigError,
 )
 from pytest_sacredx.settings import SETTINGS
@@ -57,9 +64,15 @@ def test_locals_become_the_config():
     assert cfg.added == set() and cfg.modified == set() and cfg.typechanged == {}
 
 
-def test_modules_functions_classes_and_private_names_are_filtered():
+def test_every_local_is_config_modules_functions_classes_and_private_names_too():
+    import math
+    import os
+
     cfg = ConfigScope(with_imports_and_helpers)()
-    assert dict(cfg) == {"n": 4.0, "from_global": 42}
+    assert set(cfg) == {"os", "osp", "sqrt", "helper", "Model", "method", "_private", "n", "from_global"}
+    assert cfg["os"] is os and cfg["osp"] is os.path and cfg["sqrt"] is math.sqrt
+    assert cfg["helper"]() == 1 and cfg["Model"].__name__ == "Model" and cfg["method"]() == "ABC"
+    assert cfg["_private"] == 1 and cfg["n"] == 4.0 and cfg["from_global"] == 42
 
 
 def test_fixed_values_win_and_dependent_entries_follow():
@@ -70,10 +83,11 @@ def test_fixed_values_win_and_dependent_entries_follow():
     assert cfg.added == set()
 
 
-def test_fixed_keys_the_scope_does_not_define_are_added_as_leaves():
+def test_fixed_keys_the_scope_does_not_define_are_added_with_their_parents():
     cfg = ConfigScope(greeting)(fixed={"extra": 1, "nested": {"a": 1, "b": {"c": 2}}, "empty": {}})
     assert cfg["extra"] == 1 and cfg["nested"] == {"a": 1, "b": {"c": 2}} and cfg["empty"] == {}
-    assert cfg.added == {"extra", "nested.a", "nested.b.c", "empty"}
+    assert cfg.added == {"extra", "nested", "nested.a", "nested.b", "nested.b.c", "empty"}
+    assert type(cfg["nested"]) is dict and type(cfg["nested"]["b"]) is dict  # no dogmatic leftovers
 
 
 def nested_dicts():
@@ -107,6 +121,7 @@ def test_fixed_dict_over_scalar_and_scalar_over_dict():
     cfg = ConfigScope(dict_and_scalar)(fixed={"optimizer": "adam", "lr": {"x": 1}})
     assert cfg["optimizer"] == "adam" and cfg["lr"] == {"x": 1}
     assert cfg.typechanged == {"optimizer": (dict, str), "lr": (float, dict)}
+    assert cfg.added == {"lr.x"}  # the scope's lr had no entry x
 
 
 def typed():
@@ -121,8 +136,27 @@ def test_typechanged_markers():
     cfg = ConfigScope(typed)(
         fixed={"an_int": 2.5, "a_float": 3, "a_none": "now", "a_str": 5, "a_bool": 1}
     )
-    assert cfg.typechanged == {"a_str": (str, int), "a_bool": (bool, int)}
-    assert cfg.modified == {"an_int", "a_float", "a_none"}
+    # int and float are different types; replacing None is no type change
+    assert cfg.typechanged == {
+        "an_int": (int, float),
+        "a_float": (float, int),
+        "a_str": (str, int),
+        "a_bool": (bool, int),
+    }
+    assert cfg.modified == {"a_none"}
+
+
+def test_fixed_values_equal_to_the_assigned_ones_are_not_modified():
+    cfg = ConfigScope(typed)(fixed={"an_int": 1, "a_str": "x", "a_none": None})
+    assert cfg.modified == set() and cfg.typechanged == {} and cfg.added == set()
+
+
+def lists():
+    layers = [64, 64, 32]
+
+
+def test_a_list_changed_in_one_element_is_modified():
+    assert ConfigScope(lists)(fixed={"layers": [64, 64, 16]}).modified == {"layers"}
 
 
 def in_place():
@@ -181,8 +215,8 @@ def test_fallback_is_readable_and_not_part_of_the_result():
     assert dict(cfg) == {"n": 20, "path": "/data"}
 
 
-def mutates_fallback():
-    dataset["size"] = 3  # noqa: F821
+def mutates_fallback(dataset):
+    dataset["size"] = 3
 
 
 def test_fallback_is_read_only():
@@ -190,15 +224,31 @@ def test_fallback_is_read_only():
         ConfigScope(mutates_fallback)(fallback={"dataset": {"size": 1}})
 
 
-def assigns_fallback():
+def assigns_fallback(dataset):
     dataset = "mine"
     other = 1
 
 
-def test_assignments_to_fallback_names_are_ignored_and_reported():
+def test_assignments_to_fallback_names_are_reported():
+    # The scope's value stays in its result; the run keeps the ingredient's config under that name.
     cfg = ConfigScope(assigns_fallback)(fallback={"dataset": {"size": 1}})
-    assert dict(cfg) == {"other": 1}
+    assert dict(cfg) == {"dataset": "mine", "other": 1}
     assert cfg.ignored_fallbacks == {"dataset"}
+
+
+def reads_undeclared():
+    b = a * 2  # noqa: F821
+
+
+@pytest.mark.parametrize("where", ["preset", "fallback"])
+def test_undeclared_presets_and_fallbacks_are_name_errors(where):
+    with pytest.raises(NameError, match="'a'"):
+        ConfigScope(reads_undeclared)(**{where: {"a": 1}})
+
+
+def test_undeclared_presets_are_kept_in_the_result():
+    cfg = ConfigScope(greeting)(preset={"a": 1, "recipient": "old"})
+    assert cfg["a"] == 1 and cfg["recipient"] == "world"
 
 
 def test_missing_parameter_is_a_clear_key_error():
@@ -242,7 +292,8 @@ def test_nested_functions_may_return():
 
         gen = [i for i in range(2)]
 
-    assert dict(ConfigScope(scope)()) == {"gen": [0, 1]}
+    cfg = ConfigScope(scope)()
+    assert cfg["gen"] == [0, 1] and cfg["helper"]() == 1
 
 
 def _function_from_file(tmp_path: Path, source: str, name: str = "f"):
@@ -272,11 +323,16 @@ def documented():
 
 
 def test_docs_from_inline_and_preceding_comments():
+    # Inline first, else the nearest comment line above (blank lines skipped); a code line or an
+    # ignored comment above ends the search. seed always has its doc.
     docs = ConfigScope(documented)().docs
     assert docs == {
+        "seed": "the random seed for this experiment",
         "lr": "the learning rate",
         "momentum": "heavy ball",
-        "batch": "first line second line",
+        "epochs": "not attached: a blank line follows",
+        "batch": "second line",
+        "_private": "private doc",
     }
 
 
@@ -295,30 +351,28 @@ def test_closure_variables_resolve():
     assert dict(ConfigScope(scope)()) == {"doubled": 14}
 
 
-class Unstorable:
+class Model:
     pass
 
 
-def stores_object():
-    model = Unstorable()
+def stores_objects():
+    model = Model()
+    opts = {"ok": [1, {"deep": {1, 2}}], "pair": (1, (2, 3))}
 
 
-def test_unstorable_value_names_key_type_and_fix():
-    with pytest.raises(InvalidConfigError) as info:
-        ConfigScope(stores_object)()
-    assert str(info.value) == (
-        "Config entry 'model' is a Unstorable, which cannot be stored; use a number, string, list or dict "
-        "(or name it '_model' to keep it out of the config)"
-    )
+def test_values_of_any_type_are_kept_and_tuples_become_lists():
+    cfg = ConfigScope(stores_objects)()
+    assert isinstance(cfg["model"], Model)
+    assert cfg["opts"] == {"ok": [1, {"deep": {1, 2}}], "pair": [1, [2, 3]]}
 
 
-def nested_bad():
-    opts = {"ok": [1, {"deep": {1, 2}}]}
+def bad_nested_key():
+    opts = {"ok": [1, {"$deep": 1}]}
 
 
-def test_nested_unstorable_value_names_the_path():
-    with pytest.raises(InvalidConfigError, match=r"'opts\.ok\[1\]\.deep' is a set"):
-        ConfigScope(nested_bad)()
+def test_a_bad_key_deep_inside_names_its_path():
+    with pytest.raises(InvalidConfigKeyError, match=r"'\$deep' in 'opts\.ok\[1\]'"):
+        ConfigScope(bad_nested_key)()
 
 
 def bad_keys():
@@ -327,9 +381,10 @@ def bad_keys():
 
 def test_key_rules(monkeypatch):
     with pytest.raises(
-        InvalidConfigError, match="must not contain '.'.*ENFORCE_KEYS_MONGO_COMPATIBLE"
-    ):
+        InvalidConfigKeyError, match="must not contain '.'.*ENFORCE_KEYS_MONGO_COMPATIBLE"
+    ) as info:
         ConfigScope(bad_keys)()
+    assert isinstance(info.value, KeyError) and isinstance(info.value, InvalidConfigError)
     monkeypatch.setattr(SETTINGS.CONFIG, "ENFORCE_KEYS_MONGO_COMPATIBLE", False)
     assert ConfigScope(bad_keys)()["opts"] == {"a.b": 1}
     with pytest.raises(InvalidConfigError, match=r"'\$x'"):
@@ -357,10 +412,10 @@ def numpy_values():
     t = (np.int8(1), 2)
 
 
-def test_numpy_scalars_become_python_scalars_and_tuples_stay():
-    pytest.importorskip("numpy")
+def test_numpy_scalars_become_python_scalars_and_tuples_lists():
+    np = pytest.importorskip("numpy")
     cfg = ConfigScope(numpy_values)()
-    assert cfg == {"f": 0.5, "i": 3, "b": True, "t": (1, 2)}
+    assert cfg == {"np": np, "f": 0.5, "i": 3, "b": True, "t": [1, 2]}
     assert [type(cfg[k]) for k in ("f", "i", "b")] == [float, int, bool]
     assert type(cfg["t"][0]) is int
 
@@ -371,10 +426,10 @@ def numpy_array():
     arr = np.zeros(3)
 
 
-def test_numpy_arrays_are_refused_with_a_tolist_hint():
-    pytest.importorskip("numpy")
-    with pytest.raises(InvalidConfigError, match=r"tolist\(\)"):
-        ConfigScope(numpy_array)()
+def test_numpy_arrays_are_kept():
+    np = pytest.importorskip("numpy")
+    arr = ConfigScope(numpy_array)()["arr"]
+    assert isinstance(arr, np.ndarray) and arr.tolist() == [0.0, 0.0, 0.0]
 
 
 def raises_inside():
@@ -463,7 +518,7 @@ def test_thousand_entries_evaluate_quickly(tmp_path):
     for _ in range(20):
         cfg = scope(fixed={"v1": 5})
     per_call = (time.perf_counter() - start) / 20
-    assert cfg["v999"] == 1998 and cfg["v1"] == 5 and len(cfg.docs) == 1000
+    assert cfg["v999"] == 1998 and cfg["v1"] == 5 and len(cfg.docs) == 1001  # and seed
     assert per_call < 0.05  # ~0.6 ms here; a generous bound against pathological slowness
 
 
@@ -480,7 +535,7 @@ def test_comprehensions_and_lambdas_see_the_scope_locals():
     # Plain exec(body, globals, locals) raises NameError here on Python 3.11.
     cfg = ConfigScope(comprehensions)(fixed={"factor": 3})
     assert cfg["scaled"] == [0, 3, 6] and cfg["table"] == {"a": 3, "b": 3}
-    assert cfg["total"] == 9 and cfg["applied"] == 46 and "add" not in cfg
+    assert cfg["total"] == 9 and cfg["applied"] == 46 and cfg["add"](0) == 45
 
 
 def uses_unknown_name():
@@ -494,7 +549,7 @@ def test_undefined_names_raise_name_error():
 
 def test_empty_and_odd_fixed_keys_do_not_crash():
     monkey = {"": 1}
-    with pytest.raises(InvalidConfigError):
+    with pytest.raises(InvalidConfigKeyError):
         SETTINGS.CONFIG.ENFORCE_VALID_PYTHON_IDENTIFIER_KEYS = True
         try:
             ConfigScope(greeting)(fixed=monkey)
@@ -508,11 +563,28 @@ def test_summary_chain_of_scopes_keeps_added_only_if_no_scope_defined_it():
     second = ConfigScope(uses_preset)(
         fixed={"recipient": "you", "extra": 1}, preset={**first, "a": 1}
     )
-    for start in (ConfigSummary(), ConfigSummary(added={"recipient", "extra"})):
-        start.update_from(first)
-        start.update_from(second)
-        assert start.added == {"extra"}
-        assert "recipient" in start.modified
+    start = ConfigSummary(added={"recipient", "extra"})  # every fixed leaf, as a run starts
+    start.update_from(first)
+    start.update_from(second)
+    assert start.added == {"extra"}
+    assert "recipient" in start.modified
+    assert start.docs["recipient"] == "whom to greet"
+
+
+def test_chain_returns_the_config_and_a_summary_per_scope():
+    config, summaries = chain_evaluate_config_scopes(
+        [ConfigScope(greeting), ConfigScope(uses_preset)], fixed={"a": 2}
+    )
+    assert config["b"] == 4 and config["message"] == "Hello world!"
+    assert [s.added for s in summaries] == [{"a"}, set()]
+    merged = evaluate_config_chain([ConfigScope(greeting), ConfigScope(uses_preset)], fixed={"a": 2})
+    assert dict(merged) == config and merged.added == set()
+
+
+def test_a_chain_without_scopes_is_the_presets_under_the_fixed_values():
+    config, summaries = chain_evaluate_config_scopes([], fixed={"a": 0}, preset={"a": 1, "b": 2})
+    assert config == {"a": 0, "b": 2} and summaries == []
+    assert evaluate_config_chain([], fixed={"a": {"x": 0}}).added == {"a.x"}
 
 
 def test_summary_update_add_prefixes_paths_and_marks_parents():
@@ -527,3 +599,54 @@ def test_summary_update_add_prefixes_paths_and_marks_parents():
     assert total.modified == {"opt"}
     assert total.docs == {"opt.lr": "rate"}
     assert total.ignored_fallbacks == {"opt.dataset"}
+
+
+def header_with_colons(a=lambda: 1, b={1: 2}) -> dict[str, int]:  # the body starts here  # noqa: B006
+    x = {"k": 1}
+
+
+def test_the_body_starts_after_the_colon_that_ends_the_def_line():
+    body, offset = get_function_body(header_with_colons)
+    assert body == '  # the body starts here  # noqa: B006\n    x = {"k": 1}\n'
+    first = header_with_colons.__code__.co_firstlineno
+    assert offset == first - 1  # body line 1 is the def line
+
+
+def test_dedenting_strips_the_first_statements_indentation_only_where_shared():
+    body = '  # c\n        s = """a\n    b\n            c"""\n\tt = 1\n'
+    assert dedent_function_body(body) == '# c\ns = """a\nb\n    c"""\n\tt = 1\n'
+
+
+def test_multi_line_strings_hold_the_dedented_text():
+    def scope():
+        text = """first
+        second
+            third"""
+
+    assert ConfigScope(scope)()["text"] == "first\nsecond\n    third"
+
+
+def test_a_scope_on_one_line():
+    def scope(a): b = 2 * a  # noqa: E701,E704
+
+    assert ConfigScope(scope)(preset={"a": 21})["b"] == 42
+
+
+def test_tracebacks_keep_the_file_lines_after_dedenting():
+    def scope():
+        text = """x
+        y"""
+        z = 1 / 0  # LINE-MARKER-3
+
+    with pytest.raises(ZeroDivisionError) as info:
+        ConfigScope(scope)()
+    last = traceback.extract_tb(info.value.__traceback__)[-1]
+    assert (last.filename, last.lineno) == (__file__, _marker_line("LINE-MARKER-3"))
+
+
+def test_a_body_that_does_not_parse_dedented_is_compiled_as_written(monkeypatch):
+    from pytest_sacredx.config import config_scope
+
+    monkeypatch.setattr(config_scope, "dedent_function_body", lambda body: "x = (\n")
+    cfg = ConfigScope(greeting)()
+    assert cfg["message"] == "Hello world!" and cfg.docs["recipient"] == "whom to greet"

@@ -1,4 +1,5 @@
-"""Read-only config containers: refuse changes, name the key, copy and pickle to plain containers."""
+"""Config containers: read-only views (refuse changes, name the key, copy and pickle to plain
+containers) and the dogmatic ones that hold fixed values."""
 
 from __future__ import annotations
 
@@ -10,6 +11,13 @@ import sys
 import pytest
 
 from pytest_sacredx.config import ReadOnlyDict, ReadOnlyList, make_read_only
+from pytest_sacredx.config.custom_containers import (
+    DogmaticDict,
+    DogmaticList,
+    fallback_dict,
+    is_different,
+    type_changed,
+)
 from pytest_sacredx.errors import ReadOnlyConfigError, SacredError
 
 
@@ -110,3 +118,135 @@ def test_yaml_is_not_imported_by_the_config_package():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# --------------------------------------------------------------------------- dogmatic containers
+def test_fixed_entries_win_over_assignments_and_record_what_was_tried():
+    d = DogmaticDict(fixed={"lr": 1.0, "name": "adam", "n": 3})
+    d["lr"] = 0.1
+    d["name"] = "adam"
+    d["n"] = "three"
+    d["free"] = 5
+    assert dict(d) == {"lr": 1.0, "name": "adam", "n": 3, "free": 5}
+    assert d.modified == {"lr", "n"}  # name was assigned its fixed value
+    assert d.typechanges == {"n": (str, int)}  # 0.1 -> 1.0 keeps its type
+
+
+def test_fixed_entries_survive_update_and_delete():
+    d = DogmaticDict(fixed={"a": 1})
+    d.update({"a": 2, "b": 2})
+    d.update([("a", 3)], a=4, c=3)
+    del d["a"]
+    assert dict(d) == {"a": 1, "b": 2, "c": 3}
+
+
+def test_a_fixed_dict_absorbs_the_assigned_dict_and_records_nested_changes():
+    d = DogmaticDict(fixed={"opt": {"lr": 1, "extra": {"k": 1}}})
+    d["opt"] = {"lr": "fast", "momentum": 0.9}
+    assert d["opt"] == {"lr": 1, "momentum": 0.9}  # extra is revealed later
+    assert d.typechanges == {"opt.lr": (str, int)}
+    assert {"opt", "opt.lr"} <= d.modified
+    assert d.revelation() == {"opt.extra", "opt.extra.k"}
+    assert d["opt"]["extra"] == {"k": 1}
+
+
+def test_revelation_adds_unassigned_fixed_entries_with_their_parents():
+    d = DogmaticDict(fixed={"a": 1, "h": {"i": {"j": 2}}, "e": {}})
+    d["a"] = 0
+    assert "h" not in d
+    assert d.revelation() == {"h", "h.i", "h.i.j", "e"}
+    assert d["h"]["i"]["j"] == 2 and d["e"] == {}
+    assert d.revelation() == set()  # nothing left to reveal
+
+
+def test_fallback_entries_are_readable_but_not_part_of_the_dict():
+    d = DogmaticDict(fallback={"ing": {"size": 3}})
+    assert "ing" in d and d["ing"] == {"size": 3} and d.get("ing") == {"size": 3}
+    assert dict(d) == {} and d.get("missing", 7) == 7
+    with pytest.raises(KeyError):
+        d["missing"]
+    d["ing"] = "mine"
+    assert d.fallback_writes == ["ing"] and dict(d) == {"ing": "mine"}
+
+
+def test_a_fixed_dict_over_a_fallback_dict_reads_its_other_entries():
+    d = DogmaticDict(fixed={"ing": {"size": 5}}, fallback={"ing": {"size": 3, "path": "p"}})
+    assert d["ing"]["size"] == 5 and d["ing"]["path"] == "p"
+    d["ing"] = {"size": 1, "new": 2}
+    assert d["ing"]["size"] == 5 and d["ing"]["new"] == 2 and d["ing"]["path"] == "p"
+
+
+def test_the_callers_fixed_dict_is_not_changed():
+    fixed = {"opt": {"lr": 1}}
+    d = DogmaticDict(fixed=fixed)
+    d["opt"] = {"lr": 2, "m": 3}
+    d.revelation()
+    assert fixed == {"opt": {"lr": 1}}
+
+
+def test_a_dogmatic_list_ignores_changes():
+    items = DogmaticList([3, 1, 2])
+    items.append(4)
+    items.extend([5])
+    items.insert(0, 0)
+    items.remove(3)
+    items.sort()
+    items.reverse()
+    items[0] = 9
+    del items[0]
+    items += [7]
+    items *= 2
+    items.clear()
+    assert items == [3, 1, 2] and isinstance(items, DogmaticList)
+    with pytest.raises(TypeError):
+        items.pop()
+    assert items.count(1) == 1 and items.index(2) == 2 and items[-1] == 2
+
+
+def test_a_dogmatic_list_reveals_the_dicts_inside():
+    items = DogmaticList([DogmaticDict(fixed={"a": 1}), 2])
+    assert items.revelation() == set()
+    assert items[0] == {"a": 1}
+
+
+def test_fallback_dict_is_a_new_dict_with_overrides():
+    base = {"a": 1, "b": 2}
+    d = fallback_dict(base, b=3, _log="log")
+    assert d == {"a": 1, "b": 3, "_log": "log"} and base == {"a": 1, "b": 2}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "changed"),
+    [
+        (1, 2, False),
+        (1, 2.0, True),
+        (1.0, 2, True),
+        (True, 1, True),
+        (None, "x", False),
+        ("x", None, True),
+        ((1,), [1], False),
+        ({"a": 1}, DogmaticDict(), False),
+        ([1], DogmaticList(), False),
+    ],
+)
+def test_type_changed(old, new, changed):
+    assert type_changed(old, new) is changed
+
+
+def test_numpy_scalars_are_the_kind_of_their_python_value():
+    np = pytest.importorskip("numpy")
+    assert not type_changed(1, np.int64(2)) and not type_changed(0.5, np.float32(1))
+    assert not type_changed(True, np.bool_(False)) and type_changed(1, np.float64(1))
+
+
+def test_is_different():
+    np = pytest.importorskip("numpy")
+    assert not is_different([1, 2], [1, 2]) and is_different([1, 2], [1, 3])
+    assert not is_different(np.arange(3), np.arange(3)) and is_different(np.arange(3), np.zeros(3))
+    assert is_different(np.arange(3), np.arange(4)) and is_different(np.arange(2), "ab")
+
+    class Weird:
+        def __ne__(self, other):
+            raise ValueError("cannot compare")
+
+    assert is_different(Weird(), 1)

@@ -164,10 +164,10 @@ BAD_INPUTS = [
         {"settings.ini": b"recipient=you\n"},
     ),
     BadInput(
-        "value that cannot be stored",
+        "config key that breaks a key rule",
         "hello_config.py",
-        ("with", "recipient={1, 2}"),
-        ("'recipient'", "set", "cannot be stored"),
+        ("with", "recipient={'a$': 1, '$b': 2}"),
+        ("Invalid config key '$b' in 'recipient'", "ENFORCE_KEYS_MONGO_COMPATIBLE"),
     ),
     BadInput(
         "observer that cannot record the start",

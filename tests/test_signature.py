@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pytest_sacredx.config.signature import SPECIAL_NAMES, Signature
 from pytest_sacredx.errors import MissingConfigError, SignatureError
-from pytest_sacredx.run.signature import SPECIAL_NAMES, Signature
 
 
 def f(a, b, c=3, *args, d, e=5, **kwargs):
@@ -23,7 +23,7 @@ def g(x, /, y, _seed, _log):
 def test_analysis() -> None:
     s = Signature(f)
     assert s.name == "f"
-    assert s.arguments == ("a", "b", "c", "d", "e")
+    assert s.arguments == ["a", "b", "c", "d", "e"]
     assert s.positional == ("a", "b", "c")
     assert s.defaults == {"c": 3, "e": 5}
     assert s.vararg_name == "args" and s.kw_wildcard_name == "kwargs"
@@ -32,7 +32,23 @@ def test_analysis() -> None:
     assert t.positional == ("x", "y", "_seed", "_log")
     assert t.specials == ("_seed", "_log") and t.uses_randomness
     assert set(SPECIAL_NAMES) == {"_config", "_run", "_log", "_seed", "_rnd"}
-    assert repr(s) == "<Signature f(a, b, c, d, e)>"
+    assert repr(s).startswith("<Signature at 0x") and repr(s).endswith(" for 'f'>")
+    # Sacred's names and text: positional_args lack a default; kwargs are the defaults
+    assert s.positional_args == ["a", "b"] and s.kwargs == {"c": 3, "e": 5}
+    assert str(s) == "f(a, b, *args, c=3, e=5, **kwargs)"
+
+
+def test_bound_methods_skip_self() -> None:
+    class Model:
+        def fit(self, x, lr):
+            return x, lr
+
+    s = Signature(Model.fit)
+    args, kwargs = s.construct_arguments([1], {}, {"lr": 0.1, "self": "not me"}, bound=True)
+    assert args == [1] and kwargs == {"lr": 0.1}
+    assert s.get_free_parameters([1], {}, bound=True) == ["lr"]
+    with pytest.raises(MissingConfigError, match="lr"):
+        s.construct_arguments([1], {}, {}, bound=True)
 
 
 def test_free_parameters() -> None:

@@ -9,14 +9,14 @@ ConfigSummary({'lr': 1.0}, added=set(), modified={'lr'}, typechanged={}, docs={}
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from .config_dict import ConfigDict
+from .config_files import load_config_file, save_config_file
 from .config_scope import ConfigScope, chain_evaluate_config_scopes
+from .config_summary import ConfigSummary
 from .custom_containers import ReadOnlyDict, ReadOnlyList, make_read_only
-from .files import load_config_file, save_config_file
-from .summary import ConfigSummary
+from .utils import dogmatize, undogmatize
 
 __all__ = [
     "chain_evaluate_config_scopes",
@@ -34,18 +34,9 @@ __all__ = [
 ]
 
 
-def dogmatize(obj: Any) -> Any:
-    """Sacred's name; our scopes need no tracking containers, so this is a deep copy."""
-    return copy.deepcopy(obj)
-
-
-def undogmatize(obj: Any) -> Any:
-    """Plain, mutable containers (read-only views become dicts and lists)."""
-    return copy.deepcopy(obj)
-
-
 def __getattr__(name: str) -> Any:
-    # Captured functions belong to the run layer; Sacred users import them from here.
+    # Captured functions belong to the run layer (they find the active run); Sacred users import
+    # them from here.
     if name == "create_captured_function":
         from ..run.captured import create_captured_function
 

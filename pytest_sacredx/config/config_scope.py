@@ -1,26 +1,31 @@
 """``ConfigScope``: a function whose body's local variables are the config (``@ex.config``).
 
-The body is compiled once, at decoration time, with the real file name and line numbers, and run on
-every call in a namespace where *fixed* values (command-line updates) win over assignments, so entries
-computed from them follow. Modules, functions, classes and ``_private`` names are not config.
+The body is compiled once, at decoration time, as module code with the real file name and line numbers,
+and run on every call. Every local variable it leaves is a config entry — numbers and strings, but also
+functions, classes and imported modules, as in Sacred. Its parameters name entries of earlier configs
+(*presets*) or of ingredients (read-only *fallbacks*); a preset or fallback it does not declare is a
+``NameError``. *Fixed* values (command-line updates) win over assignments, so entries computed from
+them follow, and the summary records what the assignments tried (``modified``, ``typechanged``) and
+which fixed entries no assignment met (``added``).
 
->>> def cfg():
-...     recipient = "world"  # whom to greet
-...     message = "Hello %s!" % recipient
 >>> scope = ConfigScope(cfg)                      # doctest: +SKIP
 >>> scope(fixed={"recipient": "you"})["message"]  # doctest: +SKIP
 'Hello you!'
+
+The body's text is Sacred's: the source after the ``def`` line's colon, dedented line by line by the
+first statement's indentation (:func:`get_function_body`, :func:`dedent_function_body`), so a
+multi-line string in a scope holds exactly the text it holds under Sacred.
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
-import functools
 import inspect
 import io
 import linecache
 import re
+import textwrap
 import tokenize
 import types
 from collections.abc import Callable, Iterable, Mapping
@@ -28,39 +33,35 @@ from typing import Any, NamedTuple, cast
 
 from ..errors import ConfigKeyError, ConfigScopeError, InvalidConfigError
 from ..settings import SETTINGS
-from .custom_containers import make_read_only
+from .config_summary import ConfigSummary
+from .custom_containers import DogmaticDict, make_read_only
 from .paths import iterate_flattened
-from .summary import ConfigSummary
 from .utils import (
     SCALAR_TYPES,
     KeyRules,
-    apply_fixed,
+    check_key,
     copy_config,
-    fill_in,
-    mark_fixed,
     normalize_value,
+    recursive_fill_in,
+    undogmatize,
 )
 
-__all__ = ["ConfigScope"]
+__all__ = [
+    "ConfigScope",
+    "chain_evaluate_config_scopes",
+    "dedent_function_body",
+    "dedent_line",
+    "evaluate_config_chain",
+    "get_function_body",
+    "is_empty_or_comment",
+]
 
-# Imports, helpers and classes in a scope are code, not config.
-_NOT_CONFIG = (
-    types.ModuleType,
-    type,
-    types.FunctionType,
-    types.BuiltinFunctionType,
-    types.MethodType,
-    types.MethodWrapperType,
-    types.MethodDescriptorType,
-    types.WrapperDescriptorType,
-    types.ClassMethodDescriptorType,
-    functools.partial,
-)
-_CONTAINERS = frozenset({list, dict, tuple})
+SEED_DOC = "the random seed for this experiment"
 
 
 class _Locals(dict[str, Any]):
-    """The scope's locals; a name it lacks comes from closure cells, fallbacks, then module globals.
+    """The scope's locals; a name it lacks comes from fixed values, fallbacks, closure cells, then the
+    module's globals.
 
     Only ``__missing__`` is Python code: stores and hits stay on the C fast path.
     """
@@ -90,9 +91,10 @@ class _Globals(dict[str, Any]):
         return self._locals[key]
 
 
-# Names the guarded body uses to keep fixed values (they start with "_", so they are not config).
+# Names the guarded body uses to keep fixed values; removed from the locals afterwards.
 _FIXED_NAME = "__sacredx_fixed__"
 _FIX_NAME = "__sacredx_fix__"
+_HELPERS = (_FIXED_NAME, _FIX_NAME)
 
 
 class ConfigScope:
@@ -103,15 +105,17 @@ class ConfigScope:
     """
 
     def __init__(self, func: Callable[..., Any]) -> None:
-        self.func = func
+        self.func = self._func = func
         self.__doc__ = self.doc = func.__doc__
         self.__name__ = getattr(func, "__name__", "config")
         self.__qualname__ = getattr(func, "__qualname__", self.__name__)
         self.parameters = _check_signature(func)
+        self.args = list(self.parameters)
         self.arg_spec = inspect.getfullargspec(func)
         body = _compile_body(cast(types.FunctionType, func))
         self._code, self._guarded_code = body.code, body.guarded_code
-        self._assigned, self._private, self._docs = body.assigned, body.private, body.docs
+        self._assigned = body.assigned
+        self._var_docs = body.docs
 
     def __call__(
         self,
@@ -120,69 +124,62 @@ class ConfigScope:
         fallback: Mapping[str, Any] | None = None,
     ) -> ConfigSummary:
         rules = KeyRules.current()
-        fixed = normalize_value(dict(fixed), "", rules) if fixed else {}
+        fixed = dict(fixed) if fixed else {}
+        for key in fixed:  # the scope's own names are identifiers; updates' names are checked here
+            check_key(key, "", rules)
         preset = preset or {}
         fallback = fallback or {}
         self._check_parameters(fixed, preset, fallback)
 
-        extra = _closure_values(cast(types.FunctionType, self.func))
-        if fallback:
-            extra.update((k, make_read_only(v, k)) for k, v in fallback.items() if k not in extra)
+        tracker = DogmaticDict(fixed)  # what the fixed values make of assignments to them
         ns = _Locals()
+        fallback_view: dict[str, Any] = {}
+        for name in self.parameters:
+            if name in preset:
+                if name in fixed:
+                    tracker[name] = copy_config(preset[name])
+                    ns[name] = dict.__getitem__(tracker, name)
+                else:
+                    value = preset[name]
+                    ns[name] = value if type(value) in SCALAR_TYPES else copy_config(value)
+            elif name not in fixed:
+                fallback_view[name] = make_read_only(fallback[name], name)
+        # Names the locals lack: fixed values (readable before the scope assigns them), declared
+        # fallbacks, the enclosing function's variables, then the module's globals.
+        extra = _closure_values(cast(types.FunctionType, self.func))
+        extra.update(fallback_view)
+        extra.update((k, v if type(v) in SCALAR_TYPES else copy_config(v)) for k, v in fixed.items())
         ns._extra, ns._module = extra, self.func.__globals__
         nested_globals = _Globals(__builtins__=self.func.__globals__.get("__builtins__", builtins))
         nested_globals._locals = ns
-        for source in (preset, fixed):  # fixed last: it wins over presets
-            for k, v in source.items():
-                ns[k] = v if type(v) in SCALAR_TYPES else copy_config(v)
 
-        own: dict[str, Any] = {}  # what the scope itself assigned to fixed names
         code = self._code
         if fixed and not self._assigned.isdisjoint(fixed):
             code = self._guarded_code
             ns[_FIXED_NAME] = fixed
-            ns[_FIX_NAME] = _fixer(fixed, own)
+            ns[_FIX_NAME] = _fixer(tracker)
         exec(code, nested_globals, ns)
+        for helper in _HELPERS:
+            ns.pop(helper, None)
 
-        summary = self._collect(ns, rules)
-        for key, pv in preset.items():  # nested preset entries the scope's dicts lack
-            current = summary.get(key)
-            if isinstance(pv, Mapping) and isinstance(current, dict):
-                fill_in(current, pv)
-        if fixed:
-            # Markers compare with what this scope assigned; presets are earlier scopes' business, and
-            # ConfigSummary.update_from combines the markers of a chain.
-            mark_fixed(own, fixed, summary)
-            apply_fixed(summary, fixed)
-        if fallback:
-            # Assignments to fallback names (an ingredient's config) are not this scope's to make.
-            ignored = (ns.keys() & fallback.keys()) - fixed.keys() - preset.keys()
-            for key in ignored:
-                dict.pop(summary, key, None)
-            summary.ignored_fallbacks = ignored
-        docs = self._docs
-        summary.docs = (
-            dict(docs)
-            if docs.keys() <= summary.keys()
-            else {k: d for k, d in docs.items() if k in summary}
+        entries: dict[str, Any] = {}
+        for key, value in ns.items():
+            entries[key] = dict.__getitem__(tracker, key) if key in tracker.fixed else value
+        added = tracker.revelation()
+        for key in tracker.fixed:
+            if key not in entries:
+                entries[key] = dict.__getitem__(tracker, key)
+        recursive_fill_in(entries, preset)  # presets the scope did not declare stay in the config
+
+        summary = ConfigSummary(
+            added=added,
+            modified=tracker.modified,
+            typechanged=tracker.typechanges,
+            ignored_fallbacks=(ns.keys() & fallback_view.keys()) - fixed.keys(),
+            docs=self._var_docs,
         )
-        summary.ensure_coherence()
-        return summary
-
-    def _collect(self, ns: dict[str, Any], rules: KeyRules) -> ConfigSummary:
-        """The config entries among the scope's locals, normalized; the hot path of a call."""
-        summary = ConfigSummary(ns)
-        for key in ns.keys() & self._private:
-            del summary[key]
-        for key in ns.keys() - self._assigned:  # dynamic names, presets, fixed values, helpers
-            if key[:1] == "_" and key != "__doc__":
-                summary.pop(key, None)
-        for key in [k for k, v in summary.items() if type(v) not in SCALAR_TYPES]:
-            value = summary[key]
-            if type(value) in _CONTAINERS or not isinstance(value, _NOT_CONFIG):
-                summary[key] = normalize_value(value, key, rules, hint_private=True)
-            else:
-                del summary[key]
+        for key, value in entries.items():
+            summary[key] = value if type(value) in SCALAR_TYPES else normalize_value(value, key, rules)
         return summary
 
     def _check_parameters(
@@ -234,64 +231,162 @@ class _Body(NamedTuple):
     code: types.CodeType  # the body as written
     guarded_code: types.CodeType  # the same, re-imposing fixed values after each assignment to them
     assigned: frozenset[str]  # names the body assigns (and the guarded code watches)
-    private: frozenset[str]  # names in the body that start with "_" (never config)
     docs: dict[str, str]
 
 
 def _compile_body(func: types.FunctionType) -> _Body:
     """Compile the function's body as module code with its real file name and line numbers."""
     filename = func.__code__.co_filename
-    source, node = _function_source(func)
-    if any(word in source for word in ("return", "yield", "await")):  # the walk is only needed then
-        _reject_return_and_yield(node, func, filename)
-    docs = _find_docs(node, source) if "#" in source else {}
-    code = compile(ast.Module(body=node.body, type_ignores=[]), filename, "exec", dont_inherit=True)
+    body_source, offset = _body_source(func)
+    try:
+        tree = ast.parse(body_source, filename)
+        body_lines = body_source.split("\n")
+    except SyntaxError:
+        # The dedented text does not parse (tabs and spaces mixed, say): compile the body as written.
+        tree, body_lines, offset = _plain_body(func)
+    if any(word in body_source for word in ("return", "yield", "await")):
+        _reject_return_and_yield(tree.body, func, filename)
+    docs = _find_docs(tree.body, body_lines)
+    if offset:
+        ast.increment_lineno(tree, offset)
+    code = compile(tree, filename, "exec", dont_inherit=True)
     declared: set[str] = set()
-    if "global" in source or "nonlocal" in source:
+    if "global" in body_source or "nonlocal" in body_source:
         declared = {
-            n for g in ast.walk(node) if isinstance(g, (ast.Global, ast.Nonlocal)) for n in g.names
+            n for g in ast.walk(tree) if isinstance(g, (ast.Global, ast.Nonlocal)) for n in g.names
         }
-    guarder = _Guarder(frozenset(declared), walrus=":=" in source)
-    guarded = guarder.body(node.body)  # in place: the plain code is compiled already
+    guarder = _Guarder(frozenset(declared), walrus=":=" in body_source)
+    guarded = guarder.body(tree.body)  # in place: the plain code is compiled already
     guarded_code = compile(
         ast.Module(body=guarded, type_ignores=[]), filename, "exec", dont_inherit=True
     )
-    private = frozenset(n for n in code.co_names if n.startswith("_") and n != "__doc__")
-    return _Body(code, guarded_code, frozenset(guarder.watched), private, docs)
+    return _Body(code, guarded_code, frozenset(guarder.watched), docs)
 
 
-def _function_source(func: types.FunctionType) -> tuple[str, ast.FunctionDef]:
-    """The function's source, padded so line numbers are the file's, and its parsed ``def`` node."""
+def _body_source(func: types.FunctionType) -> tuple[str, int]:
+    body, offset = get_function_body(func)
+    return dedent_function_body(body), offset
+
+
+def _plain_body(func: types.FunctionType) -> tuple[ast.Module, list[str], int]:
+    lines, first = _def_lines(func)
+    source = "".join(lines)
+    if lines[0][:1] in (" ", "\t"):
+        source = "if 1:\n" + source  # an indented def parses inside a dummy block
+        first -= 1
+    node = ast.parse(source, func.__code__.co_filename).body[0]
+    if isinstance(node, ast.If):
+        node = node.body[0]
+    if not isinstance(node, ast.FunctionDef):
+        raise _not_a_def(func)
+    return ast.Module(body=node.body, type_ignores=[]), source.split("\n"), first - 1
+
+
+def _not_a_def(func: Any) -> InvalidConfigError:
+    return InvalidConfigError(
+        f"Config scope '{func.__qualname__}' must be a function defined with 'def' "
+        f"(not a lambda or async def)"
+    )
+
+
+def _def_lines(func: types.FunctionType) -> tuple[list[str], int]:
+    """The source lines of the ``def`` (decorators included) and the file's line number of the first."""
     first = func.__code__.co_firstlineno
     lines = linecache.getlines(func.__code__.co_filename, func.__globals__)
     end = _end_line(func.__code__.co_filename, lines, first, func.__name__) if lines else None
     if end is not None:
-        lines = lines[first - 1 : end]
-    else:  # not found in the file (edited since import, say): inspect knows more ways to find it
-        try:
-            lines, first = inspect.getsourcelines(func)
-        except (OSError, TypeError) as e:
-            raise InvalidConfigError(
-                f"Cannot read the source of config scope '{func.__qualname__}' ({e}); define it in a .py file "
-                f"or use a dict config instead (ex.add_config({{...}}))"
-            ) from None
-    source = "".join(lines)
-    if lines[0][:1] in (" ", "\t"):
-        # An indented def (in a class or function) parses inside a dummy block; the blank lines in front
-        # make every node's line number the file's.
-        source = "\n" * (first - 2) + "if 1:\n" + source
-    else:
-        source = "\n" * (first - 1) + source
-    tree = ast.parse(source, func.__code__.co_filename)
-    node = tree.body[0]
-    if isinstance(node, ast.If):
-        node = node.body[0]
-    if not isinstance(node, ast.FunctionDef):
+        return lines[first - 1 : end], first
+    # not found in the file (edited since import, say): inspect knows more ways to find it
+    try:
+        found, first = inspect.getsourcelines(func)
+    except (OSError, TypeError) as e:
         raise InvalidConfigError(
-            f"Config scope '{func.__qualname__}' must be a function defined with 'def' "
-            f"(not a lambda or async def)"
-        )
-    return source, node
+            f"Cannot read the source of config scope '{func.__qualname__}' ({e}); define it in a .py file "
+            f"or use a dict config instead (ex.add_config({{...}}))"
+        ) from None
+    return found, first
+
+
+def get_function_body(func: Callable[..., Any]) -> tuple[str, int]:
+    r"""The text of ``func``'s body and a line offset: body line ``n`` is line ``n + offset`` of the file.
+
+    The body starts right after the colon that ends the ``def`` line (comments and a docstring
+    included) and runs to the function's last line; the def is dedented first, as a whole.
+
+    >>> def f(a,
+    ...       b):  # note
+    ...     x = 1
+    >>> get_function_body(f)[0]
+    '  # note\n    x = 1\n'
+    """
+    f = cast(types.FunctionType, func)
+    lines, first = _def_lines(f)
+    source = textwrap.dedent("".join(lines))
+    row, col = _header_end(source, f)
+    source_lines = source.splitlines(True)
+    body = source_lines[row - 1][col:] + "".join(source_lines[row:])
+    return body, first + row - 2
+
+
+def _header_end(source: str, func: Any) -> tuple[int, int]:
+    """Row (1-based) and column just after the colon that ends the def line of ``source``."""
+    depth = 0
+    seen_def = False
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if not seen_def:
+                seen_def = tok.type == tokenize.NAME and tok.string == "def"
+                continue
+            if tok.type != tokenize.OP:
+                continue
+            if tok.string in "([{":
+                depth += 1
+            elif tok.string in ")]}":
+                depth -= 1
+            elif tok.string == ":" and depth == 0:
+                return tok.end
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    raise _not_a_def(func)
+
+
+def is_empty_or_comment(line: str) -> bool:
+    """Whether ``line`` holds nothing but whitespace or a comment.
+
+    >>> is_empty_or_comment("   # note"), is_empty_or_comment("a = 1  # note")
+    (True, False)
+    """
+    stripped = line.strip()
+    return not stripped or stripped.startswith("#")
+
+
+def dedent_line(line: str, indent: str) -> str:
+    r"""``line`` without the part of its start that it shares with ``indent``.
+
+    >>> dedent_line("        a = 1", "    "), dedent_line("  a = 1", "    "), dedent_line("\ta", "  ")
+    ('    a = 1', 'a = 1', '\ta')
+    """
+    shared = 0
+    for got, want in zip(line, indent, strict=False):
+        if got != want:
+            break
+        shared += 1
+    return line[shared:]
+
+
+def dedent_function_body(body: str) -> str:
+    """Dedent every line of ``body`` by the indentation of its first line of code (see :func:`dedent_line`).
+
+    Comment lines and the continuation lines of strings lose at most that much, so the text of a
+    multi-line string changes with it, as under Sacred.
+    """
+    lines = body.split("\n")
+    indent = ""
+    for line in lines:
+        if not is_empty_or_comment(line):
+            indent = line[: len(line) - len(line.lstrip())]
+            break
+    return "\n".join(dedent_line(line, indent) for line in lines)
 
 
 # filename -> (the linecache lines it was parsed from, {first line of a def: its last line})
@@ -318,15 +413,18 @@ def _end_line(filename: str, lines: list[str], first: int, name: str) -> int | N
     return cached[1].get((first, name))
 
 
-def _fixer(fixed: dict[str, Any], own: dict[str, Any]) -> Callable[[str, Any], Any]:
-    """The function the guarded body calls after assigning a fixed name: it records and overrides."""
+
+
+def _fixer(tracker: DogmaticDict) -> Callable[[str, Any], Any]:
+    """The function the guarded body calls after assigning a fixed name: the fixed value wins.
+
+    The assignment goes through the tracker, which records it and merges a fixed dict with the
+    assigned one; the scope goes on with the tracker's value.
+    """
 
     def fix(name: str, value: Any) -> Any:
-        own[name] = value
-        fv = fixed[name]
-        if isinstance(fv, dict) and isinstance(value, dict):
-            return apply_fixed(dict(value), fv)
-        return copy_config(fv)
+        tracker[name] = value
+        return dict.__getitem__(tracker, name)
 
     return fix
 
@@ -447,10 +545,10 @@ class _ReturnFinder(ast.NodeVisitor):
 
 
 def _reject_return_and_yield(
-    node: ast.FunctionDef, func: types.FunctionType, filename: str
+    body: list[ast.stmt], func: types.FunctionType, filename: str
 ) -> None:
     finder = _ReturnFinder()
-    for stmt in node.body:
+    for stmt in body:
         finder.visit(stmt)
     bad = finder.found
     if bad is None:
@@ -470,71 +568,85 @@ def _reject_return_and_yield(
     raise err
 
 
-def _find_docs(node: ast.FunctionDef, source: str) -> dict[str, str]:
-    """Map each assigned name to its comment: on the assignment's line, or the comment lines right above."""
-    comments: dict[int, tuple[int, str]] = {}
-    lines = source.splitlines()
-    # Only lines with a '#' can hold a comment; tokenizing them one by one (as Sacred does) is far
-    # cheaper than tokenizing a large scope whole. A '#' inside a string is a STRING token, not a comment.
-    for lineno, text in enumerate(lines, 1):
-        if "#" not in text:
-            continue
-        try:
-            for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-                if tok.type == tokenize.COMMENT:
-                    comments[lineno] = (tok.start[1], tok.string.lstrip("#").strip())
-        except (tokenize.TokenError, SyntaxError, IndentationError):
-            continue  # a line inside a multi-line string or bracket: no comment we can attribute
-    if not comments:
-        return {}
+
+def _find_docs(body: list[ast.stmt], lines: list[str]) -> dict[str, str]:
+    """Each assigned name's doc: the comment on its line, else the nearest comment line above it.
+
+    Assignments at the top of the body and one level into its blocks count; blank lines above are
+    skipped, and a code line or an ignored comment (``SETTINGS.CONFIG.IGNORED_COMMENTS``) above ends
+    the search. ``seed`` is always documented.
+    """
+    docs = {"seed": SEED_DOC}
     ignored = [re.compile(p) for p in SETTINGS.CONFIG.IGNORED_COMMENTS]
 
-    def usable(text: str) -> bool:
-        return bool(text) and not any(p.search(text) for p in ignored)
+    def is_ignored(text: str) -> bool:
+        return any(p.match(text) for p in ignored)
 
-    def comment_only(lineno: int) -> str | None:
-        entry = comments.get(lineno)
-        if entry is None or lines[lineno - 1][: entry[0]].strip():
+    def inline(text: str) -> str | None:
+        if "#" not in text:
             return None
-        return entry[1]
+        try:
+            found = [
+                t.string
+                for t in tokenize.generate_tokens(io.StringIO(text).readline)
+                if t.type == tokenize.COMMENT
+            ]
+        except (tokenize.TokenError, SyntaxError):
+            return None
+        usable = [c for c in (c[1:].strip() for c in found) if not is_ignored(c)]
+        return usable[0] if usable else None
 
-    def doc_for(stmt: ast.stmt) -> str | None:
-        inline = comments.get(stmt.lineno)
-        if inline is not None and usable(inline[1]):
-            return inline[1]
-        block: list[str] = []
-        lineno = stmt.lineno - 1
-        while lineno > 0 and (text := comment_only(lineno)) is not None:
-            if usable(text):
-                block.append(text)
-            lineno -= 1
-        return " ".join(reversed(block)) or None
+    def doc_for(lineno: int) -> str | None:
+        index = lineno - 1
+        found = inline(lines[index]) if index < len(lines) else None
+        if found is not None:
+            return found
+        index -= 1
+        while index >= 0:
+            text = lines[index]
+            if text.strip().startswith("#"):
+                comment = text.strip("# \t")
+                return None if is_ignored(comment) else comment
+            if text.strip():
+                return None
+            index -= 1
+        return None
 
-    docs: dict[str, str] = {}
-    for stmt in _assignments(node.body):
-        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-        names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
-        if not names or all(name in docs for name in names):
-            continue
-        doc = doc_for(stmt)
-        if doc:
-            for name in names:
-                docs.setdefault(name, doc)
+    def add(target: ast.expr) -> None:
+        if isinstance(target, ast.Name):
+            if target.id not in docs:
+                doc = doc_for(target.lineno)
+                if doc is not None:
+                    docs[target.id] = doc
+        elif isinstance(target, ast.Tuple):
+            for element in target.elts:
+                add(element)
+
+    for root in body:
+        for node in [root, *ast.iter_child_nodes(root)]:
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    add(target)
     return docs
 
 
-def _assignments(body: list[Any]) -> list[ast.Assign | ast.AnnAssign]:
-    """The assignments of a body, also inside if/for/with/try blocks (not inside defs or classes)."""
-    found: list[ast.Assign | ast.AnnAssign] = []
-    for stmt in body:
-        if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
-            found.append(stmt)
-        elif not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            for field in ("body", "orelse", "finalbody", "handlers"):
-                inner = getattr(stmt, field, None)
-                if isinstance(inner, list):
-                    found.extend(_assignments(inner))
-    return found
+def evaluate_config_chain(
+    config_scopes: Iterable[Any],
+    fixed: Mapping[str, Any] | None = None,
+    preset: Mapping[str, Any] | None = None,
+    fallback: Mapping[str, Any] | None = None,
+) -> ConfigSummary:
+    """One ingredient's config scopes and dicts evaluated in order, as a single summary.
+
+    The summary holds the final config; its markers are the scopes' merged with
+    :meth:`ConfigSummary.update_from`, starting with every fixed leaf as added, so a key stays added
+    only while no scope defines it.
+    """
+    config, summaries = chain_evaluate_config_scopes(config_scopes, fixed, preset, fallback)
+    result = ConfigSummary(config, added={key for key, _ in iterate_flattened(fixed or {})})
+    for summary in summaries:
+        result.update_from(summary)
+    return result
 
 
 def chain_evaluate_config_scopes(
@@ -542,20 +654,23 @@ def chain_evaluate_config_scopes(
     fixed: Mapping[str, Any] | None = None,
     preset: Mapping[str, Any] | None = None,
     fallback: Mapping[str, Any] | None = None,
-) -> ConfigSummary:
+) -> tuple[dict[str, Any], list[ConfigSummary]]:
     """Evaluate scopes (and config dicts) in order, each seeing the previous ones' result as presets.
 
-    A key counts as *added* only while no scope defined it (markers merge with ``update_from``).
+    Returns the final config and the summary of each scope. Without scopes the config is the presets
+    with the fixed values over them.
+
+    >>> config, summaries = chain_evaluate_config_scopes([], fixed={"a": 0}, preset={"a": 1, "b": 2})
+    >>> config, summaries
+    ({'a': 0, 'b': 2}, [])
     """
-    result: ConfigSummary | None = None
-    current: dict[str, Any] = dict(preset or {})
+    fixed = fixed or {}
+    final: dict[str, Any] = dict(preset or {})
+    summaries: list[ConfigSummary] = []
     for scope in config_scopes:
-        summary = scope(fixed=fixed, preset=current, fallback=fallback)
-        if result is None:
-            result = ConfigSummary()
-        result.update_from(summary)
-        current = dict(summary)
-    if result is None:  # no scopes: every fixed entry is an addition
-        return ConfigSummary(dict(fixed or {}), added={k for k, _ in iterate_flattened(fixed or {})})
-    result.update(current)
-    return result
+        summary = scope(fixed=fixed, preset=final, fallback=fallback)
+        summaries.append(summary)
+        final.update(summary)
+    if not summaries:
+        final.update(fixed)
+    return undogmatize(final), summaries

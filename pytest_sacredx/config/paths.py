@@ -16,20 +16,26 @@ from typing import Any
 from ..errors import ConfigKeyError
 
 __all__ = [
+    "PATHCHANGE",
     "convert_to_nested_dict",
     "get_by_dotted_path",
     "is_prefix",
     "iter_prefixes",
     "iterate_flattened",
+    "iterate_flattened_separately",
     "join_paths",
     "recursive_update",
+    "rel_path",
     "set_by_dotted_path",
 ]
 
+# Yielded by iterate_flattened_separately before the entries of a nested dict.
+PATHCHANGE: Any = object()
+
 
 def join_paths(*parts: str) -> str:
-    """Join path parts with dots, skipping empty ones: ``join_paths("", "a", "b") == "a.b"``."""
-    return ".".join(str(p) for p in parts if p != "" and p is not None)
+    """Join path parts with dots, skipping empty ones: ``join_paths("", "a.", "b") == "a.b"``."""
+    return ".".join(str(p).strip(".") for p in parts if p != "" and p is not None)
 
 
 def iter_prefixes(path: str) -> Iterator[str]:
@@ -89,24 +95,51 @@ def iterate_flattened(d: Mapping[Any, Any]) -> Iterator[tuple[str, Any]]:
             yield str(key), value
 
 
-def convert_to_nested_dict(dotted: Mapping[str, Any]) -> dict[str, Any]:
-    """``{"a.b": 1, "c": 2}`` → ``{"a": {"b": 1}, "c": 2}``; dict values are merged, not replaced."""
-    nested: dict[str, Any] = {}
-    for key in sorted(dotted, key=lambda k: k.count(".")):
-        value = dotted[key]
-        existing = get_by_dotted_path(nested, key)
-        if isinstance(existing, dict) and isinstance(value, Mapping):
-            recursive_update(existing, value)
+def iterate_flattened_separately(
+    d: Mapping[Any, Any], manually_sorted_keys: list[Any] | None = None
+) -> Iterator[tuple[str, Any]]:
+    """Like :func:`iterate_flattened`, in print order: ``manually_sorted_keys`` first (in that order),
+    then plain values, then nested dicts, each announced by ``(key, PATHCHANGE)``.
+
+    >>> [k for k, _ in iterate_flattened_separately({"b": {"x": 1}, "a": 2, "seed": 3}, ["seed"])]
+    ['seed', 'a', 'b', 'b.x']
+    """
+    first = manually_sorted_keys or []
+
+    def order(item: tuple[Any, Any]) -> tuple[int, Any]:
+        key, value = item
+        if key in first:
+            return 0, first.index(key)
+        return (2 if isinstance(value, dict) and value else 1), key
+
+    for key, value in sorted(d.items(), key=order):
+        if isinstance(value, dict) and value:
+            yield key, PATHCHANGE
+            for sub, leaf in iterate_flattened_separately(value, first):
+                yield join_paths(key, sub), leaf
         else:
-            set_by_dotted_path(nested, key, _copy_dicts(value))
+            yield key, value
+
+
+def rel_path(base: str, path: str) -> str:
+    """``path`` relative to its prefix ``base``: ``rel_path("a", "a.b.c") == "b.c"``."""
+    if base == path:
+        return ""
+    if not is_prefix(base, path):
+        raise ValueError(f"{base!r} is not a prefix of {path!r}")
+    return path[len(base):].strip(".")
+
+
+def convert_to_nested_dict(dotted: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"a.b": 1, "c": 2}`` → ``{"a": {"b": 1}, "c": 2}``; dotted keys inside dict values nest too.
+
+    >>> convert_to_nested_dict({"a.b": {"c.d": 1}, "a.b.c.e": 2})
+    {'a': {'b': {'c': {'d': 1, 'e': 2}}}}
+    """
+    nested: dict[str, Any] = {}
+    for key, value in iterate_flattened(dotted):
+        set_by_dotted_path(nested, key, {} if value == {} and isinstance(value, Mapping) else value)
     return nested
-
-
-def _copy_dicts(value: Any) -> Any:
-    # Later dotted keys write into these dicts; never into the caller's.
-    if isinstance(value, Mapping):
-        return {k: _copy_dicts(v) for k, v in value.items()}
-    return value
 
 
 def recursive_update(d: dict[str, Any], u: Mapping[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import pprint
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .summary import ConfigSummary
+from .config_summary import ConfigSummary
 
 __all__ = ["format_config", "format_named_configs", "use_color"]
 

@@ -1,37 +1,49 @@
-"""Value checks and the fixed-value overlay shared by config scopes and config dicts.
+"""Config values and keys: checks, normalization and the fixed-value overlay of scopes and dicts.
 
-A config holds only what a store can keep as JSON: ``None``, bools, numbers, strings, lists, tuples and
-dicts. NumPy scalars become Python scalars; anything else is an :class:`InvalidConfigError` that names
-the entry and the fix. Fixed values (command-line updates) are laid over a config key by key.
+:func:`normalize_or_die` returns the value a config keeps: dicts are rebuilt with every key checked
+against the rules of ``SETTINGS.CONFIG`` (a bad key is an :class:`InvalidConfigKeyError`, a
+``KeyError``), lists and tuples become lists, NumPy scalars become Python scalars, and anything else —
+functions, modules, arrays — is kept as it is (observers store a readable form of it).
+:func:`dogmatize` and :func:`undogmatize` convert between plain and dogmatic containers
+(``custom_containers``), which lay fixed values over a config.
 
->>> normalize_value({"lr": 0.1, "layers": (64, 64)}, "model")
-{'lr': 0.1, 'layers': (64, 64)}
->>> apply_fixed({"opt": {"lr": 0.1, "m": 0.9}}, {"opt": {"lr": 1.0}})
-{'opt': {'lr': 1.0, 'm': 0.9}}
+>>> normalize_or_die({"lr": 0.1, "layers": (64, 64)})
+{'lr': 0.1, 'layers': [64, 64]}
+>>> normalize_or_die({"a.b": 1})
+Traceback (most recent call last):
+...
+pytest_sacredx.errors.InvalidConfigKeyError: Invalid config key 'a.b': keys must not contain '.'; rename it, e.g. 'a_b', or set SETTINGS.CONFIG.ENFORCE_KEYS_MONGO_COMPATIBLE = False
+>>> recursive_fill_in({"opt": {"lr": 1}}, {"opt": {"lr": 0, "m": 0.9}, "seed": 3})
+{'opt': {'lr': 1, 'm': 0.9}, 'seed': 3}
 """
 
 from __future__ import annotations
 
+import re
+import sys
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from ..errors import InvalidConfigError
+from ..errors import InvalidConfigKeyError
 from ..settings import SETTINGS
-from .paths import iterate_flattened, join_paths
+from .custom_containers import DogmaticDict, DogmaticList
+from .paths import join_paths
 
 __all__ = [
     "KeyRules",
     "apply_fixed",
+    "assert_is_valid_key",
     "copy_config",
-    "fill_in",
-    "mark_fixed",
+    "dogmatize",
+    "normalize_numpy",
     "normalize_or_die",
     "normalize_value",
-    "type_changed",
+    "recursive_fill_in",
+    "undogmatize",
 ]
 
 SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
-_JSON_KEY_TYPES = (str, int, float, bool, type(None))
+_PYTHON_IDENTIFIER = re.compile(r"^[a-zA-Z_][_a-zA-Z0-9]*$")
 
 
 class KeyRules(NamedTuple):
@@ -55,17 +67,19 @@ class KeyRules(NamedTuple):
         )
 
 
+def assert_is_valid_key(key: Any) -> None:
+    """Raise :class:`InvalidConfigKeyError` (a ``KeyError``) when ``key`` breaks an enabled key rule."""
+    check_key(key, "", KeyRules.current())
+
+
 def check_key(key: Any, parent: str, rules: KeyRules) -> None:
-    """Raise :class:`InvalidConfigError` when ``key`` breaks one of the enabled key rules."""
-    if type(key) is not str:
-        if isinstance(key, str):
-            key = str(key)
-        elif rules.strings or not isinstance(key, _JSON_KEY_TYPES):
+    """:func:`assert_is_valid_key` for a key inside ``parent``, with the rules read already."""
+    if not isinstance(key, str):
+        if rules.strings:
             raise _bad_key(
                 key, parent, "keys must be strings", "use a string key", "ENFORCE_STRING_KEYS"
             )
-        else:
-            return
+        return
     if rules.mongo:
         if "." in key:
             fix = f"rename it, e.g. {key.replace('.', '_')!r}"
@@ -77,18 +91,15 @@ def check_key(key: Any, parent: str, rules: KeyRules) -> None:
             raise _bad_key(
                 key, parent, "keys must not start with '$'", fix, "ENFORCE_KEYS_MONGO_COMPATIBLE"
             )
-    if rules.no_equals and "=" in key:
-        fix = f"rename it, e.g. {key.replace('=', '_')!r}"
-        raise _bad_key(key, parent, "keys must not contain '='", fix, "ENFORCE_KEYS_NO_EQUALS")
     if rules.jsonpickle and (key.startswith("py/") or key.startswith("json://")):
         raise _bad_key(
             key,
             parent,
-            "keys must not look like jsonpickle tags",
+            "keys must not look like jsonpickle tags (py/…, json://…)",
             "rename it",
             "ENFORCE_KEYS_JSONPICKLE_COMPATIBLE",
         )
-    if rules.identifiers and not key.isidentifier():
+    if rules.identifiers and not _PYTHON_IDENTIFIER.match(key):
         raise _bad_key(
             key,
             parent,
@@ -96,73 +107,61 @@ def check_key(key: Any, parent: str, rules: KeyRules) -> None:
             "rename it",
             "ENFORCE_VALID_PYTHON_IDENTIFIER_KEYS",
         )
+    if rules.no_equals and "=" in key:
+        fix = f"rename it, e.g. {key.replace('=', '_')!r}"
+        raise _bad_key(key, parent, "keys must not contain '='", fix, "ENFORCE_KEYS_NO_EQUALS")
 
 
-def _bad_key(key: Any, parent: str, rule: str, fix: str, setting: str) -> InvalidConfigError:
+def _bad_key(key: Any, parent: str, rule: str, fix: str, setting: str) -> InvalidConfigKeyError:
     where = f" in {parent!r}" if parent else ""
-    return InvalidConfigError(
+    return InvalidConfigKeyError(
         f"Invalid config key {key!r}{where}: {rule}; {fix}, or set SETTINGS.CONFIG.{setting} = False"
     )
 
 
-def normalize_value(
-    value: Any, path: str, rules: KeyRules | None = None, *, hint_private: bool = False
-) -> Any:
-    """Return a fresh, storable copy of ``value`` (the entry at ``path``) or raise InvalidConfigError.
+def normalize_numpy(obj: Any) -> Any:
+    """A NumPy scalar as the Python scalar it holds; anything else unchanged (NumPy is never imported)."""
+    np = sys.modules.get("numpy") if type(obj).__module__ == "numpy" else None
+    if np is not None and isinstance(obj, np.generic):
+        try:
+            return obj.item()
+        except ValueError:
+            pass
+    return obj
 
-    Dicts and lists are rebuilt (so the config never shares containers with user code), tuples stay
-    tuples, NumPy scalars become Python scalars. ``hint_private`` adds the "name it _x" fix, which only
-    makes sense for a config scope's local variables.
-    """
-    t = type(value)
+
+def normalize_or_die(obj: Any) -> Any:
+    """The value a config keeps (see the module docstring); raises InvalidConfigKeyError for bad keys."""
+    if type(obj) in SCALAR_TYPES:
+        return obj
+    return normalize_value(obj, "", KeyRules.current())
+
+
+def normalize_value(obj: Any, path: str, rules: KeyRules) -> Any:
+    """:func:`normalize_or_die` for the entry at ``path`` (named in errors), with the rules read already."""
+    t = type(obj)
     if t in SCALAR_TYPES:
-        return value
-    if t is list:  # the common case first, without ABC isinstance checks
-        return [
-            v if type(v) in SCALAR_TYPES else normalize_value(v, f"{path}[{i}]", rules)
-            for i, v in enumerate(value)
-        ]
-    if rules is None:
-        rules = KeyRules.current()
-    if t is dict or isinstance(value, Mapping):
+        return obj
+    if isinstance(obj, dict):
         out = {}
-        for k, v in value.items():
-            check_key(k, path, rules)
-            out[k] = (
-                v
-                if type(v) in SCALAR_TYPES
-                else normalize_value(v, join_paths(path, str(k)), rules)
+        for key, value in obj.items():
+            check_key(key, path, rules)
+            out[key] = (
+                value
+                if type(value) in SCALAR_TYPES
+                else normalize_value(value, join_paths(path, str(key)), rules)
             )
         return out
-    if isinstance(value, (list, tuple)):
-        items = [
+    if isinstance(obj, (list, tuple)):
+        return [
             v if type(v) in SCALAR_TYPES else normalize_value(v, f"{path}[{i}]", rules)
-            for i, v in enumerate(value)
+            for i, v in enumerate(obj)
         ]
-        return items if isinstance(value, list) else tuple(items)
-    if t.__module__ == "numpy":
-        if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
-            return normalize_value(value.item(), path, rules)
-        raise InvalidConfigError(
-            f"Config entry {path!r} is a numpy {t.__name__}, which cannot be stored; "
-            f"use a list instead (e.g. {path.rpartition('.')[2]}.tolist())"
-        )
-    if isinstance(value, (str, int, float)):  # str/int/float subclasses such as enums
-        return value
-    private = f" (or name it '_{path}' to keep it out of the config)" if hint_private else ""
-    raise InvalidConfigError(
-        f"Config entry {path!r} is a {t.__name__}, which cannot be stored; "
-        f"use a number, string, list or dict{private}"
-    )
-
-
-def normalize_or_die(value: Any) -> Any:
-    """Sacred's name: the normalized copy of a whole config value."""
-    return normalize_value(value, "")
+    return normalize_numpy(obj)
 
 
 def copy_config(value: Any) -> Any:
-    """A copy of nested dicts, lists and tuples, cheaper than ``copy.deepcopy`` for config data."""
+    """A copy of nested dicts, lists and tuples (plain ones), cheaper than ``copy.deepcopy``."""
     t = type(value)
     if t in SCALAR_TYPES:
         return value
@@ -189,56 +188,42 @@ def apply_fixed(target: dict[str, Any], fixed: Mapping[str, Any]) -> dict[str, A
     return target
 
 
-def fill_in(target: dict[str, Any], preset: Mapping[str, Any]) -> dict[str, Any]:
-    """Add the entries of ``preset`` that ``target`` lacks, recursively (existing entries win); return target."""
-    for key, pv in preset.items():
-        if key not in target:
-            target[key] = copy_config(pv)
-        else:
-            current = target[key]
-            if isinstance(pv, Mapping) and isinstance(current, dict):
-                fill_in(current, pv)
-    return target
+def recursive_fill_in(config: dict[Any, Any], preset: Mapping[Any, Any]) -> dict[Any, Any]:
+    """Add the entries of ``preset`` that ``config`` lacks, into nested dicts too; return ``config``.
 
-
-def _kind(value: Any) -> Any:
-    if isinstance(value, bool):
-        return bool
-    if isinstance(value, (int, float)):
-        return float
-    if isinstance(value, Mapping):
-        return dict
-    if isinstance(value, (list, tuple)):
-        return list
-    return type(value)
-
-
-def type_changed(old: Any, new: Any) -> bool:
-    """Whether replacing ``old`` by ``new`` changes the kind of value (int↔float and None→x do not)."""
-    return old is not None and _kind(old) is not _kind(new)
-
-
-_MISSING = object()
-
-
-def mark_fixed(
-    defined: Mapping[str, Any], fixed: Mapping[str, Any], summary: Any, prefix: str = ""
-) -> None:
-    """Record in ``summary`` what laying ``fixed`` over ``defined`` does, per dotted leaf key.
-
-    Not defined → ``added``; defined → ``modified`` (and ``typechanged`` when the kind differs).
+    Entries ``config`` has win. The entries added are copies, so later changes to ``config`` do not
+    reach ``preset``.
     """
-    for key, fv in fixed.items():
-        path = f"{prefix}{key}"
-        old = defined.get(key, _MISSING) if isinstance(defined, Mapping) else _MISSING
-        if old is _MISSING:
-            if isinstance(fv, Mapping) and fv:
-                summary.added.update(f"{path}.{leaf}" for leaf, _ in iterate_flattened(fv))
-            else:
-                summary.added.add(path)
-        elif isinstance(fv, Mapping) and isinstance(old, Mapping):
-            mark_fixed(old, fv, summary, path + ".")
+    for key in preset:
+        if key not in config:
+            config[key] = copy_config(preset[key])
         else:
-            summary.modified.add(path)
-            if type_changed(old, fv):
-                summary.typechanged[path] = (type(old), type(fv))
+            current, pv = config[key], preset[key]
+            if isinstance(current, dict) and isinstance(pv, dict):
+                recursive_fill_in(current, pv)
+    return config
+
+
+def dogmatize(obj: Any) -> Any:
+    """Fixed (dogmatic) containers for ``obj``: dicts become :class:`DogmaticDict` with ``obj`` fixed,
+    lists :class:`DogmaticList`; tuples keep their type with dogmatic items."""
+    if isinstance(obj, DogmaticDict | DogmaticList):
+        return obj
+    if isinstance(obj, dict):
+        return DogmaticDict({k: dogmatize(v) for k, v in obj.items()})
+    if isinstance(obj, list):
+        return DogmaticList([dogmatize(v) for v in obj])
+    if isinstance(obj, tuple):
+        return tuple(dogmatize(v) for v in obj)
+    return obj
+
+
+def undogmatize(obj: Any) -> Any:
+    """Plain containers again: dogmatic dicts and lists (and read-only views) become dicts and lists."""
+    if isinstance(obj, dict):
+        return {k: undogmatize(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [undogmatize(v) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(undogmatize(v) for v in obj)
+    return obj

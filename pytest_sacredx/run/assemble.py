@@ -25,7 +25,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..config.config_dict import ConfigDict
-from ..config.config_scope import chain_evaluate_config_scopes
+from ..config.config_scope import evaluate_config_chain
+from ..config.config_summary import ConfigSummary
 from ..config.paths import (
     convert_to_nested_dict,
     get_by_dotted_path,
@@ -34,7 +35,6 @@ from ..config.paths import (
     join_paths,
     set_by_dotted_path,
 )
-from ..config.summary import ConfigSummary
 from ..errors import (
     CommandNotFoundError,
     ConfigAddedError,
@@ -151,7 +151,7 @@ def get_command(experiment: Experiment, command_name: str) -> Any:
 
 def _named_config(name: str, scaffolds: dict[str, Scaffold], experiment: Experiment) -> tuple[Scaffold, Any]:
     if os.path.isfile(name):
-        from ..config.files import load_config_file
+        from ..config.config_files import load_config_file
 
         return scaffolds[""], ConfigDict(load_config_file(name))
     root = scaffolds[""]
@@ -229,7 +229,8 @@ def _assemble(
     # 2. named configs
     for name in named_configs:
         sc, cfg = _named_config(name, scaffolds, experiment)
-        result = cfg(fixed=_nested(sc.fixed), preset=_nested(sc.named), fallback=sc.fallback())
+        fallback = {"_log": _scope_logger(sc, root_logger), **sc.fallback()}
+        result = cfg(fixed=_nested(sc.fixed), preset=_nested(sc.named), fallback=fallback)
         _check_dotted_updates(sc.path, result.typechanged, dotted)
         for key, value in iterate_flattened(dict(result)):
             target = _best_scaffold(join_paths(sc.path, key), scaffolds)
@@ -244,7 +245,9 @@ def _assemble(
         fixed = {**sc.named, **sc.fixed}
         nested_fixed = _nested(fixed)
         fallback = sc.fallback_config = sc.fallback()
-        summary = chain_evaluate_config_scopes(sc.ingredient.configurations, nested_fixed, None, fallback)
+        # A scope may also declare _log (Sacred's: the ingredient's logger), never part of the config.
+        scope_fallback = {"_log": _scope_logger(sc, root_logger), **fallback}
+        summary = evaluate_config_chain(sc.ingredient.configurations, nested_fixed, None, scope_fallback)
         current = dict(summary)
         _check_dotted_updates(sc.path, summary.typechanged, dotted)
         if sc is root:
@@ -275,6 +278,8 @@ def _assemble(
         modifications.update_add(sc.summary, sc.path)
         _check_added(sc, force, run_logger)
     for key, (old, new) in sorted(modifications.typechanged.items()):
+        if old in (int, float) and new in (int, float):
+            continue  # recorded, but no warning (Sacred's rule)
         run_logger.warning(
             'Changed type of config entry "%s" from %s to %s', key, old.__name__, new.__name__
         )
@@ -338,6 +343,10 @@ def _combine(order: list[Scaffold]) -> dict[str, Any]:
         if sc.path == "":
             config.update(sc.config)
     return _nest([(sc.path, sc.config) for sc in order if sc.path and sc.config], into=config)
+
+
+def _scope_logger(sc: Scaffold, root_logger: logging.Logger) -> logging.Logger:
+    return root_logger.getChild(sc.ingredient.path) if sc.path else root_logger
 
 
 def _check_dotted_updates(

@@ -48,7 +48,7 @@ def print_dependencies(_run: Any) -> None:
 
 def save_config(_config: Any, _log: Any, config_filename: str = "config.json") -> None:
     """Store the updated configuration in a file (.json, .yaml, .yml or .toml)."""
-    from ..config.files import save_config_file
+    from ..config.config_files import save_config_file
 
     config = copy.deepcopy(_config)
     config.pop("config_filename", None)

@@ -24,7 +24,7 @@ from ..atomic import atomic_file
 from ..errors import ConfigFileError, MissingExtraError, missing_extra
 from ..settings import SETTINGS
 
-__all__ = ["HANDLER_BY_EXT", "Handler", "get_handler", "load_config_file", "save_config_file"]
+__all__ = ["HANDLERS", "HANDLER_BY_EXT", "Handler", "get_handler", "load_config_file", "save_config_file"]
 
 
 class Handler(NamedTuple):
@@ -98,13 +98,18 @@ def _pickle_dump(obj: Any, f: IO[bytes]) -> None:
     pickle.dump(obj, f, protocol=4)
 
 
+# Sacred's formats, under Sacred's name and in its order.
 HANDLER_BY_EXT: dict[str, Handler] = {
     ".json": Handler(_json_load, _json_dump, ""),
+    ".pickle": Handler(_pickle_load, _pickle_dump, "b"),
     ".yaml": Handler(_yaml_load, _yaml_dump, ""),
     ".yml": Handler(_yaml_load, _yaml_dump, ""),
+}
+# Every format we read and write: Sacred's, and TOML and the .pkl spelling of pickle.
+HANDLERS: dict[str, Handler] = {
+    **HANDLER_BY_EXT,
     ".toml": Handler(_toml_load, _toml_dump, "b"),
-    ".pickle": Handler(_pickle_load, _pickle_dump, "b"),
-    ".pkl": Handler(_pickle_load, _pickle_dump, "b"),
+    ".pkl": HANDLER_BY_EXT[".pickle"],
 }
 _PICKLE_EXTS = {".pickle", ".pkl"}
 
@@ -116,11 +121,11 @@ def _encoding(handler: Handler) -> str | None:
 def get_handler(path: str | os.PathLike[str]) -> Handler:
     """The handler for ``path``'s extension, or a ConfigFileError listing the known ones."""
     ext = os.path.splitext(os.fspath(path))[1].lower()
-    handler = HANDLER_BY_EXT.get(ext)
+    handler = HANDLERS.get(ext)
     if handler is None:
         raise ConfigFileError(
-            f"Config file '{path}' has an unknown extension {ext or '(none)'!r}; "
-            f"use one of {', '.join(HANDLER_BY_EXT)}"
+            f'Configuration file "{path}" has invalid or unsupported extension "{ext}". '
+            f"Use one of {', '.join(HANDLERS)}"
         )
     if ext in _PICKLE_EXTS and not SETTINGS.CONFIG.ALLOW_PICKLE_FILES:
         raise ConfigFileError(
