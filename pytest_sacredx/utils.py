@@ -1,4 +1,5 @@
-"""Sacred's ``sacred.utils``: the exceptions, ``apply_backspaces_and_linefeeds`` and dotted-path helpers.
+"""Sacred's ``sacred.utils``: the exceptions, their formatting, ``apply_backspaces_and_linefeeds`` and
+dotted-path helpers.
 
 >>> from pytest_sacredx.utils import apply_backspaces_and_linefeeds
 >>> apply_backspaces_and_linefeeds("10%\\r50%\\r100%\\n")
@@ -32,6 +33,7 @@ from .errors import (
     TimeoutInterrupt,
 )
 from .run.capture import apply_backspaces_and_linefeeds
+from .run.tracebacks import format_filtered_stacktrace, format_sacred_error
 
 __all__ = [
     "apply_backspaces_and_linefeeds",
@@ -48,6 +50,8 @@ __all__ = [
     "SignatureError",
     "TimeoutInterrupt",
     "convert_to_nested_dict",
+    "format_filtered_stacktrace",
+    "format_sacred_error",
     "get_by_dotted_path",
     "is_prefix",
     "iter_prefixes",

@@ -26,6 +26,7 @@ from ..errors import (
     SacredInterrupt,
     SacredxError,
     did_you_mean,
+    one_line,
 )
 from ..run.run import Terminated
 from .options import BUILTIN_OPTIONS, CommandLineOption
@@ -251,7 +252,7 @@ def run_commandline(ex: Experiment, argv: str | Sequence[str] | None = None) -> 
 
 
 def _fail(error: BaseException, prog: str) -> NoReturn:
-    message = str(error) if isinstance(error, SacredxError) else f"{type(error).__name__}: {error}"
+    message = one_line(error) if isinstance(error, SacredxError) else f"{type(error).__name__}: {error}"
     print(f"Error: {message}", file=sys.stderr)
     sys.exit(2)
 
@@ -259,10 +260,7 @@ def _fail(error: BaseException, prog: str) -> NoReturn:
 def _print_failure(error: BaseException) -> None:
     from ..run.tracebacks import format_filtered_exception
 
-    lines = format_filtered_exception(error)
-    if lines and lines[0].startswith("Traceback"):
-        lines[0] = "Traceback (most recent calls WITHOUT sacredx internals):\n"
-    print("".join(lines), end="", file=sys.stderr)
+    print("".join(format_filtered_exception(error)), end="", file=sys.stderr)
 
 
 def _redact_argv(argv: list[str]) -> list[str]:
