@@ -158,16 +158,16 @@ def test_dotted_updates_nest_and_merge_into_config_dicts() -> None:
 
 def test_unknown_named_config_suggests_the_closest() -> None:
     ex = abc()
-    with pytest.raises(NamedConfigNotFoundError, match="Named config not found: 'varaint'") as info:
+    with pytest.raises(NamedConfigNotFoundError, match='Named config not found: "varaint"') as info:
         ex.run(named_configs=["varaint"], options=QUIET)
     assert "Did you mean 'variant'?" in str(info.value)
-    assert "variant, other" in str(info.value)
+    assert "Available config values are: ('variant', 'other')" in str(info.value)
     assert isinstance(info.value, KeyError)
 
 
 def test_unknown_named_config_without_any() -> None:
     ex = hello()
-    with pytest.raises(NamedConfigNotFoundError, match="no named configs"):
+    with pytest.raises(NamedConfigNotFoundError, match=r"Available config values are: \(\)"):
         ex.run(named_configs=["x"], options=QUIET)
 
 
@@ -265,7 +265,7 @@ def test_adding_an_unused_key_is_an_error_with_a_hint() -> None:
         ex.run(config_updates={"recipent": "you"}, options=QUIET)
     message = str(info.value)
     assert "Added new config entry that is not used anywhere" in message
-    assert "Conflicting configuration values: recipent='you'" in message
+    assert "\nConflicting configuration values:\n  recipent=you\n" in message
     assert "Did you mean 'recipient'?" in message
     assert info.value.conflicting_configs == ("recipent",)
     assert isinstance(info.value, (ConfigError, ValueError))
@@ -308,6 +308,47 @@ def test_adding_into_an_existing_dict_is_allowed() -> None:
     assert ex.run(config_updates={"optimizer.beta": 0.5}, options=QUIET).result == {"lr": 0.1, "beta": 0.5}
 
 
+def test_adding_into_a_dict_nobody_takes_is_an_error() -> None:
+    ex = new_experiment()
+
+    @ex.config
+    def cfg():
+        used = {"x": 1}
+        unused = {"y": 2}
+
+    @ex.main
+    def main(used):
+        return dict(used)
+
+    assert ex.run(config_updates={"unused": {"y": 3}}, options=QUIET).result == {"x": 1}
+    with pytest.raises(ConfigAddedError, match=r"\n  unused\.z=4\n"):
+        ex.run(config_updates={"unused": {"z": 4}}, options=QUIET)
+    with pytest.raises(ConfigAddedError, match=r"unused\.z=4"):
+        ex.run(config_updates={"unused.z": 4}, options=QUIET)
+
+
+def test_a_prefixed_captured_function_takes_only_keys_under_its_prefix() -> None:
+    ex = new_experiment()
+
+    @ex.config
+    def cfg():
+        opt = {"lr": 0.1}
+
+    @ex.capture(prefix="opt")
+    def rate(lr):
+        return lr
+
+    @ex.main
+    def main():
+        return rate()
+
+    assert ex.run(config_updates={"opt": {"lr": 0.5}}, options=QUIET).result == 0.5
+    with pytest.raises(ConfigAddedError, match=r"\n  lr=0\.5\n"):
+        ex.run(config_updates={"lr": 0.5}, options=QUIET)  # rate takes opt.lr, not lr
+    with pytest.raises(ConfigAddedError, match=r"opt\.momentum=0\.9"):
+        ex.run(config_updates={"opt": {"momentum": 0.9}}, options=QUIET)
+
+
 def test_unused_keys_in_ingredients_are_checked_under_their_path() -> None:
     data = Ingredient("data", interactive=True)
 
@@ -321,7 +362,7 @@ def test_unused_keys_in_ingredients_are_checked_under_their_path() -> None:
     def main():
         pass
 
-    with pytest.raises(ConfigAddedError, match=r"data\.sise=2.*Did you mean 'size'"):
+    with pytest.raises(ConfigAddedError, match=r"data\.sise=2\nDid you mean 'size'"):
         ex.run(config_updates={"data.sise": 2}, options=QUIET)
 
 

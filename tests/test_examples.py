@@ -133,7 +133,7 @@ BAD_INPUTS = [
         "unknown named config",
         "named_configs.py",
         ("with", "variatn"),
-        ("Named config not found: 'variatn'", "Did you mean 'variant'"),
+        ('Named config not found: "variatn"', "Did you mean 'variant'"),
     ),
     BadInput(
         "malformed json config file",

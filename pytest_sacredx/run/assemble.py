@@ -26,8 +26,8 @@ from ..config.config_dict import ConfigDict
 from ..config.config_scope import chain_evaluate_config_scopes
 from ..config.paths import (
     convert_to_nested_dict,
-    get_by_dotted_path,
     is_prefix,
+    iter_prefixes,
     iterate_flattened,
     join_paths,
     set_by_dotted_path,
@@ -152,12 +152,10 @@ def _named_config(name: str, scaffolds: dict[str, Scaffold], experiment: Experim
             cfg = sc.ingredient.named_configs.get(name[len(path) + 1:])
             if cfg is not None:
                 return sc, cfg
-    available = [n for n, _ in experiment.gather_named_configs()]
-    hint = did_you_mean(name, available)
+    available = tuple(n for n, _ in experiment.gather_named_configs())
     raise NamedConfigNotFoundError(
-        f"Named config not found: '{name}'.{hint} "
-        + (f"Available named configs: {', '.join(available)}." if available else "This experiment has no named configs.")
-        + " A config file path also works."
+        f'Named config not found: "{name}". Available config values are: {available}.'
+        f"{did_you_mean(name, available)} A config file path also works."
     )
 
 
@@ -263,7 +261,7 @@ def _assemble(
     modifications = ConfigSummary(config)
     for sc in order:
         modifications.update_add(sc.summary, sc.path)
-        _check_added(sc, force, run_logger)
+        _check_added(sc, force, run_logger, config)
     for key, (old, new) in sorted(modifications.typechanged.items()):
         run_logger.warning(
             'Changed type of config entry "%s" from %s to %s', key, old.__name__, new.__name__
@@ -334,15 +332,13 @@ def _check_dotted_updates(
                 )
 
 
-def _used_by_captured(ingredient: Ingredient, key: str) -> bool:
-    for cf in ingredient.captured_functions:
-        for arg in cf.signature.arguments:
-            full = join_paths(cf.prefix or "", arg)
-            if is_prefix(full, key) or is_prefix(key, full):
-                return True
-        if cf.prefix and is_prefix(key, cf.prefix):
-            return True
-    return False
+def _captured_args(ingredient: Ingredient) -> set[str]:
+    """The config keys the ingredient's captured functions take (``prefix.argument``)."""
+    return {
+        join_paths(cf.prefix or "", arg)
+        for cf in ingredient.captured_functions
+        for arg in cf.signature.arguments
+    }
 
 
 # Keys the engine itself defines or consumes: a named config's docstring (``__doc__``), the seed and
@@ -350,27 +346,24 @@ def _used_by_captured(ingredient: Ingredient, key: str) -> bool:
 _NEVER_SUSPICIOUS = frozenset({"seed", "__doc__", "config_filename", "_log", "_config", "_seed", "_run"})
 
 
-def _check_added(sc: Scaffold, force: bool, logger: logging.Logger) -> None:
+def _check_added(sc: Scaffold, force: bool, logger: logging.Logger, config: dict[str, Any]) -> None:
+    """Sacred's rule: an added key is used when it, or a dict it lies in, is an argument of one of
+    the ingredient's captured functions (``a.c`` is used by ``def main(a)``, not ``d.f`` by nobody, not
+    ``b`` by ``@capture(prefix="a") def f(b)``, which takes ``a.b``)."""
+    captured = _captured_args(sc.ingredient) | {"__doc__"}
     for key in sorted(sc.summary.added):
         if key in _NEVER_SUSPICIOUS:
             continue
-        parent = key.rpartition(".")[0]
-        legal_parent = bool(parent) and isinstance(get_by_dotted_path(sc.config, parent), dict) and not any(
-            is_prefix(a, parent) for a in sc.summary.added if a != key
-        )
         full = join_paths(sc.path, key)
-        if _used_by_captured(sc.ingredient, key) or legal_parent:
+        if force or not captured.isdisjoint(iter_prefixes(key)):
             logger.warning('Added new config entry: "%s"', full)
             continue
-        if force:
-            logger.warning('Added new config entry: "%s"', full)
-            continue
-        value = get_by_dotted_path(sc.config, key)
         known = [k for k, _ in iterate_flattened(sc.config) if k not in sc.summary.added]
-        raise ConfigAddedError(
-            f"Added new config entry that is not used anywhere. Conflicting configuration values: "
-            f"{full}={value!r}.{did_you_mean(key, known)} Use -f/--force (force=True) to add it anyway.",
+        error = ConfigAddedError(
+            "Added new config entry that is not used anywhere",
             conflicting_configs=(full,),
-            config=sc.config,
+            config=config,
         )
-
+        suggestion = did_you_mean(key, sorted((captured - _NEVER_SUSPICIOUS) | set(known)))
+        error.hint = f"{suggestion} Use -f/--force (force=True) to add it anyway.".lstrip()
+        raise error
