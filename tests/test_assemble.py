@@ -122,6 +122,112 @@ def test_dict_named_configs_and_add_config_dicts() -> None:
     assert ex.run("show", named_configs=["fromdict"], options=QUIET).result == (7, 9, 4)
 
 
+def _with_dataset():
+    data = Ingredient("dataset", interactive=True)
+
+    @data.config
+    def data_cfg():
+        filename = "default.npy"
+        normalize = True
+
+    @data.named_config
+    def small():
+        filename = "small.npy"
+
+    @data.capture
+    def load(filename, normalize):
+        return filename, normalize
+
+    ex = new_experiment(ingredients=[data])
+
+    @ex.named_config
+    def other_data():
+        a = 2
+        dataset = {"filename": "other.npy"}
+
+    @ex.config
+    def cfg():
+        a = 1
+
+    @ex.main
+    def main(a):
+        return a, load()
+
+    return ex
+
+
+def test_an_experiments_named_config_sets_an_ingredients_entries() -> None:
+    ex = _with_dataset()
+    run = ex.run(named_configs=["other_data"], options=QUIET)
+    assert run.result == (2, ("other.npy", True))
+    assert run.config["dataset"] == {"filename": "other.npy", "normalize": True}
+
+
+def test_named_configs_of_experiment_and_ingredient_apply_in_the_order_given() -> None:
+    ex = _with_dataset()
+    assert ex.run(named_configs=["dataset.small"], options=QUIET).result == (1, ("small.npy", True))
+    assert ex.run(named_configs=["other_data", "dataset.small"], options=QUIET).result[1][0] == "small.npy"
+    assert ex.run(named_configs=["dataset.small", "other_data"], options=QUIET).result[1][0] == "other.npy"
+    updated = ex.run(
+        named_configs=["other_data"], config_updates={"dataset.filename": "mine.npy"}, options=QUIET
+    )
+    assert updated.result == (2, ("mine.npy", True))
+
+
+def test_a_named_config_taking_an_entry_no_earlier_config_gives_is_a_key_error() -> None:
+    ex = new_experiment()
+
+    @ex.named_config
+    def double(a):
+        a = a * 2
+
+    @ex.named_config
+    def ten():
+        a = 10
+
+    @ex.main
+    def main(a=1):
+        return a
+
+    assert ex.run(named_configs=["ten", "double"], options=QUIET).result == 20
+    with pytest.raises(KeyError, match="'a' not in preset for ConfigScope 'test_a_named_config"):
+        ex.run(named_configs=["double", "ten"], options=QUIET)
+
+
+def test_config_scopes_and_named_configs_may_take_the_logger(caplog: pytest.LogCaptureFixture) -> None:
+    data = Ingredient("data", interactive=True)
+
+    @data.config
+    def data_cfg(_log):
+        _log.warning("from the ingredient's scope")
+        x = 1
+
+    ex = new_experiment(ingredients=[data])
+
+    @ex.config
+    def cfg(_log):
+        _log.warning("from the experiment's scope")
+        recipient = "world"
+
+    @ex.named_config
+    def loud(_log):
+        _log.warning("from a named config")
+        recipient = "WORLD"
+
+    @ex.main
+    def main(recipient):
+        return recipient
+
+    with caplog.at_level(logging.WARNING):
+        run = ex.run(named_configs=["loud"], options=WARN)
+    assert run.result == "WORLD"
+    assert "_log" not in run.config and "_log" not in run.config["data"]
+    by_message = {r.getMessage(): r.name for r in caplog.records}
+    assert by_message["from a named config"] == "sacredx"
+    assert by_message["from the experiment's scope"] == "sacredx"
+    assert by_message["from the ingredient's scope"] == "sacredx.data"
+
+
 def test_later_config_scopes_see_earlier_ones_and_the_fixed_values() -> None:
     ex = abc()
 

@@ -217,7 +217,12 @@ def _assemble(
     # 2. named configs
     for name in named_configs:
         sc, cfg = _named_config(name, scaffolds, experiment)
-        result = cfg(fixed=_nested(sc.fixed), preset=_nested(sc.named), fallback=sc.fallback())
+        # As in Sacred, a named config sees a sub-ingredient's config only when it names it as a
+        # parameter: `dataset = {...}` in the experiment's named config sets the ingredient's entries.
+        declared = set(getattr(cfg, "parameters", ()))
+        fallback = {k: v for k, v in sc.fallback().items() if k in declared}
+        fallback["_log"] = _scope_logger(sc, root_logger)
+        result = cfg(fixed=_nested(sc.fixed), preset=_nested(sc.named), fallback=fallback)
         _check_dotted_updates(sc.path, result.typechanged, dotted)
         for key, value in iterate_flattened(dict(result)):
             target = _best_scaffold(join_paths(sc.path, key), scaffolds)
@@ -229,7 +234,12 @@ def _assemble(
         fixed = {**sc.named, **sc.fixed}
         nested_fixed = _nested(fixed)
         fallback = sc.fallback_config = sc.fallback()
-        summary = chain_evaluate_config_scopes(sc.ingredient.configurations, nested_fixed, None, fallback)
+        summary = chain_evaluate_config_scopes(
+            sc.ingredient.configurations,
+            nested_fixed,
+            None,
+            {**fallback, "_log": _scope_logger(sc, root_logger)},
+        )
         current = dict(summary)
         _check_dotted_updates(sc.path, summary.typechanged, dotted)
         if sc is root:
@@ -297,6 +307,12 @@ def _assemble(
             run_logger if sc is root else root_logger.getChild(sc.ingredient.path)
         )
     return run
+
+
+def _scope_logger(sc: Scaffold, root_logger: logging.Logger) -> logging.Logger:
+    """``_log`` of a config scope, as in Sacred: the root logger for the experiment's scopes, its
+    child named after the ingredient for an ingredient's."""
+    return root_logger.getChild(sc.path) if sc.path else root_logger
 
 
 def _combine(order: list[Scaffold]) -> dict[str, Any]:
