@@ -192,7 +192,7 @@ class ConfigScope:
             if name not in preset and name not in fixed and name not in fallback:
                 available = sorted({*preset, *fixed, *fallback})
                 raise ConfigKeyError(
-                    f"Config scope '{self.__qualname__}' takes parameter {name!r}, but no earlier config, "
+                    f"'{name}' not in preset for ConfigScope '{self.__qualname__}': no earlier config, "
                     f"update or ingredient provides it (available: {', '.join(available) or 'nothing'}); "
                     f"define {name!r} in an earlier config or remove the parameter"
                 )
