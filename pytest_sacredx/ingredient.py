@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -29,10 +28,6 @@ __all__ = ["Ingredient", "optional_kwargs_decorator", "ConfigFileNotFoundError"]
 class ConfigFileNotFoundError(ConfigFileError, FileNotFoundError):
     """``add_config("missing.json")``: an OSError, as in Sacred, and one of our config errors."""
 
-_PEP440 = re.compile(
-    r"^([1-9][0-9]*!)?(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*((a|b|rc)(0|[1-9][0-9]*))?"
-    r"(\.post(0|[1-9][0-9]*))?(\.dev(0|[1-9][0-9]*))?$"
-)
 _OWN_PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -207,7 +202,9 @@ class Ingredient:
 
     def add_package_dependency(self, package_name: str, version: str) -> None:
         """Record a package dependency with the runs."""
-        if not _PEP440.match(version):
+        from .provenance.packages import PEP440_VERSION_PATTERN
+
+        if not PEP440_VERSION_PATTERN.match(version):
             raise ValueError(f"Invalid version string {version!r} for {package_name!r}: use a PEP 440 version.")
         self._extra_dependencies[package_name] = version
         self._ex_info = None
