@@ -21,7 +21,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .cli import commands as _builtin
+from . import commands as _builtin
 from .cli.options import BUILTIN_OPTIONS, DEFAULT_OPTIONS, CommandLineOption, normalize_options
 from .errors import CommandNotFoundError
 from .ingredient import Ingredient, caller_globals
@@ -74,7 +74,7 @@ class Experiment(Ingredient):
         self.command(_builtin.print_config, unobserved=True)
         self.command(_builtin.print_dependencies, unobserved=True)
         self.command(_builtin.save_config, unobserved=True)
-        self.command(_builtin.make_print_named_configs(self), unobserved=True)
+        self.command(_builtin.print_named_configs(self), unobserved=True)
         self.observers: list[Any] = []
         self.current_run: Run | None = None
         self.captured_out_filter: Callable[[str], str] | None = None

@@ -138,10 +138,10 @@ def test_print_config_marks_and_documents(capsys: pytest.CaptureFixture[str]) ->
     cli(ex, "print_config", "with", "recipient=you", "seed=1", "-l", "ERROR")
     out = capsys.readouterr().out
     assert out.splitlines() == [
-        "Configuration (modified, added, typechanged, doc):",
+        "Configuration (~ modified, + added, ! typechanged, # doc):",
         "  message = 'Hello you!'",
-        "  recipient = 'you'                  # whom to greet",
-        "  seed = 1                           # the random seed for this experiment",
+        "~ recipient = 'you'                  # whom to greet",
+        "~ seed = 1                           # the random seed for this experiment",
         "  optimizer:",
         "    lr = 0.1",
     ]

@@ -177,8 +177,9 @@ def _help_for_command(ex: Experiment, name: str, prog: str) -> str:
             f"Unknown command {name!r}.{did_you_mean(name, commands)} Available commands are: "
             f"{', '.join(commands)}"
         )
-    fn = commands[name].__wrapped__
-    return f"{name}{inspect.signature(fn)}\n\n{inspect.getdoc(fn) or ''}\n"
+    from ..commands import help_for_command
+
+    return help_for_command(commands[name])
 
 
 def run_commandline(ex: Experiment, argv: str | Sequence[str] | None = None) -> Run | None:
