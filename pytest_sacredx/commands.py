@@ -1,34 +1,18 @@
-"""The commands every experiment has (Sacred's ``sacred.commands``): ``print_config``,
-``print_dependencies``, ``save_config`` and ``print_named_configs``, all unobserved, and their helpers.
+"""Sacred's ``sacred.commands``: the built-in commands and the helpers that format their output.
 
-``python exp.py print_config with lr=0.5`` prints the config a run would get, marking what the
-updates changed: in Sacred's colours on a terminal, with text markers (``~`` modified, ``+`` added,
-``!`` typechanged) in a pipe or under ``NO_COLOR``. Sacred's private helpers keep their names
-(``_format_config``, ``_format_entry``, ``_iterate_marked``, ``_format_named_configs``…) and, like
-Sacred's, always colour.
+The commands live in :mod:`pytest_sacredx.run.commands`, the tree's layout and colours in
+:mod:`pytest_sacredx.config.printing`. Sacred's private helpers keep their names and, like Sacred's,
+always colour (``print_config`` itself colours only a terminal):
 
->>> from pytest_sacredx import Experiment
->>> ex = Experiment("demo", interactive=True)
->>> @ex.config
-... def cfg():
-...     lr = 0.1  # learning rate
->>> @ex.main
-... def main(lr):
-...     return lr
->>> _ = ex.run("print_config", config_updates={"lr": 0.5}, options={"--loglevel": "ERROR"})
-... # doctest: +ELLIPSIS
-Configuration (~ modified, + added, ! typechanged, # doc):
-~ lr = 0.5                           # learning rate
-  seed = ...
+>>> from pytest_sacredx.commands import ConfigEntry, _format_entry
+>>> _format_entry(2, ConfigEntry("lr", 0.5, False, True, None, None))
+'\\x1b[34m  lr = 0.5\\x1b[0m'
 """
 
 from __future__ import annotations
 
-import copy
-import inspect
-import sys
-from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from .config.printing import (  # noqa: F401 - Sacred's names, imported from here by its users
     COLOR_ADDED,
@@ -45,13 +29,15 @@ from .config.printing import (  # noqa: F401 - Sacred's names, imported from her
     format_named_configs,
     iterate_marked,
     legend,
-    use_color,
 )
-
-if TYPE_CHECKING:
-    from .config.summary import ConfigSummary
-    from .ingredient import Ingredient
-    from .run.run import Run
+from .config.summary import ConfigSummary
+from .run.commands import (  # noqa: F401 - as above
+    help_for_command,
+    print_config,
+    print_dependencies,
+    print_named_configs,
+    save_config,
+)
 
 __all__ = [
     "print_config",
@@ -64,70 +50,6 @@ __all__ = [
 LEGEND = legend(color=True)
 
 
-def print_config(_run: Run) -> None:
-    """Print the updated configuration and exit.
-
-    Entries changed by updates or named configs are marked: blue (~) modified, green (+) added,
-    red (!) type changed; docs are dim comments.
-    """
-    color = use_color(sys.stdout)
-    print(format_config(_run.config, _run.config_modifications, color=color))
-
-
-def print_dependencies(_run: Run) -> None:
-    """Print the detected source files, package dependencies and version control state."""
-    info = _run.experiment_info
-    print("Dependencies:")
-    for dep in info.get("dependencies", []):
-        name, _, version = dep.partition("==")
-        print(f"  {name:<20} == {version}")
-    print("\nSources:")
-    for source, digest in info.get("sources", []):
-        print(f"  {source:<43}  {digest}")
-    repos = info.get("repositories", [])
-    if repos:
-        color = use_color(sys.stdout)
-        print("\nVersion Control:")
-        for repo in repos:
-            mark = (COLOR_DIRTY + "M" if color else "M") if repo.get("dirty") else " "
-            end = ENDC if color and repo.get("dirty") else ""
-            print(f"{mark} {repo.get('url', ''):<43}  {repo.get('commit', '')}{end}")
-    print()
-
-
-def save_config(_config: Mapping[str, Any], _log: Any, config_filename: str = "config.json") -> None:
-    """Store the updated configuration in a file (.json, .yaml, .yml or .toml), by default
-    config.json; the config entry config_filename names another one."""
-    from .config.files import save_config_file
-
-    config = copy.deepcopy(dict(_config))
-    config.pop("config_filename", None)
-    _log.info('Saving config to "%s"', config_filename)
-    save_config_file(config, config_filename)
-
-
-def print_named_configs(ingredient: Ingredient) -> Callable[[], None]:
-    """The ``print_named_configs`` command of ``ingredient``: its named configs and those of its
-    sub-ingredients (``ingredient.name``), with their docs."""
-
-    def print_named_configs() -> None:
-        """Print the available named configs and exit."""
-        named = dict(ingredient.gather_named_configs())
-        print(format_named_configs(named, 2, color=use_color(sys.stdout)))
-
-    return print_named_configs
-
-
-def help_for_command(command: Any) -> str:
-    """The help text of a command: its signature and docstring, as ``python exp.py help NAME``
-    prints it."""
-    import pydoc  # only for `help`: not worth importing with every experiment
-
-    function = inspect.unwrap(command) if callable(command) else command
-    return pydoc.plain(pydoc.text.document(function))
-
-
-# ----------------------------------------------------------------- Sacred's private helpers
 def _iterate_marked(
     cfg: Mapping[str, Any], config_mods: ConfigSummary
 ) -> Iterator[tuple[str, ConfigEntry | PathEntry]]:

@@ -21,10 +21,10 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import commands as _builtin
 from .cli.options import BUILTIN_OPTIONS, DEFAULT_OPTIONS, CommandLineOption, normalize_options
 from .errors import CommandNotFoundError
 from .ingredient import Ingredient, caller_globals
+from .run import commands as _builtin
 from .run.captured import CapturedFunction
 from .run.context import current_run as _current_run
 from .run.run import Run

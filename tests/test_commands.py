@@ -1,5 +1,5 @@
-"""The built-in commands (``commands.py``): print_config, print_named_configs, save_config,
-print_dependencies and the help text of a command."""
+"""The built-in commands (``run/commands.py``; Sacred's ``sacred.commands``): print_config,
+print_named_configs, save_config, print_dependencies and the help text of a command."""
 
 # ruff: noqa: F841 - config scopes: their local variables are the config
 
@@ -53,7 +53,7 @@ def test_print_config_without_colour_marks_every_kind_of_change(capsys: pytest.C
 
 def test_print_config_on_a_terminal_uses_sacreds_colours(monkeypatch, capsys) -> None:
     monkeypatch.delenv("NO_COLOR", raising=False)
-    monkeypatch.setattr("pytest_sacredx.commands.use_color", lambda stream: True)
+    monkeypatch.setattr("pytest_sacredx.run.commands.use_color", lambda stream: True)
     typed().run("print_config", config_updates={"lr": 0.5}, options=QUIET)
     out = capsys.readouterr().out
     assert "\033[34m  lr = 0.5" in out and "~" not in out

@@ -177,7 +177,7 @@ def _help_for_command(ex: Experiment, name: str, prog: str) -> str:
             f"Unknown command {name!r}.{did_you_mean(name, commands)} Available commands are: "
             f"{', '.join(commands)}"
         )
-    from ..commands import help_for_command
+    from ..run.commands import help_for_command
 
     return help_for_command(commands[name])
 

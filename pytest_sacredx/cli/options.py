@@ -194,9 +194,9 @@ def _noop(value: Any, run: Any) -> None:
 
 
 def _print_config_flag(value: Any, run: Any) -> None:
-    from ..commands import print_config
+    from .commands import print_config_of
 
-    print_config(run)
+    print_config_of(run)
     print("-" * 79)
 
 

@@ -241,7 +241,7 @@ class Run:
         signature = getattr(fn, "signature", None)
         name = getattr(signature, "name", None)
         if not isinstance(name, str):
-            name = getattr(fn, "__name__", "main")
+            name = str(getattr(fn, "__name__", "main"))
         prefix = getattr(fn, "prefix", None)
         return f"{prefix}.{name}" if prefix else name
 
