@@ -114,6 +114,10 @@ class Experiment(Ingredient):
         self.option_hooks.append(function)
         return function
 
+    def _child_name(self, ingredient: Ingredient, name: str) -> str:
+        # The experiment's own commands and named configs are named without its path.
+        return name if ingredient is self else super()._child_name(ingredient, name)
+
     # ------------------------------------------------------------------ running
     def get_default_options(self) -> dict[str, Any]:
         options = dict(DEFAULT_OPTIONS)

@@ -274,16 +274,25 @@ class Ingredient:
             stack.pop()
 
     def _child_name(self, ingredient: Ingredient, name: str) -> str:
-        return name if ingredient is self else join_paths(ingredient.path, name)
+        """``ingredient.name``: every ingredient's items carry its path (an experiment drops its own)."""
+        return join_paths(ingredient.path, name)
 
     def gather_commands(self) -> Iterator[tuple[str, CapturedFunction]]:
-        """Commands of the whole tree, sub-ingredients' as ``ingredient.command``."""
+        """Commands of the whole tree as ``path.command`` (an experiment's own without a path).
+
+        >>> data = Ingredient("data", interactive=True)
+        >>> @data.command
+        ... def stats():
+        ...     pass
+        >>> [name for name, _ in data.gather_commands()]
+        ['data.stats']
+        """
         for ingredient, _ in self.traverse_ingredients():
             for name, cmd in ingredient.commands.items():
                 yield self._child_name(ingredient, name), cmd
 
     def gather_named_configs(self) -> Iterator[tuple[str, Any]]:
-        """Named configs of the whole tree, sub-ingredients' as ``ingredient.name``."""
+        """Named configs of the whole tree as ``path.name`` (an experiment's own without a path)."""
         for ingredient, _ in self.traverse_ingredients():
             for name, cfg in ingredient.named_configs.items():
                 yield self._child_name(ingredient, name), cfg
