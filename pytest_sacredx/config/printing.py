@@ -8,7 +8,7 @@ typechanged), so the legend still means something:
 
 >>> from pytest_sacredx.config import ConfigSummary
 >>> cfg = {"lr": 0.1, "opt": {"m": 0.9}, "seed": 1}
->>> print(format_config(cfg, ConfigSummary(modified={"opt.m"}, added={"lr"}), color=False))
+>>> print(format_config(cfg, ConfigSummary(modified={"opt", "opt.m"}, added={"lr"}), color=False))
 Configuration (~ modified, + added, ! typechanged, # doc):
 + lr = 0.1
   seed = 1
