@@ -527,3 +527,22 @@ def test_summary_update_add_prefixes_paths_and_marks_parents():
     assert total.modified == {"opt"}
     assert total.docs == {"opt.lr": "rate"}
     assert total.ignored_fallbacks == {"opt.dataset"}
+
+
+def test_a_scope_is_not_named_like_a_function(pytester: pytest.Pytester) -> None:
+    # pytest names a parametrized case after an object's __name__; a scope gets the parameter's.
+    pytester.makepyfile(
+        """
+        import pytest
+        from pytest_sacredx.config import ConfigScope
+
+        def variant():
+            a = 1
+
+        @pytest.mark.parametrize("scope", [ConfigScope(variant)])
+        def test_it(scope):
+            assert scope.__qualname__ == "variant"
+        """
+    )
+    result = pytester.runpytest_inprocess("--collect-only", "-q", "-p", "no:randomly")
+    result.stdout.fnmatch_lines(["*test_it[[]scope0[]]"])

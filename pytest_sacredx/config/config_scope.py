@@ -105,8 +105,9 @@ class ConfigScope:
     def __init__(self, func: Callable[..., Any]) -> None:
         self.func = func
         self.__doc__ = self.doc = func.__doc__
-        self.__name__ = getattr(func, "__name__", "config")
-        self.__qualname__ = getattr(func, "__qualname__", self.__name__)
+        # No __name__: a scope is not a function (pytest, for one, would name a parametrized case
+        # after it, where Sacred's scopes get the parameter's name).
+        self.__qualname__ = getattr(func, "__qualname__", getattr(func, "__name__", "config"))
         self.parameters = _check_signature(func)
         self.arg_spec = inspect.getfullargspec(func)
         body = _compile_body(cast(types.FunctionType, func))
