@@ -44,6 +44,7 @@ def test_never_keeps_every_frame() -> None:
         text = format_filtered_stacktrace("never")
     assert text.startswith("Traceback (most recent call last):")
     assert "pytest_sacredx" in text and "in broken" in text
+    assert "captured_function(*args, **kwargs)" in text  # the frame that calls the user's function
 
 
 def test_default_shows_only_our_frames_when_the_error_is_ours() -> None:
