@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..config.config_dict import ConfigDict
-from ..config.config_scope import chain_evaluate_config_scopes
+from ..config.config_scope import ConfigScope, chain_evaluate_config_scopes
 from ..config.paths import (
     convert_to_nested_dict,
     is_prefix,
@@ -245,7 +245,10 @@ def _assemble(
         if sc is root:
             if "seed" not in current:
                 current["seed"] = int(seed)
-            summary.docs.setdefault("seed", SEED_DOC)
+            if any(isinstance(c, ConfigScope) for c in sc.ingredient.configurations):
+                # Sacred documents the seed through its config scopes: with none, print_config
+                # shows the seed without a comment.
+                summary.docs.setdefault("seed", SEED_DOC)
             if "seed" in summary.added:
                 summary.added.discard("seed")
                 summary.modified.add("seed")
@@ -303,9 +306,9 @@ def _assemble(
         fixture = {**sc.fallback_config, **sc.config}  # sub-ingredient configs by their names
         run._ingredient_configs[sc.ingredient] = make_read_only(fixture) if read_only else fixture
         run._ingredient_seeds[sc.ingredient] = seeds[sc.ingredient]
-        run._ingredient_loggers[sc.ingredient] = (
-            run_logger if sc is root else root_logger.getChild(sc.ingredient.path)
-        )
+        # As in Sacred: a captured function logs to <root>.<function> for the experiment's own,
+        # <root>.<ingredient>.<function> for an ingredient's (the run logger is <root>.<experiment>).
+        run._ingredient_loggers[sc.ingredient] = _scope_logger(sc, root_logger)
     return run
 
 
