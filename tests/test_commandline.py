@@ -284,7 +284,7 @@ def test_a_failing_run_exits_1_with_a_trace_of_the_users_frames(capsys: pytest.C
     assert exit_code(ex, "crash", "-l", "CRITICAL") == 1
     err = capsys.readouterr().err
     assert err.startswith("Traceback (most recent calls WITHOUT Sacred internals):")
-    assert "in crash" in err and err.endswith("ZeroDivisionError: oops\n")
+    assert "in crash" in err and err.endswith("ZeroDivisionError: oops\n\n")  # a blank line, as Sacred
     assert "pytest_sacredx" not in err.replace("pytest_sacredx.errors", "")
 
 

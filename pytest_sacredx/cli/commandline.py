@@ -259,9 +259,9 @@ def _fail(error: BaseException, prog: str) -> NoReturn:
 
 
 def _print_failure(error: BaseException) -> None:
-    from ..run.tracebacks import format_filtered_exception
+    from ..run.tracebacks import format_trimmed_for_people
 
-    print("".join(format_filtered_exception(error)), end="", file=sys.stderr)
+    print(format_trimmed_for_people(error), file=sys.stderr)  # and a blank line, as Sacred
 
 
 def _redact_argv(argv: list[str]) -> list[str]:

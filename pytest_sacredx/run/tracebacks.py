@@ -1,7 +1,8 @@
 """Tracebacks trimmed to the user's frames: our own frames are noise in a report about their code.
 
-A trimmed traceback is headed ``Traceback (most recent calls WITHOUT Sacred internals):``, as Sacred
-heads it, so that tools and people who know Sacred's output recognise it.
+What the command line prints is headed ``Traceback (most recent calls WITHOUT Sacred internals):``, as
+Sacred heads it, so that people who know Sacred's output recognise it; stored ``fail_trace`` lines keep
+Python's own header.
 
 >>> try:
 ...     1 / 0
@@ -32,6 +33,7 @@ __all__ = [
     "format_filtered_exception",
     "format_filtered_stacktrace",
     "format_sacred_error",
+    "format_trimmed_for_people",
     "is_internal_frame",
 ]
 
@@ -62,7 +64,14 @@ def format_filtered_exception(exc: BaseException) -> list[str]:
     frames are dropped."""
     te = traceback.TracebackException.from_exception(exc)
     _filter(te, set())
-    return [FILTERED_HEADER if line == _PLAIN_HEADER else line for line in te.format()]
+    return list(te.format())
+
+
+def format_trimmed_for_people(exc: BaseException) -> str:
+    """The trimmed traceback as the command line prints it: each traceback of the chain headed
+    ``Traceback (most recent calls WITHOUT Sacred internals):``, as Sacred heads it."""
+    lines = format_filtered_exception(exc)
+    return "".join(FILTERED_HEADER if line == _PLAIN_HEADER else line for line in lines)
 
 
 def format_filtered_stacktrace(filter_traceback: str = "default") -> str:
@@ -90,7 +99,7 @@ def _format_stacktrace(exc: BaseException, filter_traceback: str) -> str:
     if filter_traceback == "default" and is_internal_frame(last.tb_frame.f_code.co_filename):
         own = traceback.format_exception(type(exc), exc, last)
         return "Exception originated from within pytest_sacredx.\n" + "".join(own)
-    return "".join(format_filtered_exception(exc))
+    return format_trimmed_for_people(exc)
 
 
 def format_sacred_error(e: BaseException, short_usage: str) -> str:
