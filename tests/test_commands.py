@@ -130,3 +130,22 @@ def test_help_for_a_command_shows_its_signature_and_doc() -> None:
     text = help_for_command(train)
     assert text.splitlines()[:2] == ["train(epochs, lr=0.1)", "    Train the model."]
     assert "Runs for the configured epochs." in text and "\b" not in text
+
+
+def test_the_seed_is_documented_only_when_the_experiment_has_a_config_scope(capsys) -> None:
+    ex = new_experiment()
+    ex.add_config({"a": 1})
+
+    @ex.main
+    def main(a):
+        pass
+
+    ex.run("print_config", config_updates={"seed": 1}, options=QUIET)
+    assert "~ seed = 1" in capsys.readouterr().out.splitlines()
+
+    @ex.config
+    def cfg():
+        b = 2
+
+    ex.run("print_config", config_updates={"seed": 1}, options=QUIET)
+    assert "~ seed = 1                           # the random seed for this experiment" in capsys.readouterr().out
