@@ -2,13 +2,13 @@
 """Captured functions take their arguments from the config, like the main function.
 
 Arguments you pass explicitly win; the others are filled in from the config by name. ``_log`` is a
-logger named after the function (a child of the experiment's logger)::
+logger named after the function, as in Sacred::
 
     $ python examples/captured_functions.py -l WARNING
     WARNING - captured_functions - No observers have been added to this run
     This is printed by function foo.
     This is printed by function bar.
-    WARNING - captured_functions.bar - bar logs through _log
+    WARNING - bar - bar logs through _log
     Overriding the default message for foo.
 
 ``some_function`` needs ``a`` and ``b``, but the config has only ``message``; the run stops with one

@@ -20,9 +20,9 @@ message too, because updates are fixed before the scope runs::
     $ python examples/hello_config.py print_config with recipient=you
     INFO - hello_config - Running command 'print_config'
     INFO - hello_config - Started
-    Configuration (modified, added, typechanged, doc):
+    Configuration (~ modified, + added, ! typechanged, # doc):
       message = 'Hello you!'             # the greeting that is printed
-      recipient = 'you'                  # whom to greet
+    ~ recipient = 'you'                  # whom to greet
       seed = ...                         # the random seed for this experiment
     INFO - hello_config - Completed after 0:00:00
 

@@ -20,8 +20,8 @@ Only warnings and errors, please::
 Every experiment has a config, even without config scopes: the random seed::
 
     $ python examples/hello_world.py print_config with seed=7 -l ERROR
-    Configuration (modified, added, typechanged, doc):
-      seed = 7                           # the random seed for this experiment
+    Configuration (~ modified, + added, ! typechanged, # doc):
+    ~ seed = 7
 """
 
 from pytest_sacredx import Experiment

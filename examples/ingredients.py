@@ -21,12 +21,12 @@ functions read from there, and its commands are called ``dataset.<command>``::
     INFO - ingredients - Completed after 0:00:00
 
     $ python examples/ingredients.py print_config with dataset.size=2 -l WARNING
-    Configuration (modified, added, typechanged, doc):
+    Configuration (~ modified, + added, ! typechanged, # doc):
       scale = 1                          # multiplies every sample
       seed = ...                         # the random seed for this experiment
-      dataset:
+    ~ dataset:
         filename = 'data.csv'            # where the samples come from
-        size = 2                         # how many samples to load
+    ~   size = 2                         # how many samples to load
 """
 
 # ruff: noqa: F841 - the local variables of config scopes are the config

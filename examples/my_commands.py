@@ -26,16 +26,15 @@ The main function is a command too, and so are the built-in ones such as ``print
     This is just the main command. Try greet or shout.
 
     $ python examples/my_commands.py print_config with name=Jane -l WARNING
-    Configuration (modified, added, typechanged, doc):
-      name = 'Jane'                      # who is greeted
+    Configuration (~ modified, + added, ! typechanged, # doc):
+    ~ name = 'Jane'                      # who is greeted
       seed = ...                         # the random seed for this experiment
 
 ``help COMMAND`` shows a command's signature and documentation; a misspelt command gets a hint::
 
     $ python examples/my_commands.py help greet
     greet(name)
-    <BLANKLINE>
-    Print a nice greeting for the configured name.
+        Print a nice greeting for the configured name.
     <BLANKLINE>
 
     $ python examples/my_commands.py gret

@@ -24,7 +24,7 @@ They apply in the order given: ``small`` overrides ``b`` of ``variant``, and the
       small   # Make b zero.
 
     $ python examples/named_configs.py with variatn
-    Error: Named config not found: 'variatn'. Did you mean 'variant'? Available named configs: variant, small. A config file path also works.
+    Error: Named config not found: "variatn". Available config values are: ('variant', 'small'). Did you mean 'variant'? A config file path also works.
 """
 
 # ruff: noqa: F841 - the local variables of config scopes are the config

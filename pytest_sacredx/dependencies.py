@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .provenance.git import gather_repositories, git_info
-from .provenance.packages import PackageDependency, gather_dependencies
+from .provenance.packages import PEP440_VERSION_PATTERN, PackageDependency, gather_dependencies
 from .provenance.sources import (
     Source,
     gather_sources,
@@ -27,6 +27,7 @@ from .provenance.sources import (
 )
 
 __all__ = [
+    "PEP440_VERSION_PATTERN",
     "PackageDependency",
     "Source",
     "gather_dependencies",

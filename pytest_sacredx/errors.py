@@ -18,19 +18,25 @@ from collections.abc import Iterable
 from typing import Any
 
 
-class SacredxError(Exception):
-    """Base of our errors; Sacred's ``SacredError`` is the same class.
+class SacredError(Exception):
+    """Base of our errors, under Sacred's name (``SacredxError`` is the same class).
 
-    The keyword arguments are Sacred's: they steer how the command line prints the error.
+    The keyword arguments are Sacred's: they steer how :func:`pytest_sacredx.utils.format_sacred_error`
+    shows the error (usage first, the traceback or one line, filtered or not). Our command line shows
+    every one of our errors as one ``Error: …`` line instead (see ``COMPAT.md``).
     """
 
     def __init__(
         self,
         message: str = "",
-        print_traceback: bool = False,
+        print_traceback: bool = True,
         filter_traceback: str = "default",
         print_usage: bool = False,
     ) -> None:
+        if filter_traceback not in ("always", "default", "never"):
+            raise ValueError(
+                f"filter_traceback must be 'always', 'default' or 'never', not {filter_traceback!r}"
+            )
         super().__init__(message)
         self.message = message
         self.print_traceback = print_traceback
@@ -41,22 +47,78 @@ class SacredxError(Exception):
         return self.message
 
 
-SacredError = SacredxError
+SacredxError = SacredError
 
 
 class ConfigError(SacredxError, ValueError):
-    """A configuration value or key is wrong."""
+    """A configuration value or key is wrong.
+
+    As in Sacred, ``str(error)`` lists the ``conflicting_configs`` (dotted keys) with their values in
+    ``config`` on lines of their own:
+
+    >>> print(InvalidConfigError("Need to be equal", conflicting_configs=("a", "b.a"),
+    ...                          config={"a": 1, "b": {"a": 2}}))
+    Need to be equal
+    Conflicting configuration values:
+      a=1
+      b.a=2
+    """
 
     def __init__(
         self,
         message: str = "",
-        conflicting_configs: Iterable[str] = (),
+        conflicting_configs: str | Iterable[str] = (),
         config: dict[str, Any] | None = None,
+        print_conflicting_configs: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(message, **kwargs)
+        if isinstance(conflicting_configs, str):
+            conflicting_configs = (conflicting_configs,)
         self.conflicting_configs = tuple(conflicting_configs)
         self.config = config
+        self.print_conflicting_configs = print_conflicting_configs
+        #: said after the conflicting values (a suggestion, how to override the check)
+        self.hint = ""
+
+    def __str__(self) -> str:
+        text = self.message
+        if self.print_conflicting_configs and self.conflicting_configs:
+            text += "\nConflicting configuration values:"
+            for key in self.conflicting_configs:
+                text += f"\n  {key}={_lookup(self.config, key)}"
+        return f"{text}\n{self.hint}" if self.hint else text
+
+
+def _lookup(config: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        if not isinstance(config, dict) or part not in config:
+            return None
+        config = config[part]
+    return config
+
+
+def one_line(error: BaseException) -> str:
+    """An error's message as one line, for a command line's single ``Error: …`` line.
+
+    >>> one_line(InvalidConfigError("Bad value", conflicting_configs="lr", config={"lr": -1}))
+    'Bad value. Conflicting configuration values: lr=-1'
+    """
+    parts = [line.strip() for line in str(error).splitlines() if line.strip()]
+    text = ""
+    listing = False  # after a line ending in ":", "key=value" lines form a comma-separated list
+    for part in parts:
+        if not text:
+            text = part
+        elif text.endswith(":"):
+            text += " " + part
+            listing = True
+        elif listing and "=" in part and " " not in part.partition("=")[0]:
+            text += ", " + part
+        else:
+            listing = False
+            text += (" " if text.endswith((".", "!", "?", ";")) else ". ") + part
+    return text
 
 
 class InvalidConfigError(ConfigError):

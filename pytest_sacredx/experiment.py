@@ -73,7 +73,7 @@ class Experiment(Ingredient):
         self.command(_builtin.print_config, unobserved=True)
         self.command(_builtin.print_dependencies, unobserved=True)
         self.command(_builtin.save_config, unobserved=True)
-        self.command(_builtin.make_print_named_configs(self), unobserved=True)
+        self.command(_builtin.print_named_configs(self), unobserved=True)
         self.observers: list[Any] = []
         self.current_run: Run | None = None
         self.captured_out_filter: Callable[[str], str] | None = None
@@ -112,6 +112,10 @@ class Experiment(Ingredient):
             raise KeyError(f"option_hook {function.__name__} needs a parameter named 'options'.")
         self.option_hooks.append(function)
         return function
+
+    def _child_name(self, ingredient: Ingredient, name: str) -> str:
+        # The experiment's own commands and named configs are named without its path.
+        return name if ingredient is self else super()._child_name(ingredient, name)
 
     # ------------------------------------------------------------------ running
     def get_default_options(self) -> dict[str, Any]:

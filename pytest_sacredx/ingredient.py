@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -29,10 +28,6 @@ __all__ = ["Ingredient", "optional_kwargs_decorator", "ConfigFileNotFoundError"]
 class ConfigFileNotFoundError(ConfigFileError, FileNotFoundError):
     """``add_config("missing.json")``: an OSError, as in Sacred, and one of our config errors."""
 
-_PEP440 = re.compile(
-    r"^([1-9][0-9]*!)?(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*((a|b|rc)(0|[1-9][0-9]*))?"
-    r"(\.post(0|[1-9][0-9]*))?(\.dev(0|[1-9][0-9]*))?$"
-)
 _OWN_PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -207,7 +202,9 @@ class Ingredient:
 
     def add_package_dependency(self, package_name: str, version: str) -> None:
         """Record a package dependency with the runs."""
-        if not _PEP440.match(version):
+        from .provenance.packages import PEP440_VERSION_PATTERN
+
+        if not PEP440_VERSION_PATTERN.match(version):
             raise ValueError(f"Invalid version string {version!r} for {package_name!r}: use a PEP 440 version.")
         self._extra_dependencies[package_name] = version
         self._ex_info = None
@@ -277,16 +274,25 @@ class Ingredient:
             stack.pop()
 
     def _child_name(self, ingredient: Ingredient, name: str) -> str:
-        return name if ingredient is self else join_paths(ingredient.path, name)
+        """``ingredient.name``: every ingredient's items carry its path (an experiment drops its own)."""
+        return join_paths(ingredient.path, name)
 
     def gather_commands(self) -> Iterator[tuple[str, CapturedFunction]]:
-        """Commands of the whole tree, sub-ingredients' as ``ingredient.command``."""
+        """Commands of the whole tree as ``path.command`` (an experiment's own without a path).
+
+        >>> data = Ingredient("data", interactive=True)
+        >>> @data.command
+        ... def stats():
+        ...     pass
+        >>> [name for name, _ in data.gather_commands()]
+        ['data.stats']
+        """
         for ingredient, _ in self.traverse_ingredients():
             for name, cmd in ingredient.commands.items():
                 yield self._child_name(ingredient, name), cmd
 
     def gather_named_configs(self) -> Iterator[tuple[str, Any]]:
-        """Named configs of the whole tree, sub-ingredients' as ``ingredient.name``."""
+        """Named configs of the whole tree as ``path.name`` (an experiment's own without a path)."""
         for ingredient, _ in self.traverse_ingredients():
             for name, cfg in ingredient.named_configs.items():
                 yield self._child_name(ingredient, name), cfg

@@ -1,5 +1,5 @@
-"""Sacred's ``sacred.utils``: the exceptions, ``apply_backspaces_and_linefeeds``, dotted-path helpers
-and small helpers about classes, names, modules and versions.
+"""Sacred's ``sacred.utils``: the exceptions, their formatting, ``apply_backspaces_and_linefeeds``,
+dotted-path helpers and small helpers about classes, names, modules and versions.
 
 >>> from pytest_sacredx.utils import apply_backspaces_and_linefeeds
 >>> apply_backspaces_and_linefeeds("10%\\r50%\\r100%\\n")
@@ -42,6 +42,7 @@ from .errors import (
 )
 from .optional import module_exists, module_is_in_cache, modules_exist
 from .run.capture import apply_backspaces_and_linefeeds
+from .run.tracebacks import format_filtered_stacktrace, format_sacred_error
 
 __all__ = [
     "apply_backspaces_and_linefeeds",
@@ -69,6 +70,8 @@ __all__ = [
     "modules_exist",
     "parse_version",
     "rel_path",
+    "format_filtered_stacktrace",
+    "format_sacred_error",
     "get_by_dotted_path",
     "is_prefix",
     "iter_prefixes",

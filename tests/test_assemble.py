@@ -121,6 +121,112 @@ def test_dict_named_configs_and_add_config_dicts() -> None:
     assert ex.run("show", named_configs=["fromdict"], options=QUIET).result == (7, 9, 4)
 
 
+def _with_dataset():
+    data = Ingredient("dataset", interactive=True)
+
+    @data.config
+    def data_cfg():
+        filename = "default.npy"
+        normalize = True
+
+    @data.named_config
+    def small():
+        filename = "small.npy"
+
+    @data.capture
+    def load(filename, normalize):
+        return filename, normalize
+
+    ex = new_experiment(ingredients=[data])
+
+    @ex.named_config
+    def other_data():
+        a = 2
+        dataset = {"filename": "other.npy"}
+
+    @ex.config
+    def cfg():
+        a = 1
+
+    @ex.main
+    def main(a):
+        return a, load()
+
+    return ex
+
+
+def test_an_experiments_named_config_sets_an_ingredients_entries() -> None:
+    ex = _with_dataset()
+    run = ex.run(named_configs=["other_data"], options=QUIET)
+    assert run.result == (2, ("other.npy", True))
+    assert run.config["dataset"] == {"filename": "other.npy", "normalize": True}
+
+
+def test_named_configs_of_experiment_and_ingredient_apply_in_the_order_given() -> None:
+    ex = _with_dataset()
+    assert ex.run(named_configs=["dataset.small"], options=QUIET).result == (1, ("small.npy", True))
+    assert ex.run(named_configs=["other_data", "dataset.small"], options=QUIET).result[1][0] == "small.npy"
+    assert ex.run(named_configs=["dataset.small", "other_data"], options=QUIET).result[1][0] == "other.npy"
+    updated = ex.run(
+        named_configs=["other_data"], config_updates={"dataset.filename": "mine.npy"}, options=QUIET
+    )
+    assert updated.result == (2, ("mine.npy", True))
+
+
+def test_a_named_config_taking_an_entry_no_earlier_config_gives_is_a_key_error() -> None:
+    ex = new_experiment()
+
+    @ex.named_config
+    def double(a):
+        a = a * 2
+
+    @ex.named_config
+    def ten():
+        a = 10
+
+    @ex.main
+    def main(a=1):
+        return a
+
+    assert ex.run(named_configs=["ten", "double"], options=QUIET).result == 20
+    with pytest.raises(KeyError, match="'a' not in preset for ConfigScope 'test_a_named_config"):
+        ex.run(named_configs=["double", "ten"], options=QUIET)
+
+
+def test_config_scopes_and_named_configs_may_take_the_logger(caplog: pytest.LogCaptureFixture) -> None:
+    data = Ingredient("data", interactive=True)
+
+    @data.config
+    def data_cfg(_log):
+        _log.warning("from the ingredient's scope")
+        x = 1
+
+    ex = new_experiment(ingredients=[data])
+
+    @ex.config
+    def cfg(_log):
+        _log.warning("from the experiment's scope")
+        recipient = "world"
+
+    @ex.named_config
+    def loud(_log):
+        _log.warning("from a named config")
+        recipient = "WORLD"
+
+    @ex.main
+    def main(recipient):
+        return recipient
+
+    with caplog.at_level(logging.WARNING):
+        run = ex.run(named_configs=["loud"], options=WARN)
+    assert run.result == "WORLD"
+    assert "_log" not in run.config and "_log" not in run.config["data"]
+    by_message = {r.getMessage(): r.name for r in caplog.records}
+    assert by_message["from a named config"] == "sacredx"
+    assert by_message["from the experiment's scope"] == "sacredx"
+    assert by_message["from the ingredient's scope"] == "sacredx.data"
+
+
 def test_later_config_scopes_see_earlier_ones_and_the_fixed_values() -> None:
     ex = abc()
 
@@ -157,16 +263,16 @@ def test_dotted_updates_nest_and_merge_into_config_dicts() -> None:
 
 def test_unknown_named_config_suggests_the_closest() -> None:
     ex = abc()
-    with pytest.raises(NamedConfigNotFoundError, match="Named config not found: 'varaint'") as info:
+    with pytest.raises(NamedConfigNotFoundError, match='Named config not found: "varaint"') as info:
         ex.run(named_configs=["varaint"], options=QUIET)
     assert "Did you mean 'variant'?" in str(info.value)
-    assert "variant, other" in str(info.value)
+    assert "Available config values are: ('variant', 'other')" in str(info.value)
     assert isinstance(info.value, KeyError)
 
 
 def test_unknown_named_config_without_any() -> None:
     ex = hello()
-    with pytest.raises(NamedConfigNotFoundError, match="no named configs"):
+    with pytest.raises(NamedConfigNotFoundError, match=r"Available config values are: \(\)"):
         ex.run(named_configs=["x"], options=QUIET)
 
 
@@ -264,7 +370,7 @@ def test_adding_an_unused_key_is_an_error_with_a_hint() -> None:
         ex.run(config_updates={"recipent": "you"}, options=QUIET)
     message = str(info.value)
     assert "Added new config entry that is not used anywhere" in message
-    assert "Conflicting configuration values: recipent='you'" in message
+    assert "\nConflicting configuration values:\n  recipent=you\n" in message
     assert "Did you mean 'recipient'?" in message
     assert info.value.conflicting_configs == ("recipent",)
     assert isinstance(info.value, (ConfigError, ValueError))
@@ -307,6 +413,47 @@ def test_adding_into_an_existing_dict_is_allowed() -> None:
     assert ex.run(config_updates={"optimizer.beta": 0.5}, options=QUIET).result == {"lr": 0.1, "beta": 0.5}
 
 
+def test_adding_into_a_dict_nobody_takes_is_an_error() -> None:
+    ex = new_experiment()
+
+    @ex.config
+    def cfg():
+        used = {"x": 1}
+        unused = {"y": 2}
+
+    @ex.main
+    def main(used):
+        return dict(used)
+
+    assert ex.run(config_updates={"unused": {"y": 3}}, options=QUIET).result == {"x": 1}
+    with pytest.raises(ConfigAddedError, match=r"\n  unused\.z=4\n"):
+        ex.run(config_updates={"unused": {"z": 4}}, options=QUIET)
+    with pytest.raises(ConfigAddedError, match=r"unused\.z=4"):
+        ex.run(config_updates={"unused.z": 4}, options=QUIET)
+
+
+def test_a_prefixed_captured_function_takes_only_keys_under_its_prefix() -> None:
+    ex = new_experiment()
+
+    @ex.config
+    def cfg():
+        opt = {"lr": 0.1}
+
+    @ex.capture(prefix="opt")
+    def rate(lr):
+        return lr
+
+    @ex.main
+    def main():
+        return rate()
+
+    assert ex.run(config_updates={"opt": {"lr": 0.5}}, options=QUIET).result == 0.5
+    with pytest.raises(ConfigAddedError, match=r"\n  lr=0\.5\n"):
+        ex.run(config_updates={"lr": 0.5}, options=QUIET)  # rate takes opt.lr, not lr
+    with pytest.raises(ConfigAddedError, match=r"opt\.momentum=0\.9"):
+        ex.run(config_updates={"opt": {"momentum": 0.9}}, options=QUIET)
+
+
 def test_unused_keys_in_ingredients_are_checked_under_their_path() -> None:
     data = Ingredient("data", interactive=True)
 
@@ -320,7 +467,7 @@ def test_unused_keys_in_ingredients_are_checked_under_their_path() -> None:
     def main():
         pass
 
-    with pytest.raises(ConfigAddedError, match=r"data\.sise=2.*Did you mean 'size'"):
+    with pytest.raises(ConfigAddedError, match=r"data\.sise=2\nDid you mean 'size'"):
         ex.run(config_updates={"data.sise": 2}, options=QUIET)
 
 

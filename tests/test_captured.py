@@ -109,7 +109,7 @@ def test_special_arguments() -> None:
     (config, run, log, seed, rnd), the_run = ex.run("call", config_updates={"seed": 3}, options=QUIET).result
     assert run is the_run
     assert dict(config) == {"a": 1, "opt": {"lr": 0.1}, "seed": 3}
-    assert isinstance(log, logging.Logger) and log.name == "sacredx.cap.f"
+    assert isinstance(log, logging.Logger) and log.name == "sacredx.f"
     assert isinstance(seed, int) and 1 <= seed < 2**31
     assert hasattr(rnd, "integers") or hasattr(rnd, "randint")
 
@@ -207,8 +207,8 @@ def test_logger_logs_start_and_finish_at_debug(caplog: pytest.LogCaptureFixture)
         return f()
 
     ex.run(options=LOUD)
-    records = [(r.name, r.levelno, r.getMessage()) for r in caplog.records if r.name == "sacredx.cap.f"]
-    assert records[0] == ("sacredx.cap.f", logging.DEBUG, "Started")
+    records = [(r.name, r.levelno, r.getMessage()) for r in caplog.records if r.name == "sacredx.f"]
+    assert records[0] == ("sacredx.f", logging.DEBUG, "Started")
     assert records[1][2].startswith("Finished after 0:00:00")
 
 
@@ -308,7 +308,7 @@ def test_a_captured_function_sees_the_run_it_is_called_in() -> None:
     def main(_run):
         return f.run is _run, dict(f.config), f.logger.name
 
-    assert ex.run(options=QUIET).result == (True, {"a": 1, "seed": ex.current_run.config["seed"]}, "sacredx.cap.f")
+    assert ex.run(options=QUIET).result == (True, {"a": 1, "seed": ex.current_run.config["seed"]}, "sacredx.f")
 
 
 def test_plain_thread_inside_a_run_sees_the_only_active_run() -> None:

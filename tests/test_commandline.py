@@ -138,10 +138,10 @@ def test_print_config_marks_and_documents(capsys: pytest.CaptureFixture[str]) ->
     cli(ex, "print_config", "with", "recipient=you", "seed=1", "-l", "ERROR")
     out = capsys.readouterr().out
     assert out.splitlines() == [
-        "Configuration (modified, added, typechanged, doc):",
+        "Configuration (~ modified, + added, ! typechanged, # doc):",
         "  message = 'Hello you!'",
-        "  recipient = 'you'                  # whom to greet",
-        "  seed = 1                           # the random seed for this experiment",
+        "~ recipient = 'you'                  # whom to greet",
+        "~ seed = 1                           # the random seed for this experiment",
         "  optimizer:",
         "    lr = 0.1",
     ]
@@ -283,8 +283,8 @@ def test_a_failing_run_exits_1_with_a_trace_of_the_users_frames(capsys: pytest.C
 
     assert exit_code(ex, "crash", "-l", "CRITICAL") == 1
     err = capsys.readouterr().err
-    assert err.startswith("Traceback (most recent calls WITHOUT sacredx internals):")
-    assert "in crash" in err and err.endswith("ZeroDivisionError: oops\n")
+    assert err.startswith("Traceback (most recent calls WITHOUT Sacred internals):")
+    assert "in crash" in err and err.endswith("ZeroDivisionError: oops\n\n")  # a blank line, as Sacred
     assert "pytest_sacredx" not in err.replace("pytest_sacredx.errors", "")
 
 

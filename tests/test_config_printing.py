@@ -1,4 +1,5 @@
-"""The print_config tree and the named-config list."""
+"""The print_config tree and the named-config list (``config/printing.py``): Sacred's layout and
+colours on a terminal, text markers without colour."""
 
 from __future__ import annotations
 
@@ -32,26 +33,26 @@ SUMMARY = ConfigSummary(
 )
 
 
-def test_plain_tree():
+def test_plain_tree_marks_each_changed_line_in_its_first_column():
     assert format_config(CONFIG, SUMMARY, color=False) == "\n".join(
         [
-            "Configuration (modified, added, typechanged, doc):",
+            "Configuration (~ modified, + added, ! typechanged, # doc):",
             '  """My experiment."""',
             "  empty = {}",
-            "  lr = 0.1                           # learning rate",
-            "  name = 'a_rather_long_value'       # a name",
-            "  new = 3",
+            "~ lr = 0.1                           # learning rate",
+            "! name = 'a_rather_long_value'       # a name",
+            "+ new = 3",
             "  seed = 1                           # the random seed for this experiment",
-            "  opt:                               # optimizer settings",
-            "    m = 0.9",
+            "~ opt:                               # optimizer settings",
+            "~   m = 0.9",
             "    nested:",
             "      x = [1, 2]",
         ]
     )
 
 
-def test_coloured_tree():
-    B, G, R, D, E = "\033[94m", "\033[92m", "\033[91m", "\033[90m", "\033[0m"
+def test_coloured_tree_in_sacreds_colours():
+    B, G, R, D, E = "\033[34m", "\033[32m", "\033[31m", "\033[2m", "\033[0m"
     assert format_config(CONFIG, SUMMARY, color=True) == "\n".join(
         [
             f"Configuration ({B}modified{E}, {G}added{E}, {R}typechanged{E}, {D}doc{E}):",
@@ -81,7 +82,7 @@ def test_without_summary_and_multiline_doc():
     cfg = {"__doc__": "Line one.\nLine two.", "b": {"c": "x"}, "a": None}
     assert format_config(cfg, None, color=False) == "\n".join(
         [
-            "Configuration (modified, added, typechanged, doc):",
+            "Configuration (~ modified, + added, ! typechanged, # doc):",
             '  """Line one.',
             '  Line two."""',
             "  a = None",
@@ -102,7 +103,7 @@ def test_named_configs():
             "  big",
             "  multi",
             '    """line one',
-            '    line two"""',
+            '  line two"""',
         ]
     )
     assert format_named_configs({}) == "Named Configurations (doc):\n  No named configs"
@@ -115,7 +116,13 @@ def test_named_configs_accept_objects_with_docstrings():
     assert (
         format_named_configs({"variant": variant}).splitlines()[1] == "  variant   # Bigger model."
     )
-    assert "\033[90m" in format_named_configs({"variant": variant}, color=True)
+    assert "\033[2m   # Bigger model.\033[0m" in format_named_configs({"variant": variant}, color=True)
+
+
+def test_a_dict_named_config_has_no_doc_of_its_own():
+    from pytest_sacredx.config import ConfigDict
+
+    assert format_named_configs({"d": ConfigDict({"v": 1})}).splitlines()[1] == "  d"
 
 
 class FakeTTY(io.StringIO):

@@ -650,3 +650,22 @@ def test_a_body_that_does_not_parse_dedented_is_compiled_as_written(monkeypatch)
     monkeypatch.setattr(config_scope, "dedent_function_body", lambda body: "x = (\n")
     cfg = ConfigScope(greeting)()
     assert cfg["message"] == "Hello world!" and cfg.docs["recipient"] == "whom to greet"
+
+
+def test_a_scope_is_not_named_like_a_function(pytester: pytest.Pytester) -> None:
+    # pytest names a parametrized case after an object's __name__; a scope gets the parameter's.
+    pytester.makepyfile(
+        """
+        import pytest
+        from pytest_sacredx.config import ConfigScope
+
+        def variant():
+            a = 1
+
+        @pytest.mark.parametrize("scope", [ConfigScope(variant)])
+        def test_it(scope):
+            assert scope.__qualname__ == "variant"
+        """
+    )
+    result = pytester.runpytest_inprocess("--collect-only", "-q", "-p", "no:randomly")
+    result.stdout.fnmatch_lines(["*test_it[[]scope0[]]"])

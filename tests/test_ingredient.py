@@ -213,6 +213,34 @@ def test_commands_and_named_configs_of_sub_ingredients_get_dotted_names() -> Non
     assert [name for name, _ in ex.gather_named_configs()] == ["dataset.big"]
 
 
+def test_an_ingredient_names_its_own_items_with_its_path_an_experiment_does_not() -> None:
+    inner = ingredient("inner")
+    outer = ingredient("outer", ingredients=[inner])
+
+    @inner.command
+    def deep():
+        pass
+
+    @outer.command
+    def top():
+        pass
+
+    @outer.named_config
+    def variant():
+        x = 1
+
+    assert [n for n, _ in outer.gather_commands()] == ["outer.top", "inner.deep"]
+    assert [n for n, _ in outer.gather_named_configs()] == ["outer.variant"]
+    ex = new_experiment(ingredients=[outer])
+
+    @ex.command
+    def own():
+        pass
+
+    names = [n for n, _ in ex.gather_commands()]
+    assert "own" in names and "outer.top" in names and "inner.deep" in names
+
+
 # --------------------------------------------------------------------------- config in runs
 def _dataset() -> Ingredient:
     data = ingredient("dataset")

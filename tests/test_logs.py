@@ -66,7 +66,9 @@ def test_parse_log_level_refuses_unknown_names() -> None:
 
 def test_logger_names(restore_sacredx_logger: logging.Logger) -> None:
     run = greeter().run(options={"--loglevel": "ERROR"})
-    assert run.result == ("sacredx.logdemo.main", "sacredx.logdemo.helper", "sacredx.data.load", "sacredx.logdemo")
+    # As in Sacred: the experiment's captured functions log under the root, an ingredient's under
+    # <root>.<ingredient>, the run itself under <root>.<experiment>.
+    assert run.result == ("sacredx.main", "sacredx.helper", "sacredx.data.load", "sacredx.logdemo")
 
 
 def test_name_flag_renames_the_run_logger(restore_sacredx_logger: logging.Logger) -> None:
@@ -78,7 +80,7 @@ def test_a_users_logger_is_used_as_the_root(restore_sacredx_logger: logging.Logg
     ex = greeter()
     ex.logger = logging.getLogger("mine")
     run = ex.run(options={"--loglevel": "ERROR"})
-    assert run.result[0] == "mine.logdemo.main" and run.result[3] == "mine.logdemo"
+    assert run.result[0] == "mine.main" and run.result[3] == "mine.logdemo"
     ex.logger.setLevel(logging.NOTSET)
 
 
@@ -90,7 +92,7 @@ def test_with_root_handlers_records_propagate_and_root_is_untouched(
     greeter().run(options={"--loglevel": "INFO"})
     assert root.handlers == handlers and root.level == level
     assert ("sacredx.logdemo", logging.INFO, "Running command 'main'") in caplog.record_tuples
-    assert ("sacredx.logdemo.main", logging.INFO, "in main") in caplog.record_tuples
+    assert ("sacredx.main", logging.INFO, "in main") in caplog.record_tuples
     assert ("sacredx.data.load", logging.INFO, "loading") in caplog.record_tuples
 
 
@@ -111,7 +113,7 @@ def test_without_root_handlers_we_print_sacreds_lines_to_stderr(
         "INFO - logdemo - Running command 'main'",
         "INFO - logdemo - Started",
     ]
-    assert "INFO - logdemo.main - in main" in err
+    assert "INFO - main - in main" in err
     assert "INFO - data.load - loading" in err
     assert err[-1] == "INFO - logdemo - Completed after 0:00:00"
     assert base.propagate is False  # our lines are not printed twice
@@ -186,4 +188,4 @@ def test_a_script_leaves_the_root_logger_unconfigured(tmp_path) -> None:
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "0 30\n"  # no handler, default WARNING level: nothing configured behind our back
-    assert "WARNING - quiet.main - from main" in proc.stderr
+    assert "WARNING - main - from main" in proc.stderr

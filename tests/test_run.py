@@ -55,6 +55,40 @@ def test_statuses_times_and_events_of_a_completed_run() -> None:
     assert obs.events[2][1]["result"] == 42
 
 
+class _AnswersEverything:
+    """An observer in the style of ``mock.Mock()``: every attribute exists on the instance."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.priority = 0
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return lambda **kwargs: self.calls.append(name)
+
+
+def test_an_observer_without_a_final_heartbeat_method_of_its_class_gets_heartbeat_event() -> None:
+    ex = simple()
+    obs = _AnswersEverything()
+    ex.observers.append(obs)
+    ex.run(options=QUIET)
+    assert "heartbeat_event" in obs.calls and "final_heartbeat_event" not in obs.calls
+    assert obs.calls[0] == "started_event" and "completed_event" in obs.calls
+
+
+def test_the_command_is_named_by_the_main_functions_signature_and_prefix() -> None:
+    ex = new_experiment()
+
+    @ex.command(prefix="opt")
+    def tune(lr=0.1):
+        return lr
+
+    obs = observed(ex)
+    ex.run("tune", options=QUIET)
+    assert obs.events[0][1]["command"] == "opt.tune"
+
+
 def test_a_run_can_only_be_started_once() -> None:
     run = simple().run(options=QUIET)
     with pytest.raises(RuntimeError, match="only be started once"):

@@ -26,6 +26,7 @@ from ..errors import (
     SacredInterrupt,
     SacredxError,
     did_you_mean,
+    one_line,
 )
 from ..run.run import Terminated
 from .options import BUILTIN_OPTIONS, CommandLineOption
@@ -176,8 +177,9 @@ def _help_for_command(ex: Experiment, name: str, prog: str) -> str:
             f"Unknown command {name!r}.{did_you_mean(name, commands)} Available commands are: "
             f"{', '.join(commands)}"
         )
-    fn = commands[name].__wrapped__
-    return f"{name}{inspect.signature(fn)}\n\n{inspect.getdoc(fn) or ''}\n"
+    from ..run.commands import help_for_command
+
+    return help_for_command(commands[name])
 
 
 def run_commandline(ex: Experiment, argv: str | Sequence[str] | None = None) -> Run | None:
@@ -251,18 +253,15 @@ def run_commandline(ex: Experiment, argv: str | Sequence[str] | None = None) -> 
 
 
 def _fail(error: BaseException, prog: str) -> NoReturn:
-    message = str(error) if isinstance(error, SacredxError) else f"{type(error).__name__}: {error}"
+    message = one_line(error) if isinstance(error, SacredxError) else f"{type(error).__name__}: {error}"
     print(f"Error: {message}", file=sys.stderr)
     sys.exit(2)
 
 
 def _print_failure(error: BaseException) -> None:
-    from ..run.tracebacks import format_filtered_exception
+    from ..run.tracebacks import format_trimmed_for_people
 
-    lines = format_filtered_exception(error)
-    if lines and lines[0].startswith("Traceback"):
-        lines[0] = "Traceback (most recent calls WITHOUT sacredx internals):\n"
-    print("".join(lines), end="", file=sys.stderr)
+    print(format_trimmed_for_people(error), file=sys.stderr)  # and a blank line, as Sacred
 
 
 def _redact_argv(argv: list[str]) -> list[str]:

@@ -107,8 +107,9 @@ class ConfigScope:
     def __init__(self, func: Callable[..., Any]) -> None:
         self.func = self._func = func
         self.__doc__ = self.doc = func.__doc__
-        self.__name__ = getattr(func, "__name__", "config")
-        self.__qualname__ = getattr(func, "__qualname__", self.__name__)
+        # No __name__: a scope is not a function (pytest, for one, would name a parametrized case
+        # after it, where Sacred's scopes get the parameter's name).
+        self.__qualname__ = getattr(func, "__qualname__", getattr(func, "__name__", "config"))
         self.parameters = _check_signature(func)
         self.args = list(self.parameters)
         self.arg_spec = inspect.getfullargspec(func)
@@ -189,7 +190,7 @@ class ConfigScope:
             if name not in preset and name not in fixed and name not in fallback:
                 available = sorted({*preset, *fixed, *fallback})
                 raise ConfigKeyError(
-                    f"Config scope '{self.__qualname__}' takes parameter {name!r}, but no earlier config, "
+                    f"'{name}' not in preset for ConfigScope '{self.__qualname__}': no earlier config, "
                     f"update or ingredient provides it (available: {', '.join(available) or 'nothing'}); "
                     f"define {name!r} in an earlier config or remove the parameter"
                 )

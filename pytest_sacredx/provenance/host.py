@@ -102,8 +102,9 @@ def host_info_gatherer(name: str) -> Callable[[Callable[[], Any]], HostInfoGette
     return wrap
 
 
-#: Sacred's legacy registry, filled by :func:`host_info_getter`; every run includes these.
-host_info_gatherers: dict[str, HostInfoGetter] = {}
+#: Sacred's legacy registry ``{key: function}``, filled by :func:`host_info_getter`; every run includes
+#: these. As in Sacred it holds the decorated functions themselves (any callable without arguments).
+host_info_gatherers: dict[str, Callable[[], Any]] = {}
 
 
 @overload
@@ -137,8 +138,7 @@ def _register_legacy(func: F, name: str | None) -> F:
         DeprecationWarning,
         stacklevel=3,
     )
-    key = name or func.__name__
-    host_info_gatherers[key] = HostInfoGetter(func, key)
+    host_info_gatherers[name or func.__name__] = func
     return func
 
 
@@ -176,7 +176,7 @@ def get_host_info(additional_host_info: Sequence[HostInfoGetter] = ()) -> dict[s
     hi = SETTINGS.HOST_INFO
     info = _static_info(bool(hi.INCLUDE_CPU_INFO), bool(hi.INCLUDE_GPU_INFO))
     info["ENV"] = {k: os.environ[k] for k in hi.CAPTURED_ENV if k in os.environ}
-    getters = dict(host_info_gatherers)
+    getters: dict[str, Callable[[], Any]] = dict(host_info_gatherers)
     getters.update((g.name, g) for g in additional)
     for key, getter in getters.items():
         try:

@@ -4,7 +4,7 @@ Sacred used ``pkg_resources`` (slow to import, deprecated, gone when setuptools 
 imported numpy to record it. Here import names are mapped to distributions with
 ``importlib.metadata.packages_distributions()`` — computed once per process, since it reads every
 installed distribution's file list — and versions are looked up once per distribution. numpy is added
-only when something already imported it.
+whenever it is installed, as Sacred adds it, but read from its metadata instead of being imported.
 
 ``SETTINGS.DISCOVER_DEPENDENCIES`` picks what counts:
 
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 import threading
 import types
@@ -41,6 +42,7 @@ from .sources import is_local_source, iter_referenced_modules
 
 __all__ = [
     "DEPENDENCY_DISCOVERY_MODES",
+    "PEP440_VERSION_PATTERN",
     "DependencyMode",
     "PackageDependency",
     "clear_package_cache",
@@ -52,6 +54,15 @@ DependencyMode = Literal["imported", "sys", "pkg", "none"]
 DEPENDENCY_DISCOVERY_MODES: tuple[str, ...] = ("imported", "sys", "pkg", "none")
 
 _lock = threading.Lock()
+
+#: A public version identifier as PEP 440 spells it: ``[N!]N(.N)*[{a|b|c|rc}N][.postN][.devN]``.
+#: ``add_package_dependency`` refuses versions it does not match.
+#:
+#: >>> bool(PEP440_VERSION_PATTERN.match("1!2.0rc1.post3.dev4")), PEP440_VERSION_PATTERN.match("v1")
+#: (True, None)
+PEP440_VERSION_PATTERN = re.compile(
+    r"^(?:[0-9]+!)?[0-9]+(?:\.[0-9]+)*(?:(?:a|b|c|rc)[0-9]+)?(?:\.post[0-9]+)?(?:\.dev[0-9]+)?$"
+)
 
 
 @attrs.frozen(order=True)
@@ -111,8 +122,8 @@ def gather_dependencies(
 ) -> set[PackageDependency]:
     """The package dependencies of the module whose globals are ``globs`` (see the module docstring).
 
-    ``mode`` defaults to ``SETTINGS.DISCOVER_DEPENDENCIES`` *at call time*. Except in mode ``none``,
-    numpy is added when it is already imported (Sacred records it because it seeds numpy's RNG).
+    ``mode`` defaults to ``SETTINGS.DISCOVER_DEPENDENCIES`` *at call time*. In every mode, numpy is
+    added when it is installed, as Sacred adds it (runs seed numpy's RNG); it is not imported for that.
 
     >>> "os" in {d.name for d in gather_dependencies({"os": os}, ".", mode="imported")}
     False
@@ -125,8 +136,8 @@ def gather_dependencies(
             f"{', '.join(map(repr, DEPENDENCY_DISCOVERY_MODES))}"
         )
     if mode == "none":
-        return set()
-    if mode == "pkg":
+        deps: set[PackageDependency] = set()
+    elif mode == "pkg":
         deps = {PackageDependency(name, version) for name, version in _installed().items()}
     else:
         if mode == "imported":
@@ -134,12 +145,21 @@ def gather_dependencies(
         else:
             modules = list(sys.modules.items())
         deps = _from_modules(modules, os.path.realpath(base_dir))
+    numpy = _numpy_dependency()
+    if numpy is not None:
+        deps.add(numpy)
+    return deps
+
+
+def _numpy_dependency() -> PackageDependency | None:
+    """numpy, whenever it is installed, as Sacred records it (runs seed its global RNG, so its version
+    is part of what reproduces a run) — read from its metadata, never by importing it."""
     np = sys.modules.get("numpy")
     if isinstance(np, types.ModuleType):
         dep = PackageDependency.create(np)
-        if dep.version is not None:
-            deps.add(dep)
-    return deps
+        return dep if dep.version is not None else None
+    version = _dist_version("numpy")
+    return PackageDependency("numpy", version) if version is not None else None
 
 
 def distributions_of(import_name: str) -> list[str]:

@@ -25,12 +25,12 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..config.config_dict import ConfigDict
-from ..config.config_scope import evaluate_config_chain
+from ..config.config_scope import ConfigScope, evaluate_config_chain
 from ..config.config_summary import ConfigSummary
 from ..config.paths import (
     convert_to_nested_dict,
-    get_by_dotted_path,
     is_prefix,
+    iter_prefixes,
     iterate_flattened,
     join_paths,
     set_by_dotted_path,
@@ -162,12 +162,10 @@ def _named_config(name: str, scaffolds: dict[str, Scaffold], experiment: Experim
             cfg = sc.ingredient.named_configs.get(name[len(path) + 1:])
             if cfg is not None:
                 return sc, cfg
-    available = [n for n, _ in experiment.gather_named_configs()]
-    hint = did_you_mean(name, available)
+    available = tuple(n for n, _ in experiment.gather_named_configs())
     raise NamedConfigNotFoundError(
-        f"Named config not found: '{name}'.{hint} "
-        + (f"Available named configs: {', '.join(available)}." if available else "This experiment has no named configs.")
-        + " A config file path also works."
+        f'Named config not found: "{name}". Available config values are: {available}.'
+        f"{did_you_mean(name, available)} A config file path also works."
     )
 
 
@@ -229,7 +227,11 @@ def _assemble(
     # 2. named configs
     for name in named_configs:
         sc, cfg = _named_config(name, scaffolds, experiment)
-        fallback = {"_log": _scope_logger(sc, root_logger), **sc.fallback()}
+        # As in Sacred, a named config sees a sub-ingredient's config only when it names it as a
+        # parameter: `dataset = {...}` in the experiment's named config sets the ingredient's entries.
+        declared = set(getattr(cfg, "parameters", ()))
+        fallback = {k: v for k, v in sc.fallback().items() if k in declared}
+        fallback["_log"] = _scope_logger(sc, root_logger)
         result = cfg(fixed=_nested(sc.fixed), preset=_nested(sc.named), fallback=fallback)
         _check_dotted_updates(sc.path, result.typechanged, dotted)
         for key, value in iterate_flattened(dict(result)):
@@ -253,7 +255,10 @@ def _assemble(
         if sc is root:
             if current.get("seed") is None:  # absent, or ``seed = None``: drawn, as in Sacred
                 current["seed"] = seed
-            summary.docs.setdefault("seed", SEED_DOC)
+            if any(isinstance(c, ConfigScope) for c in sc.ingredient.configurations):
+                # Sacred documents the seed through its config scopes: with none, print_config
+                # shows the seed without a comment.
+                summary.docs.setdefault("seed", SEED_DOC)
             if "seed" in summary.added:
                 summary.added.discard("seed")
                 summary.modified.add("seed")
@@ -276,7 +281,7 @@ def _assemble(
     modifications = ConfigSummary(config)
     for sc in order:
         modifications.update_add(sc.summary, sc.path)
-        _check_added(sc, force, run_logger)
+        _check_added(sc, force, run_logger, config)
     for key, (old, new) in sorted(modifications.typechanged.items()):
         if old in (int, float) and new in (int, float):
             continue  # recorded, but no warning (Sacred's rule)
@@ -310,9 +315,9 @@ def _assemble(
     for sc in order:
         fixture = {**sc.fallback_config, **sc.config}  # sub-ingredient configs by their names
         run._ingredient_configs[sc.ingredient] = make_read_only(fixture) if read_only else fixture
-        run._ingredient_loggers[sc.ingredient] = (
-            run_logger if sc is root else root_logger.getChild(sc.ingredient.path)
-        )
+        # As in Sacred: a captured function logs to <root>.<function> for the experiment's own,
+        # <root>.<ingredient>.<function> for an ingredient's (the run logger is <root>.<experiment>).
+        run._ingredient_loggers[sc.ingredient] = _scope_logger(sc, root_logger)
     return run
 
 
@@ -373,15 +378,13 @@ def _check_dotted_updates(
                 )
 
 
-def _used_by_captured(ingredient: Ingredient, key: str) -> bool:
-    for cf in ingredient.captured_functions:
-        for arg in cf.signature.arguments:
-            full = join_paths(cf.prefix or "", arg)
-            if is_prefix(full, key) or is_prefix(key, full):
-                return True
-        if cf.prefix and is_prefix(key, cf.prefix):
-            return True
-    return False
+def _captured_args(ingredient: Ingredient) -> set[str]:
+    """The config keys the ingredient's captured functions take (``prefix.argument``)."""
+    return {
+        join_paths(cf.prefix or "", arg)
+        for cf in ingredient.captured_functions
+        for arg in cf.signature.arguments
+    }
 
 
 # Keys the engine itself defines or consumes: a named config's docstring (``__doc__``), the seed and
@@ -389,27 +392,24 @@ def _used_by_captured(ingredient: Ingredient, key: str) -> bool:
 _NEVER_SUSPICIOUS = frozenset({"seed", "__doc__", "config_filename", "_log", "_config", "_seed", "_run"})
 
 
-def _check_added(sc: Scaffold, force: bool, logger: logging.Logger) -> None:
+def _check_added(sc: Scaffold, force: bool, logger: logging.Logger, config: dict[str, Any]) -> None:
+    """Sacred's rule: an added key is used when it, or a dict it lies in, is an argument of one of
+    the ingredient's captured functions (``a.c`` is used by ``def main(a)``, not ``d.f`` by nobody, not
+    ``b`` by ``@capture(prefix="a") def f(b)``, which takes ``a.b``)."""
+    captured = _captured_args(sc.ingredient) | {"__doc__"}
     for key in sorted(sc.summary.added):
         if key in _NEVER_SUSPICIOUS:
             continue
-        parent = key.rpartition(".")[0]
-        legal_parent = bool(parent) and isinstance(get_by_dotted_path(sc.config, parent), dict) and not any(
-            is_prefix(a, parent) for a in sc.summary.added if a != key
-        )
         full = join_paths(sc.path, key)
-        if _used_by_captured(sc.ingredient, key) or legal_parent:
+        if force or not captured.isdisjoint(iter_prefixes(key)):
             logger.warning('Added new config entry: "%s"', full)
             continue
-        if force:
-            logger.warning('Added new config entry: "%s"', full)
-            continue
-        value = get_by_dotted_path(sc.config, key)
         known = [k for k, _ in iterate_flattened(sc.config) if k not in sc.summary.added]
-        raise ConfigAddedError(
-            f"Added new config entry that is not used anywhere. Conflicting configuration values: "
-            f"{full}={value!r}.{did_you_mean(key, known)} Use -f/--force (force=True) to add it anyway.",
+        error = ConfigAddedError(
+            "Added new config entry that is not used anywhere",
             conflicting_configs=(full,),
-            config=sc.config,
+            config=config,
         )
-
+        suggestion = did_you_mean(key, sorted((captured - _NEVER_SUSPICIOUS) | set(known)))
+        error.hint = f"{suggestion} Use -f/--force (force=True) to add it anyway.".lstrip()
+        raise error

@@ -140,7 +140,8 @@ class CapturedFunction:
             result = self.__wrapped__(*args, **kwargs)
             log.debug("Finished after %s.", _dt.timedelta(seconds=round(time.monotonic() - start)))
             return result
-        return self.__wrapped__(*args, **kwargs)
+        captured_function = self.__wrapped__  # Sacred's name: an unfiltered traceback reads as Sacred's
+        return captured_function(*args, **kwargs)
 
     def _special_values(self, run: Run | None, state: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         wanted = self._specials.difference(kwargs)

@@ -243,8 +243,12 @@ class Run:
 
     @property
     def command(self) -> str:
+        """The main function's name, with its prefix (Sacred's ``prefix.signature.name``)."""
         fn = self.main_function
-        name = getattr(fn, "__name__", "main")
+        signature = getattr(fn, "signature", None)
+        name = getattr(signature, "name", None)
+        if not isinstance(name, str):
+            name = str(getattr(fn, "__name__", "main"))
         prefix = getattr(fn, "prefix", None)
         return f"{prefix}.{name}" if prefix else name
 
@@ -328,7 +332,10 @@ class Run:
                 return
             # The last beat: observers that can skip what the terminal event repeats say so.
             for observer in self.observers:
-                event = "final_heartbeat_event" if hasattr(observer, "final_heartbeat_event") else "heartbeat_event"
+                # Looked up on the class: a mock (or any object answering every attribute) is an
+                # observer of Sacred's events only, and gets heartbeat_event as in Sacred.
+                final = hasattr(type(observer), "final_heartbeat_event")
+                event = "final_heartbeat_event" if final else "heartbeat_event"
                 self._safe_emit(event, _only=observer, **beat)
 
     def _safe_emit(self, event: str, _only: Any = None, **kwargs: Any) -> None:
