@@ -18,12 +18,16 @@ PACKAGE = Path(__file__).resolve().parents[1] / "pytest_sacredx"
 
 #: lowest first; entries are module names relative to the package, a trailing ``*`` takes a folder
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("_version", "errors", "settings", "atomic", "serialize", "redact", "artifacts", "logs", "optional")),
+    (
+        "base",
+        ("_version", "errors", "settings", "atomic", "serialize", "serializer", "redact", "artifacts", "logs",
+         "optional"),
+    ),
     ("config", ("config.*", "arg_parser")),
     ("provenance", ("provenance.*", "dependencies", "host_info")),
-    ("run", ("run.*", "metrics_logger")),
+    ("run", ("run.*", "metrics_logger", "commands")),
     ("observers", ("observers.*",)),
-    ("experiment", ("ingredient", "experiment", "strategies", "utils", "")),
+    ("experiment", ("ingredient", "experiment", "strategies", "utils", "stflow.*", "")),
     ("query", ("query.*", "report.*")),
     ("cli", ("cli.*",)),
     ("pytest_plugin", ("pytest_plugin.*",)),

@@ -12,8 +12,10 @@ How an ingredient and an experiment use it (Sacred's ``ex_info``):
 >>> sources = prov.gather_sources(globs, base, mode="none", save_git_info=False)
 >>> deps = prov.gather_dependencies(globs, base, mode="none")
 >>> info = prov.experiment_info("demo", base, None, sources, deps, None)
->>> info["sources"][0][0], info["dependencies"], info["mainfile"]
-('__init__.py', [], None)
+>>> info["sources"][0][0], info["mainfile"]
+('__init__.py', None)
+>>> [d for d in info["dependencies"] if not d.startswith("numpy==")]  # numpy, as in Sacred, if installed
+[]
 """
 
 from __future__ import annotations
