@@ -47,7 +47,7 @@ def test_dead_reports_stale_running_runs(store: str, capsys: pytest.CaptureFixtu
 
 
 def test_show_and_missing_run(store: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["show", "2", "--store", store]) == 0
+    assert main(["show", "2", "--store", store, "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["config"]["x"] == 2 and shown["status"] == "COMPLETED"
     assert main(["show", "99", "--store", store]) == 2

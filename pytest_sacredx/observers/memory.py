@@ -218,6 +218,7 @@ class MemoryObserver(RunObserver):
         artifacts = self._run()["artifacts"]
         if name not in artifacts:
             artifacts.append(name)
+        self._run().setdefault("artifact_files", {})[name] = os.fspath(filename)
 
     def log_metrics(self, metrics_by_name: dict[str, dict[str, Any]], info: dict[str, Any]) -> None:
         self.events.append(("log_metrics", dict(metrics_by_name=metrics_by_name, info=info)))
@@ -242,6 +243,17 @@ class MemoryObserver(RunObserver):
             return self._record(self._by_id[str(run_id)])
         except KeyError:
             raise KeyError(f"No run {run_id!r} in memory:") from None
+
+    def load_artifact(self, run_id: Any, name: str) -> bytes:
+        """The artifact's bytes as its file holds them now (memory: keeps names, not contents)."""
+        filename = (self._by_id.get(str(run_id)) or {}).get("artifact_files", {}).get(name)
+        if filename:
+            try:
+                with open(filename, "rb") as fh:
+                    return fh.read()
+            except OSError:
+                pass
+        raise KeyError((run_id, name))
 
     @staticmethod
     def _record(run: dict[str, Any]) -> RunRecord:

@@ -1050,6 +1050,18 @@ class MongoObserver(RunObserver):
                 return self._record(doc)
         raise KeyError(f"No run {run_id!r} in {self.url}")
 
+    def load_artifact(self, run_id: Any, name: str) -> bytes:
+        """The bytes of one artifact of a run (from GridFS); ``KeyError`` when there is none."""
+        candidates: list[Any] = [run_id]
+        if isinstance(run_id, str) and run_id.lstrip("-").isdigit():
+            candidates.insert(0, int(run_id))
+        for candidate in candidates:
+            doc = self.runs.find_one({"_id": candidate}, {"artifacts": 1})
+            for entry in (doc or {}).get("artifacts") or []:
+                if entry.get("name") == name and self.fs.exists(entry.get("file_id")):
+                    return bytes(self.fs.get(entry["file_id"]).read())
+        raise KeyError((run_id, name))
+
     def _record(self, doc: dict[str, Any]) -> RunRecord:
         metrics = {m["name"]: _plain_values(m) for m in self.metrics.find({"run_id": doc["_id"]})}
         doc = _plain_values(doc)
