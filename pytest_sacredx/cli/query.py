@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from typing import IO, Any, NoReturn
 
 from ..errors import SacredxError
+from ..observers.record import RunReader
 
 __all__ = ["main"]
 
@@ -53,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     select = _Parser(add_help=False)
     select.add_argument("--where", metavar="EXPR",
                         help="keep runs where EXPR holds, e.g. 'config.gamma > 0.5 and status == COMPLETED'")
-    select.add_argument("--sort", metavar="KEY", help="sort by a path; -KEY for descending")
+    select.add_argument("--sort", metavar="KEY", help="sort by a path; --sort=-KEY for descending")
     select.add_argument("--last", type=int, metavar="N", help="only the last N runs (after sorting)")
 
     runs = sub.add_parser("runs", parents=[common, select], help="a row per run")
@@ -119,10 +120,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _store(args: argparse.Namespace) -> str:
+def _store(args: argparse.Namespace) -> Any:
     from ..query.stores import DEFAULT_STORE
 
-    return args.store or os.environ.get("SACREDX_STORE") or DEFAULT_STORE
+    if getattr(args, "reader", None) is not None:
+        return args.reader
+    return args.store or DEFAULT_STORE
 
 
 def _now() -> _dt.datetime:
@@ -163,9 +166,17 @@ def _cmd_runs(args: argparse.Namespace, out: IO[str]) -> int:
     else:
         names = [f.text for f in fields]
         body = [[text.cell(h, r[h]) for h in names] for r in data]
-        text.print_table(text.headers(names), body, out, plain=args.plain)
+        optional = [] if args.columns else _optional(names)
+        text.print_table(text.headers(names), body, out, plain=args.plain, optional=optional)
         out.write(f"{len(chosen)} of {len(records)} runs\n")
     return 0
+
+
+def _optional(names: list[str]) -> list[int]:
+    """Default columns a narrow terminal can do without, least wanted first."""
+    order = ["start", "duration", "experiment", "config.seed"]
+    order += [n for n in reversed(names) if n.startswith("metrics.")]
+    return [names.index(n) for n in order if n in names]
 
 
 def _group_by(args: argparse.Namespace, chosen: list[Any], out: IO[str], now: _dt.datetime) -> int:
@@ -489,9 +500,13 @@ _COMMANDS = {
 }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one ``sacredx`` command; returns the exit status (2 for any mistake in the input)."""
+def main(argv: Sequence[str] | None = None, *, store: RunReader | None = None) -> int:
+    """Run one ``sacredx`` command; returns the exit status (2 for any mistake in the input).
+
+    ``store`` reads from a reader object instead of ``--store`` (a ``MemoryObserver`` in a notebook).
+    """
     args = _parser().parse_args(argv)
+    args.reader = store
     out = sys.stdout
     try:
         return _COMMANDS[args.cmd](args, out)

@@ -2,13 +2,13 @@
 
 - :func:`runs`: the runs of a store (any URI, or a reader such as a ``MemoryObserver``), filtered by a
   ``--where`` expression, sorted, the last N.
-- :func:`table`: the same runs as the tidy table ``sacredx export`` writes — one row per run, config
+- :func:`runs_table`: the same runs as the tidy table ``sacredx export`` writes — one row per run, config
   flattened with dotted names (``config.opt.lr``), each metric's last value (``metrics.loss``) — as a
   pandas DataFrame when pandas is installed, else a list of dicts.
 
 >>> from pytest_sacredx.observers.memory import MemoryObserver
 >>> store = MemoryObserver()
->>> table(store, as_frame=False)
+>>> runs_table(store, as_frame=False)
 []
 
 Modules: ``fields`` (paths and reducers), ``where`` (the ``--where`` grammar), ``table`` (selection,
@@ -23,7 +23,7 @@ from typing import Any
 
 from ..observers.record import RunReader, RunRecord
 
-__all__ = ["runs", "table"]
+__all__ = ["runs", "runs_table"]
 
 
 def runs(
@@ -39,7 +39,7 @@ def runs(
     return select(read_runs(store), where=where, sort=sort, last=last)
 
 
-def table(
+def runs_table(
     store: str | RunReader = "tinydb:.sacredx",
     where: str | None = None,
     sort: str | None = None,

@@ -63,10 +63,8 @@ def varying_config(records: Sequence[RunRecord], *, exclude: Iterable[str] = ())
 
 
 def metric_names(records: Sequence[RunRecord]) -> list[str]:
-    names: dict[str, None] = {}
-    for rec in records:
-        names.update(dict.fromkeys(rec.metrics))
-    return list(names)
+    """Every metric any run logged, sorted (stores differ in the order they keep)."""
+    return sorted({name for rec in records for name in rec.metrics})
 
 
 def default_columns(records: Sequence[RunRecord]) -> list[str]:

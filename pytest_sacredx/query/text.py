@@ -95,7 +95,7 @@ def _duration(seconds: float) -> str:
 def _fit(widths: list[int], header: Sequence[str], width: int) -> list[int]:
     """Shrink the widest columns until the row fits (never below the header or 6 characters)."""
     widths = list(widths)
-    for floor in ([min(w, max(6, len(h))) for w, h in zip(widths, header, strict=True)],
+    for floor in ([min(w, max(10, len(h))) for w, h in zip(widths, header, strict=True)],
                   [min(w, 4) for w in widths]):
         while sum(widths) + 2 * (len(widths) - 1) > width:
             i = max(range(len(widths)), key=lambda j: widths[j] - floor[j])
@@ -129,15 +129,45 @@ def _numeric(body: Sequence[Sequence[str]], i: int) -> bool:
     return bool(values)
 
 
+def _drop(header: Sequence[str], body: Sequence[Sequence[str]], optional: Sequence[int],
+          width: int) -> tuple[list[str], list[list[str]], list[str]]:
+    """Leave out ``optional`` columns (in that order) while the natural widths do not fit."""
+    keep = list(range(len(header)))
+    natural = [max([len(h), *(len(r[i]) for r in body)]) for i, h in enumerate(header)]
+    hidden: list[str] = []
+    for i in optional:
+        if sum(natural[k] for k in keep) + 2 * (len(keep) - 1) <= width:
+            break
+        if i in keep and len(keep) > 2:
+            keep.remove(i)
+            hidden.append(header[i])
+    return [header[k] for k in keep], [[r[k] for k in keep] for r in body], hidden
+
+
 def print_table(
     header: Sequence[str],
     body: Sequence[Sequence[str]],
     out: IO[str],
     title: str | None = None,
     plain: bool = False,
+    optional: Sequence[int] = (),
 ) -> None:
-    """A table on ``out``: rich's when installed (and ``plain`` is false), else :func:`plain_table`."""
+    """A table on ``out``: rich's when installed (and ``plain`` is false), else :func:`plain_table`.
+
+    When the table is wider than the terminal, the ``optional`` columns (indices, least wanted first)
+    are left out until it fits, and a last line names them; then the widest cells are shortened.
+    """
     width = terminal_width()
+    hidden: list[str] = []
+    if optional:
+        header, body, hidden = _drop(header, body, optional, width)
+    _print_table(header, body, out, title, plain, width)
+    if hidden:
+        out.write(f"(not shown, to fit {width} columns: {', '.join(hidden)})\n")
+
+
+def _print_table(header: Sequence[str], body: Sequence[Sequence[str]], out: IO[str],
+                 title: str | None, plain: bool, width: int) -> None:
     if not plain:
         try:
             from rich import box
@@ -145,14 +175,14 @@ def print_table(
             from rich.table import Table
         except ImportError:
             plain = True
+    if title:  # a line of its own: a title is not cut or wrapped to the table's width
+        out.write(title + "\n")
     if plain:
-        if title:
-            out.write(title + "\n")
         out.write(plain_table(header, body, width) + "\n")
         return
     widths = _fit([max([len(h), *(len(r[i]) for r in body)]) for i, h in enumerate(header)],
                   header, width)
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False,
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False,
                   collapse_padding=True, show_edge=False)
     for i, name in enumerate(header):
         table.add_column(name, overflow="ellipsis", no_wrap=True, width=widths[i],

@@ -34,9 +34,10 @@ class ReportInfo:
 
 def build_report(
     store: str | RunReader, *, where: str | None = None, title: str | None = None,
-    records: list[RunRecord] | None = None, plots: bool = True,
+    records: list[RunRecord] | None = None, plots: bool = True, sweep: str | None = None,
 ) -> str:
-    """The HTML text of the report of ``store`` (or of ``records`` when given)."""
+    """The HTML text of the report of ``store`` (or of ``records`` when given); with ``sweep``, of the
+    runs of that sweep only, compared with the sweep before it."""
     from ..observers.redact import redact_url
     from ..query.stores import read_runs
     from ..query.table import select
@@ -44,10 +45,15 @@ def build_report(
     if records is None:
         records = read_runs(store)
     chosen = select(records, where=where) if where else list(records)
+    if sweep is not None:
+        from ..query.fields import sweep_id
+
+        chosen = [r for r in chosen if sweep_id(r) == sweep]
     name = redact_url(store) if isinstance(store, str) else getattr(store, "store", "") or repr(store)
     from .html import render
 
-    return render(chosen, title=title or "sacredx runs", store=name, where=where, plots=plots)
+    return render(chosen, title=title or "sacredx runs", store=name, where=where, plots=plots,
+                  history=records, sweep=sweep or "last")
 
 
 def write_report(

@@ -53,20 +53,20 @@ def _groups(records: Sequence[RunRecord]) -> dict[str, Any]:
     return {"header": header, "rows": rows, "title": title if records else None, "empty": "no runs"}
 
 
-def _comparison(records: Sequence[RunRecord]) -> dict[str, Any]:
+def _comparison(records: Sequence[RunRecord], sweep: str = "last") -> dict[str, Any]:
     if len(sweeps(records)) < 2:
-        return {"rows": [], "empty": "needs two pytest sweeps among the runs (the newest is compared "
+        return {"rows": [], "empty": "needs two pytest sweeps in the store (the newest is compared "
                                      "with the one before)"}
     try:
-        c = compare_sweeps(records)
-    except QueryError as e:  # pragma: no cover - two sweeps always compare
+        c = compare_sweeps(records, sweep=sweep)
+    except QueryError as e:  # the sweep is the oldest: nothing before it
         return {"rows": [], "empty": str(e)}
     rows: list[list[Any]] = []
     for case in c.cases:
         name = case.case.rsplit("::", 1)[-1]
         rows += [[name, f"config.{k}", _num(x), _num(y), ""] for k, x, y in case.config]
         for d in case.values:
-            change = "" if d.change is None else f"{d.change:+.4g}" + (
+            change = "" if d.change is None else "=" if d.change == 0 else f"{d.change:+.4g}" + (
                 f" ({d.relative * 100:+.3g}%)" if d.relative is not None else "")
             rows.append([name, d.key, d.old, d.new, change])
     notes = []
@@ -115,10 +115,13 @@ def render(
     store: str,
     where: str | None = None,
     plots: bool = True,
+    history: Sequence[RunRecord] | None = None,
+    sweep: str = "last",
 ) -> str:
-    """The report's HTML for ``records``."""
+    """The report's HTML for ``records``; the comparison looks for ``sweep`` and the sweep before it
+    in ``history`` (default: ``records``)."""
     payload = build_payload(records, title=title, store=store, groups=_groups(records),
-                            comparison=_comparison(records))
+                            comparison=_comparison(records if history is None else history, sweep))
     statuses: dict[str, int] = {}
     now = reference_time(records)
     for rec in records:
