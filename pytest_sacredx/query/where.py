@@ -277,6 +277,16 @@ class _Parser:
     def test(self) -> Callable[[RunRecord, _Ctx], bool]:
         self.last_field = None
         left_tok = self.peek()
+        fields_before = len(self.fields)
+        test = self._test(left_tok)
+        if len(self.fields) == fields_before:  # `gamma > 1`, `1 == 1`: nothing of the run is read
+            raise _error(self.text, left_tok.col,
+                         f"expected a path to test, found {left_tok.text!r}"
+                         + (" (a path starts with config., metrics., status, …)"
+                            if left_tok.kind == "word" else ""))
+        return test
+
+    def _test(self, left_tok: _Tok) -> Callable[[RunRecord, _Ctx], bool]:
         left = self.term(None)
         tok = self.peek()
         negate = False
