@@ -36,9 +36,9 @@ MAX_POINTS = 40
 
 
 def reference_time(records: Sequence[RunRecord]) -> _dt.datetime | None:
-    """The newest time in the runs: what "now" is for the report (so the same store gives the same
-    file, a RUNNING run counts as DEAD when its heartbeat is older than the newest run by two
-    minutes)."""
+    """The newest time in the runs (the report says it, rather than when it was made, so the same
+    store gives the same file; only a RUNNING run whose heartbeat goes stale in between changes it,
+    to DEAD)."""
     times = [t for r in records for t in (r.start_time, r.stop_time, r.heartbeat, r.queue_time) if t]
     return max(times) if times else None
 
@@ -94,14 +94,14 @@ def build_payload(
     comparison: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON document the report's script renders."""
-    now = reference_time(records)
+    now = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)  # who is DEAD: as sacredx runs says
     table = tidy_rows(records, now)
     columns = list(table[0]) if table else [f.text for f in map(parse_field, ("id", "status"))]
     shown = [c for c in default_columns(records) if c in columns] if records else columns
     return {
         "title": title,
         "store": store,
-        "reference_time": now.isoformat(timespec="seconds") if now else None,
+        "newest": newest.isoformat(timespec="seconds") if (newest := reference_time(records)) else None,
         "columns": columns,
         "shown": shown,
         "rows": [[_plain(row[c]) for c in columns] for row in table],
@@ -109,9 +109,20 @@ def build_payload(
             {name: c for name, m in rec.metrics.items() if (c := compact_curve(m)) is not None}
             for rec in records
         ],
-        "groups": groups,
-        "comparison": comparison,
+        "groups": _finite(groups),
+        "comparison": _finite(comparison),
     }
+
+
+def _finite(value: Any) -> Any:
+    """NaN and ±inf (not JSON) as strings, anywhere in ``value``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def to_script_json(payload: dict[str, Any]) -> str:

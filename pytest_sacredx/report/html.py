@@ -123,10 +123,10 @@ def render(
     payload = build_payload(records, title=title, store=store, groups=_groups(records),
                             comparison=_comparison(records if history is None else history, sweep))
     statuses: dict[str, int] = {}
-    now = reference_time(records)
     for rec in records:
-        status = rec.effective_status(now) if now is not None else rec.status
+        status = rec.effective_status()
         statuses[status] = statuses.get(status, 0) + 1
+    now = reference_time(records)
     experiments = sorted({r.experiment_name for r in records if r.experiment_name})
     summary = [("runs", str(len(records))), *sorted(statuses.items()),
                ("sweeps", str(len(sweeps(records))))]

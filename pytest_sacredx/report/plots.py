@@ -269,7 +269,11 @@ def figure_svg(fig: Any) -> str:
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     plt.close(fig)
     text = buf.getvalue()
-    return text[text.index("<svg"):]
+    text = text[text.index("<svg"):]
+    start, end = text.find("<metadata>"), text.find("</metadata>")
+    if 0 <= start < end:  # RDF about the file, not part of the picture
+        text = text[:start] + text[end + len("</metadata>"):]
+    return text
 
 
 def plot_to_file(

@@ -168,8 +168,12 @@
 
   function simpleTable(id, spec) {
     var host = document.getElementById(id);
-    if (!spec || !spec.rows || !spec.rows.length) { host.appendChild(el("p", { "class": "none" }, spec && spec.empty ? spec.empty : "nothing to show")); return; }
-    if (spec.title) { host.appendChild(el("p", { "class": "title" }, spec.title)); }
+    if (spec && spec.title) { host.appendChild(el("p", { "class": "title" }, spec.title)); }
+    if (!spec || !spec.rows || !spec.rows.length) {
+      host.appendChild(el("p", { "class": "none" }, spec && spec.empty ? spec.empty : "nothing to show"));
+      ((spec && spec.notes) || []).forEach(function (n) { host.appendChild(el("p", { "class": "note" }, n)); });
+      return;
+    }
     var t = el("table", { "class": "simple" }), head = el("tr");
     spec.header.forEach(function (h) { head.appendChild(el("th", null, h)); });
     var thead = el("thead"); thead.appendChild(head); t.appendChild(thead);
