@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 from query_helpers import case_id, record_history, store_uri
-from test_store_contract import STORE_FACTORIES, Store, _factory_id, file_store, play_run, tinydb_store
+from test_store_contract import (
+    STORE_FACTORIES,
+    Store,
+    _factory_id,
+    file_store,
+    play_run,
+    tinydb_store,
+)
 
 from pytest_sacredx.cli.query import main
 from pytest_sacredx.observers.record import RunRecord

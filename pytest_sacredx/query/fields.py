@@ -95,11 +95,11 @@ def reduce_series(series: Mapping[str, Any] | None, reducer: str = "last") -> An
     """
     if not series:
         return None
-    raw = list(series.get("values") or [])
+    raw = series.get("values") or []
+    if reducer == "last":  # the last logged value, whatever it is
+        return raw[-1] if raw else None
     steps = list(series.get("steps") or [])
     values = [float(x) for x in raw if _is_number(x) and not math.isnan(x)]
-    if reducer == "last" and raw:  # the last logged value, whatever it is
-        return raw[-1]
     m = _LAST_N.match(reducer)
     if m:
         tail = values[-int(m.group(2)):] if int(m.group(2)) else []
@@ -307,13 +307,7 @@ def check_known(
     for field in fields:
         if field.root == "config" and field.parts:
             if config_keys is None:
-                config_keys = set()
-                for rec in records:
-                    flat = flatten(rec.config)
-                    config_keys.update(flat)
-                    for key in flat:  # every prefix is a path too (config.opt of config.opt.lr)
-                        parts = key.split(".")
-                        config_keys.update(".".join(parts[:i]) for i in range(1, len(parts)))
+                config_keys = _config_paths(records)
             path = ".".join(field.parts)
             if path not in config_keys and not _indexes_list(records, field):
                 raise UnknownFieldError(
@@ -329,6 +323,31 @@ def check_known(
                     f"unknown {what} {field.text!r}: no listed run logged metric {field.metric!r} "
                     f"(metrics: {known})." + did_you_mean(field.metric or "", metric_names)
                 )
+
+
+_PATHS_CACHE: list[Any] = [None, None]
+
+
+def _config_paths(records: Sequence[RunRecord]) -> set[str]:
+    """Every config path of the runs (prefixes too: ``opt`` of ``opt.lr``); the last answer is kept,
+    as ``--where``, ``--columns`` and ``--sort`` ask about the same runs."""
+    key = (id(records), len(records), id(records[0]), id(records[-1]))
+    if _PATHS_CACHE[0] == key:
+        return _PATHS_CACHE[1]  # type: ignore[no-any-return]
+    paths: set[str] = set()
+    seen_keys: set[tuple[str, ...]] = set()
+    for rec in records:
+        keys = tuple(rec.config)
+        if keys in seen_keys and all(not isinstance(v, Mapping) for v in rec.config.values()):
+            continue  # a sweep's runs share their keys: flatten each shape once
+        seen_keys.add(keys)
+        flat = flatten(rec.config)
+        paths.update(flat)
+        for name in flat:
+            parts = name.split(".")
+            paths.update(".".join(parts[:i]) for i in range(1, len(parts)))
+    _PATHS_CACHE[:] = [key, paths]
+    return paths
 
 
 def _indexes_list(records: Sequence[RunRecord], field: Field) -> bool:

@@ -39,7 +39,13 @@ __all__ = [
 _HEAD = ["id", "experiment", "case", "status", "start", "duration"]
 
 
-def _canon(value: Any) -> str:
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _canon(value: Any) -> Any:
+    """A hashable stand-in for ``value`` that tells apart what JSON tells apart (1 from 1.0 is not)."""
+    if value.__class__ in _SCALARS:
+        return (value.__class__ is bool, value)
     return json.dumps(value, sort_keys=True, default=str)
 
 
@@ -47,7 +53,7 @@ def varying_config(records: Sequence[RunRecord], *, exclude: Iterable[str] = ())
     """``config.KEY`` of every flattened config entry whose value differs among ``records`` (a key
     missing from some runs varies too), in first-seen order."""
     skip = set(exclude)
-    seen: dict[str, set[str]] = {}
+    seen: dict[str, set[Any]] = {}
     order: list[str] = []
     for rec in records:
         flat = flatten(rec.config)
@@ -113,7 +119,7 @@ def sort_key(field: Field, now: _dt.datetime | None = None) -> Any:
             return (1, int(value))
         if isinstance(value, (int, float)):
             return (0, value) if value == value else (2, "")  # NaN after numbers
-        return (1, _canon(value) if not isinstance(value, str) else value)
+        return (1, value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str))
 
     return key
 

@@ -235,9 +235,9 @@ def parallel_figure(records: Sequence[RunRecord], values: Sequence[str] | None =
             ticks.append(([0.0, 1.0], [f"{lo:.3g}", f"{hi:.3g}"]))
         else:
             cats = sorted({_short(v) for v in col if v is not None})
-            pos = {c: (i / (len(cats) - 1) if len(cats) > 1 else 0.5) for i, c in enumerate(cats)}
-            scaled.append([pos[_short(v)] if v is not None else math.nan for v in col])
-            ticks.append(([pos[c] for c in cats], cats))
+            place = {c: (i / (len(cats) - 1) if len(cats) > 1 else 0.5) for i, c in enumerate(cats)}
+            scaled.append([place[_short(v)] if v is not None else math.nan for v in col])
+            ticks.append(([place[c] for c in cats], cats))
     segments = [list(zip(range(len(fields)), [scaled[j][i] for j in range(len(fields))], strict=True))
                 for i in range(len(shown))]
     colour = scaled[-1]
