@@ -418,11 +418,15 @@ def _cmd_copy(args: argparse.Namespace, out: IO[str]) -> int:
 
     sources = []
     readers = []
-    for uri in args.sources:
-        records = select(read_runs(uri), where=args.where)
-        reader = open_store(uri)
-        readers.append(reader)
-        sources.append((redact_url(uri), records, reader))
+    try:
+        for uri in args.sources:
+            reader = open_store(uri)
+            readers.append(reader)
+            sources.append((redact_url(uri), select(read_runs(reader), where=args.where), reader))
+    except BaseException:
+        for reader in readers:
+            close(reader)
+        raise
     if args.dest.strip().lower().rstrip(":") in ("memory", "none"):
         raise QueryUsageError(f"copy --to {args.dest}: give a store that lasts (tinydb:DIR, file:DIR, …)")
     try:

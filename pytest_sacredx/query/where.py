@@ -98,14 +98,13 @@ def _error(text: str, col: int, message: str) -> WhereSyntaxError:
 _Value = Callable[[RunRecord, "_Ctx"], Any]
 
 
-@attrs.define
 class _Ctx:
-    records: Sequence[RunRecord]
-    now: _dt.datetime | None
-    _last_sweep: Any = attrs.field(default=attrs.NOTHING, init=False)
+    """What a test may need besides its run: the time that decides DEAD, and ``sweep == last``."""
 
-    def __attrs_post_init__(self) -> None:
-        self._last_sweep = _UNSET
+    def __init__(self, records: Sequence[RunRecord], now: _dt.datetime | None) -> None:
+        self.records = records
+        self.now = now
+        self._last_sweep: Any = _UNSET
 
     @property
     def last_sweep(self) -> str | None:
