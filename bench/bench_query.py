@@ -27,6 +27,7 @@ import datetime as dt
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -103,20 +104,28 @@ def expected_rows(runs: int) -> int:
     return sum(1 for i in range(runs) if values(i)[0]["gamma"] > 0.5)
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def time_query(uri: str, repeat: int, runs: int) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "pytest_sacredx.cli.query", "runs", "--where", WHERE, "--format",
            "csv", "--store", uri]
     times = []
+    cpu = []
     for _ in range(repeat):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), _children_cpu()
         proc = subprocess.run(cmd, capture_output=True, text=True)
         times.append(time.perf_counter() - t)
+        cpu.append(_children_cpu() - c)
         if proc.returncode != 0:
             raise SystemExit(f"sacredx failed: {proc.stderr}")
         rows = proc.stdout.count("\n") - 1
         if rows != expected_rows(runs):
             raise SystemExit(f"sacredx kept {rows} rows, expected {expected_rows(runs)}")
-    return {"s": statistics.median(times), "all_s": times, "rows": rows}
+    return {"s": statistics.median(times), "cpu_s": statistics.median(cpu), "all_s": times,
+            "rows": rows}
 
 
 def mlflow_side(folder: Path, runs: int, repeat: int) -> dict[str, Any]:
@@ -150,6 +159,7 @@ def mlflow_side(folder: Path, runs: int, repeat: int) -> dict[str, Any]:
         raise SystemExit(f"MLflow kept {results[0]['rows']} rows, expected {expected_rows(runs)}")
     return {
         "s": statistics.median(r["search_s"] + r["filter_s"] for r in results),
+        "cpu_s": statistics.median(r["search_cpu_s"] + r["filter_cpu_s"] for r in results),
         "process_s": statistics.median(r["process_s"] for r in results),
         "rows": results[0]["rows"],
         "refused": results[0]["refused"],
@@ -159,12 +169,14 @@ def mlflow_side(folder: Path, runs: int, repeat: int) -> dict[str, Any]:
 def time_report(uri: str, folder: Path, repeat: int) -> dict[str, Any]:
     out = folder / "report.html"
     cmd = [sys.executable, "-m", "pytest_sacredx.cli.query", "report", "--store", uri, "-o", str(out)]
-    times = []
+    times, cpu = [], []
     for _ in range(repeat):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), _children_cpu()
         subprocess.run(cmd, check=True, capture_output=True)
         times.append(time.perf_counter() - t)
-    return {"s": statistics.median(times), "mb": out.stat().st_size / 1e6}
+        cpu.append(_children_cpu() - c)
+    return {"s": statistics.median(times), "cpu_s": statistics.median(cpu),
+            "mb": out.stat().st_size / 1e6}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,19 +208,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nsacredx runs --where '{WHERE}' --format csv, {args.runs} runs "
           f"(20 config keys, 3 metrics × 100 steps); {figures['query'][next(iter(uris))]['rows']} rows kept")
     ml = figures["query"].get("mlflow")
-    print(f"{'store':<22}{'seconds':>10}{'vs MLflow':>12}")
+    print(f"{'store':<22}{'wall s':>9}{'cpu s':>9}{'vs MLflow (wall, cpu)':>26}")
     for kind in uris:
-        s = figures["query"][kind]["s"]
-        ratio = f"{ml['s'] / s:.1f}× faster" if ml else ""
-        print(f"{kind:<22}{s:>10.2f}{ratio:>12}")
+        f = figures["query"][kind]
+        ratio = f"{ml['s'] / f['s']:.1f}×, {ml['cpu_s'] / f['cpu_s']:.1f}× faster" if ml else ""
+        print(f"{kind:<22}{f['s']:>9.2f}{f['cpu_s']:>9.2f}{ratio:>26}")
     if ml:
-        print(f"{'MLflow search_runs':<22}{ml['s']:>10.2f}   (whole process {ml['process_s']:.1f} s; "
-              f"refused the filter: {ml['refused'][:60]}…)")
-    print("\nlinearity (TinyDB): " + ", ".join(
-        f"{n:,} runs {f['s']:.2f} s = {1000 * f['s'] / n:.3f} ms/run" for n, f in figures["scale"].items()))
+        print(f"{'MLflow search_runs':<22}{ml['s']:>9.2f}{ml['cpu_s']:>9.2f}   (whole process "
+              f"{ml['process_s']:.1f} s; refused the filter: {ml['refused'][:50]}…)")
+    print("\nlinearity (TinyDB, whole command): " + ", ".join(
+        f"{n:,} runs {f['cpu_s']:.2f} cpu s = {1000 * f['cpu_s'] / n:.3f} ms/run"
+        for n, f in figures["scale"].items()))
     if "report" in figures:
-        print(f"sacredx report of {args.runs} runs: {figures['report']['s']:.2f} s, "
-              f"{figures['report']['mb']:.1f} MB")
+        r = figures["report"]
+        print(f"sacredx report of {args.runs} runs: {r['s']:.2f} s wall, {r['cpu_s']:.2f} s cpu, "
+              f"{r['mb']:.1f} MB")
+    load = os.getloadavg()[0]
+    print(f"(load average {load:.1f} on {os.cpu_count()} cores: wall seconds stretch with it, cpu "
+          "seconds much less)")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")

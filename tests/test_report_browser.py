@@ -9,6 +9,7 @@ Without chromium, chromedriver or selenium this skips and says how to install th
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ import pytest
 from test_store_contract import ex_info, memory_store, metric, play_run
 
 from pytest_sacredx.report import write_report
+from pytest_sacredx.report.data import MAX_POINTS
 
 CHROMIUM = os.environ.get("SACREDX_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("SACREDX_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -154,7 +156,8 @@ def test_a_run_shows_its_curves_and_the_page_is_not_blank(page: Any, tmp_path: P
     panel = page.find_element(By.ID, "run")
     assert panel.is_displayed()
     points = panel.find_element(By.CSS_SELECTOR, "polyline").get_attribute("points")
-    assert len(points.split()) == 31  # of 60 points: every 2nd (MAX_POINTS is 40) and the last
+    stride = math.ceil(60 / MAX_POINTS)  # of 60 points: every stride-th and the last
+    assert len(points.split()) == len(range(0, 60, stride)) + (59 % stride != 0)
     assert page.find_elements(By.CSS_SELECTOR, "#groups tbody tr")  # the group-by view
     assert page.find_elements(By.CSS_SELECTOR, "#comparison tbody tr")  # against the previous sweep
     shot = tmp_path / "report.png"

@@ -331,8 +331,8 @@ _PATHS_CACHE: list[Any] = [None, None]
 def _config_paths(records: Sequence[RunRecord]) -> set[str]:
     """Every config path of the runs (prefixes too: ``opt`` of ``opt.lr``); the last answer is kept,
     as ``--where``, ``--columns`` and ``--sort`` ask about the same runs."""
-    key = (id(records), len(records), id(records[0]), id(records[-1]))
-    if _PATHS_CACHE[0] == key:
+    cached = _PATHS_CACHE[0]
+    if cached is not None and cached[0] is records and cached[1] == len(records):
         return _PATHS_CACHE[1]  # type: ignore[no-any-return]
     paths: set[str] = set()
     seen_keys: set[tuple[str, ...]] = set()
@@ -346,7 +346,7 @@ def _config_paths(records: Sequence[RunRecord]) -> set[str]:
         for name in flat:
             parts = name.split(".")
             paths.update(".".join(parts[:i]) for i in range(1, len(parts)))
-    _PATHS_CACHE[:] = [key, paths]
+    _PATHS_CACHE[:] = [(records, len(records)), paths]
     return paths
 
 

@@ -49,10 +49,23 @@ def _canon(value: Any) -> Any:
     return json.dumps(value, sort_keys=True, default=str)
 
 
+_VARYING_CACHE: list[Any] = [None, None]
+
+
 def varying_config(records: Sequence[RunRecord], *, exclude: Iterable[str] = ()) -> list[str]:
     """``config.KEY`` of every flattened config entry whose value differs among ``records`` (a key
     missing from some runs varies too), in first-seen order."""
     skip = set(exclude)
+    cached, answer = _VARYING_CACHE
+    # the columns, the groups and the plots ask about the same runs: the last answer is kept (with
+    # the list itself, so that its id cannot be another list's)
+    if cached is None or cached[0] is not records or cached[1] != len(records):
+        answer = _varying(records)
+        _VARYING_CACHE[:] = [(records, len(records)), answer]
+    return [f"config.{k}" for k in answer if k not in skip]
+
+
+def _varying(records: Sequence[RunRecord]) -> list[str]:
     seen: dict[str, set[Any]] = {}
     order: list[str] = []
     for rec in records:
@@ -62,10 +75,11 @@ def varying_config(records: Sequence[RunRecord], *, exclude: Iterable[str] = ())
                 seen[key] = set()
                 order.append(key)
             seen[key].add(_canon(value))
-        for key in seen:
-            if key not in flat:
-                seen[key].add("<missing>")
-    return [f"config.{k}" for k in order if len(seen[k]) > 1 and k not in skip]
+        if len(flat) != len(seen):
+            for key in seen:
+                if key not in flat:
+                    seen[key].add("<missing>")
+    return [k for k in order if len(seen[k]) > 1]
 
 
 def metric_names(records: Sequence[RunRecord]) -> list[str]:

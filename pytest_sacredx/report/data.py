@@ -32,7 +32,7 @@ from ..query.table import default_columns, tidy_rows
 __all__ = ["MAX_POINTS", "build_payload", "to_script_json", "reference_time", "compact_curve"]
 
 #: points kept per metric curve in the report
-MAX_POINTS = 40
+MAX_POINTS = 25
 
 
 def reference_time(records: Sequence[RunRecord]) -> _dt.datetime | None:
@@ -55,11 +55,14 @@ def _plain(value: Any) -> Any:
 
 
 def _round(value: Any) -> Any:
+    cls = value.__class__
+    if cls is float:
+        return float(f"{value:.4g}") if math.isfinite(value) else None
+    if cls is int:
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    if isinstance(value, float):
-        return float(f"{value:.4g}") if math.isfinite(value) else None
-    return value
+    return _round(float(value)) if isinstance(value, float) else int(value)
 
 
 def compact_curve(series: dict[str, Any]) -> dict[str, Any] | None:
@@ -77,8 +80,11 @@ def compact_curve(series: dict[str, Any]) -> dict[str, Any] | None:
         keep.append(len(values) - 1)
     kept_values = [_round(values[i]) for i in keep]
     kept_steps = [steps[i] for i in keep]
-    even = all(isinstance(s, int) for s in steps) and len(steps) > 1 and all(
-        steps[i + 1] - steps[i] == steps[1] - steps[0] for i in range(len(steps) - 1))
+    try:  # evenly spaced integer steps (the usual 0, 1, 2, …): compared in C, not point by point
+        even = len(steps) > 1 and steps[1] != steps[0] and steps == list(
+            range(steps[0], steps[-1] + 1 if steps[1] > steps[0] else steps[-1] - 1, steps[1] - steps[0]))
+    except TypeError:  # float steps
+        even = False
     if even or len(steps) == 1:
         delta = (steps[1] - steps[0]) * stride if len(steps) > 1 else 1
         return {"a": kept_steps[0], "d": delta, "l": kept_steps[-1], "v": kept_values}

@@ -16,8 +16,8 @@ from typing import Any
 from ..observers.record import RunRecord
 from ..query.compare import compare_sweeps, sweeps
 from ..query.errors import QueryError
-from ..query.fields import case_id
-from ..query.groups import group_runs
+from ..query.fields import case_id, parse_field
+from ..query.groups import default_group_keys, group_runs
 from ..query.table import metric_names
 from .data import build_payload, reference_time, to_script_json
 
@@ -32,8 +32,35 @@ def _num(value: Any) -> str:
     return "" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+#: groups the report lists (the largest first when there are more)
+MAX_GROUPS = 200
+#: groups whose mean curves one figure draws
+MAX_CURVE_GROUPS = 10
+
+
+def _all_distinct(records: Sequence[RunRecord], keys: Sequence[str]) -> bool:
+    fields = [parse_field(k) for k in keys]
+    seen: set[tuple[str, ...]] = set()
+    for rec in records:
+        key = tuple(repr(f.get(rec)) for f in fields)
+        if key in seen:
+            return False
+        seen.add(key)
+    return len(records) > 1
+
+
 def _groups(records: Sequence[RunRecord]) -> dict[str, Any]:
+    keys_used = default_group_keys(records)
+    if keys_used and _all_distinct(records, keys_used):
+        keys_text = ", ".join(k.removeprefix("config.") for k in keys_used)
+        return {"rows": [], "title": None,
+                "empty": f"every run has a config of its own ({len(records)} runs, varying "
+                         f"{keys_text}): nothing to aggregate; group by fewer keys with "
+                         "sacredx runs --group-by KEYS"}
     groups = group_runs(records)
+    total = len(groups)
+    if total > MAX_GROUPS:
+        groups = sorted(groups, key=lambda g: -g.n)[:MAX_GROUPS]
     names = list(dict.fromkeys(v for g in groups for v in g.stats))
     keys = list(groups[0].keys) if groups else []
     header = [*(k.removeprefix("config.") for k in keys), "n"]
@@ -48,8 +75,10 @@ def _groups(records: Sequence[RunRecord]) -> dict[str, Any]:
             row += [f"{s.mean:.4g} ± {s.std:.2g}", float(f"{s.min:.6g}"), float(f"{s.max:.6g}")] if s \
                 else ["", None, None]
         rows.append(row)
-    title = (f"{len(groups)} groups by {', '.join(k.removeprefix('config.') for k in keys)}"
+    title = (f"{total} groups by {', '.join(k.removeprefix('config.') for k in keys)}"
              if keys else "one group: no config entry other than the seed varies")
+    if total > len(groups):
+        title += f" (the {len(groups)} largest shown)"
     return {"header": header, "rows": rows, "title": title if records else None, "empty": "no runs"}
 
 
@@ -99,7 +128,7 @@ def _plots(records: Sequence[RunRecord]) -> str:
     figures: list[str] = []
     try:
         for metric in metric_names(records)[:4]:
-            figures.append(figure_svg(group_curves_figure(records, metric)))
+            figures.append(figure_svg(group_curves_figure(records, metric, MAX_CURVE_GROUPS)))
         if records:
             figures.append(figure_svg(parallel_figure(records)))
     except MissingExtraError:

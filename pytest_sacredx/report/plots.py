@@ -41,7 +41,10 @@ __all__ = [
 ]
 
 MAX_LEGEND = 12
-MAX_PARALLEL_LINES = 2000
+MAX_PARALLEL_LINES = 1000
+MAX_PARALLEL_AXES = 12
+#: runs a mean curve averages at most (evenly spaced through the store)
+MAX_MEAN_RUNS = 2000
 
 
 def _pyplot() -> Any:
@@ -138,8 +141,16 @@ def group_curves_figure(records: Sequence[RunRecord], metric: str, max_groups: i
 
     plt = _pyplot()
     keys = [parse_field(k) for k in default_group_keys(records)]
-    groups: dict[str, dict[Any, list[float]]] = {}
+    labels: set[str] = set()
     for rec in records:
+        labels.add(_label(rec, keys) if keys else "")
+        if len(labels) > max_groups:  # too many to tell apart: the mean over the runs
+            keys = []
+            break
+    step = max(1, math.ceil(len(records) / MAX_MEAN_RUNS))
+    sample = list(records)[::step]
+    groups: dict[str, dict[Any, list[float]]] = {}
+    for rec in sample:
         series = rec.metrics.get(metric)
         if not series or not series.get("values"):
             continue
@@ -153,8 +164,10 @@ def group_curves_figure(records: Sequence[RunRecord], metric: str, max_groups: i
         by_step = groups[label]
         xs = sorted(by_step)
         ax.plot(xs, [math.fsum(by_step[x]) / len(by_step[x]) for x in xs], linewidth=1.3, label=label)
-    more = f", first {max_groups} of {len(groups)} groups" if len(groups) > max_groups else ""
-    ax.set_title(f"{metric}: mean per group{more}")
+    what = "mean per group" if keys else "mean of the runs"
+    if step > 1:
+        what += f" ({len(sample)} of {len(records)} runs, evenly spaced)"
+    ax.set_title(f"{metric}: {what}")
     ax.set_xlabel("step")
     ax.set_ylabel(metric)
     if groups:
@@ -211,6 +224,8 @@ def parallel_figure(records: Sequence[RunRecord], values: Sequence[str] | None =
     from matplotlib.collections import LineCollection
 
     axes_fields = [parse_field(k) for k in varying_config(records, exclude=("seed",))]
+    dropped = max(0, len(axes_fields) - MAX_PARALLEL_AXES)
+    axes_fields = axes_fields[:MAX_PARALLEL_AXES]
     names = list(values) if values else ["result", *(f"metrics.{m}" for m in metric_names(records))]
     value_fields = [_metric_field(v) for v in names]
     check_known(value_fields, records, "plot value")
@@ -257,6 +272,8 @@ def parallel_figure(records: Sequence[RunRecord], values: Sequence[str] | None =
         for p, text in zip(pos, labels, strict=True):
             ax.text(i + 0.02, p, text, fontsize=7, va="center", color="0.25")
     note = f" ({len(shown)} of {len(records)} runs)" if step > 1 else f" ({len(records)} runs)"
+    if dropped:
+        note += f", first {MAX_PARALLEL_AXES} config keys of {MAX_PARALLEL_AXES + dropped}"
     ax.set_title("parallel coordinates" + note + f", colour: {ax.get_xticklabels()[-1].get_text()}")
     fig.tight_layout()
     return fig
