@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from .config.config_summary import ConfigSummary
 from .config.printing import (  # noqa: F401 - Sacred's names, imported from here by its users
     COLOR_ADDED,
     COLOR_DIRTY,
@@ -30,7 +31,6 @@ from .config.printing import (  # noqa: F401 - Sacred's names, imported from her
     iterate_marked,
     legend,
 )
-from .config.config_summary import ConfigSummary
 from .run.commands import (  # noqa: F401 - as above
     help_for_command,
     print_config,

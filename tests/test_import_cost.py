@@ -10,7 +10,10 @@ import textwrap
 
 import pytest
 
-HEAVY = ("pytest", "_pytest", "numpy", "pymongo", "sqlalchemy", "boto3", "yaml", "pkg_resources", "setuptools")
+HEAVY = ("pytest", "_pytest", "numpy", "pymongo", "sqlalchemy", "boto3", "yaml", "pkg_resources", "setuptools",
+         "pandas", "matplotlib", "rich", "selenium", "PIL", "hypothesis")
+#: what the sacredx tool and the HTML report use: never loaded with the plugin either
+QUERY_EXTRAS = ("pandas", "matplotlib", "rich", "selenium", "PIL", "sqlalchemy", "pymongo", "boto3")
 
 
 def _modules_after(code: str) -> set[str]:
@@ -48,6 +51,20 @@ def test_defining_an_experiment_loads_nothing_heavy() -> None:
         """
     )
     assert not {m.split(".")[0] for m in loaded} & set(HEAVY)
+
+
+@pytest.mark.slow
+def test_loading_the_plugin_loads_no_query_extra() -> None:
+    loaded = _modules_after(
+        """
+        import pytest_sacredx.pytest_plugin.plugin as plugin
+        import importlib
+        for name in plugin.pytest_plugins:
+            importlib.import_module(name)
+        """
+    )
+    assert not {m.split(".")[0] for m in loaded} & set(QUERY_EXTRAS)
+    assert "pytest_sacredx.query" not in loaded and "pytest_sacredx.report" not in loaded
 
 
 SACRED_NAMES = {

@@ -542,3 +542,15 @@ class FileStorageReader:
             captured_out=captured_out,
             metrics=metrics,
         )
+
+    def load_artifact(self, run_id: Any, name: str) -> bytes:
+        """The bytes of one artifact of a run; ``KeyError`` when there is none."""
+        check_artifact_name(name)
+        rid = str(run_id)
+        if rid.startswith(("_", ".")) or os.sep in rid:
+            raise KeyError((run_id, name))
+        try:
+            with open(os.path.join(self.basedir, rid, name), "rb") as fh:
+                return fh.read()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise KeyError((run_id, name)) from None

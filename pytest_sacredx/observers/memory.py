@@ -183,6 +183,7 @@ class MemoryObserver(RunObserver):
         artifacts = self._run().setdefault("artifacts", [])
         if name not in artifacts:
             artifacts.append(name)
+        self._run().setdefault("artifact_files", {})[name] = os.fspath(filename)
 
     def log_metrics(self, metrics_by_name: dict[str, dict[str, Any]], info: dict[str, Any]) -> None:
         self.events.append(("log_metrics", dict(metrics_by_name=metrics_by_name, info=info)))
@@ -208,6 +209,17 @@ class MemoryObserver(RunObserver):
         if run is None:
             raise run_not_found(run_id, "memory:")
         return document.to_record(run, store="memory:")
+
+    def load_artifact(self, run_id: Any, name: str) -> bytes:
+        """The artifact's bytes as its file holds them now (memory: keeps names, not contents)."""
+        filename = (self._by_id.get(str(run_id)) or {}).get("artifact_files", {}).get(name)
+        if filename:
+            try:
+                with open(filename, "rb") as fh:
+                    return fh.read()
+            except OSError:
+                pass
+        raise KeyError((run_id, name))
 
     def __repr__(self) -> str:
         return f"MemoryObserver(runs={len(self.runs)})"

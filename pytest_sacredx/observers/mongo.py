@@ -796,6 +796,10 @@ class MongoObserver(RunObserver):
         """The run stored under ``run_id`` (``"3"`` finds the integer id 3); ``RunNotFoundError`` if none."""
         return self.reader.load_run(run_id)
 
+    def load_artifact(self, run_id: Any, name: str) -> bytes:
+        """The bytes of one artifact of a run (from GridFS); ``KeyError`` when there is none."""
+        return self.reader.load_artifact(run_id, name, self.fs)
+
     # -- identity -----------------------------------------------------------------------------------------
 
     def __eq__(self, other: object) -> bool:

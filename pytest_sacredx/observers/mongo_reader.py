@@ -40,14 +40,20 @@ class MongoReader:
 
     def load_run(self, run_id: Any) -> RunRecord:
         """The run stored under ``run_id`` (``"3"`` finds the integer id 3)."""
-        candidates: list[Any] = [run_id]
-        if isinstance(run_id, str) and run_id.lstrip("-").isdigit():
-            candidates.insert(0, int(run_id))
-        for candidate in candidates:
+        for candidate in _id_candidates(run_id):
             doc = self.runs.find_one({"_id": candidate})
             if doc is not None:
                 return self.record(doc)
         raise run_not_found(run_id, self.store)
+
+    def load_artifact(self, run_id: Any, name: str, fs: Any) -> bytes:
+        """The bytes of one artifact of a run, from the GridFS ``fs``; ``KeyError`` when there is none."""
+        for candidate in _id_candidates(run_id):
+            doc = self.runs.find_one({"_id": candidate}, {"artifacts": 1})
+            for entry in (doc or {}).get("artifacts") or []:
+                if entry.get("name") == name and fs.exists(entry.get("file_id")):
+                    return bytes(fs.get(entry["file_id"]).read())
+        raise KeyError((run_id, name))
 
     def record(self, doc: dict[str, Any]) -> RunRecord:
         """A stored run document (with its metric documents) as a RunRecord."""
@@ -63,6 +69,13 @@ class MongoReader:
             metrics=metrics,
             artifacts=[a["name"] for a in doc.get("artifacts") or []],
         )
+
+
+def _id_candidates(run_id: Any) -> list[Any]:
+    """``"3"`` may name the integer id 3 (Sacred's ids) or a text id."""
+    if isinstance(run_id, str) and run_id.lstrip("-").isdigit():
+        return [int(run_id), run_id]
+    return [run_id]
 
 
 def plain_values(doc: Any) -> Any:

@@ -391,7 +391,7 @@ class TinyDbReader:
         for doc in self._docs():
             yield _record(doc, self.root)
 
-    def load_run(self, run_id: Any) -> RunRecord:
+    def _doc(self, run_id: Any) -> Mapping[str, Any]:
         storage = self.db.storage
         doc: Mapping[str, Any] | None = None
         if isinstance(storage, LogStorage):
@@ -401,7 +401,24 @@ class TinyDbReader:
             doc = self.runs.get(Query()["_id"] == run_id)
         if doc is None:
             raise run_not_found(run_id, f"tinydb:{self.root}")
-        return _record(doc, self.root)
+        return doc
+
+    def load_run(self, run_id: Any) -> RunRecord:
+        return _record(self._doc(run_id), self.root)
+
+    def load_artifact(self, run_id: Any, name: str) -> bytes:
+        """The bytes of one artifact of a run (from the hash store); ``KeyError`` when there is none."""
+        try:
+            doc: Mapping[str, Any] = self._doc(run_id)
+        except KeyError:
+            doc = {}
+        for entry in doc.get("artifacts") or []:
+            if entry and entry[0] == name:
+                handle = self._open(entry[-1])
+                if handle is not None:
+                    with handle:
+                        return handle.read()
+        raise KeyError((run_id, name))
 
     # -- Sacred's reader API --------------------------------------------------------------------------
 
