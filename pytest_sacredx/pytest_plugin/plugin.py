@@ -12,6 +12,7 @@
     determinism  --exp-check-determinism: each case twice with the same seed
     compare    --exp-compare / --exp-compare-fail: this sweep against an earlier one
     properties hypothesis examples through exp_run: only the falsifying one is recorded
+    shard      --exp-shard I/N, --exp-sweep-id: one sweep split over processes; --exp-list-cases
 
 Loading it imports no database client and no NumPy.
 """
@@ -32,6 +33,7 @@ pytest_plugins = [
     "pytest_sacredx.pytest_plugin.determinism",
     "pytest_sacredx.pytest_plugin.compare",
     "pytest_sacredx.pytest_plugin.properties",
+    "pytest_sacredx.pytest_plugin.shard",
 ]
 
 
