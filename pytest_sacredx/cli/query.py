@@ -3,6 +3,7 @@
     sacredx list [--store URI] [--status S] [--experiment NAME] [--last N] [--json]
     sacredx show RUN_ID [--store URI] [--json]
     sacredx dead [--store URI] [--after SECONDS]
+    sacredx check-sweep SWEEP (--expect-cases FILE | --from-collect -- PYTEST ARGS) [--store URI]
 
 The default store is the pytest plugin's, ``tinydb:.sacredx``. ``dead`` lists runs still marked RUNNING
 whose last heartbeat is older than ``--after`` seconds (a killed process leaves its run RUNNING).
@@ -36,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("run_id")
     dead = sub.add_parser("dead", parents=[common], help="RUNNING runs with a stale heartbeat")
     dead.add_argument("--after", type=float, default=120.0, help="seconds without a heartbeat")
+    from .check_sweep import add_parser as add_check_sweep
+
+    add_check_sweep(sub)
     return parser
 
 
@@ -71,7 +75,17 @@ def _cell(value: Any) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    rest: list[str] = []
+    if "--" in argv:  # check-sweep --from-collect -- PYTEST ARGS
+        cut = argv.index("--")
+        argv, rest = argv[:cut], argv[cut + 1:]
     args = _parser().parse_args(argv)
+    args.pytest_args = rest
+    if args.cmd == "check-sweep":
+        from .check_sweep import run as check_sweep
+
+        return check_sweep(args)
     try:
         from ..observers.readers import open_reader
 

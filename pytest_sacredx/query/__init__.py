@@ -1,0 +1,1 @@
+"""Reading runs for people: questions over the records any store returns (``RunRecord``)."""
