@@ -10,7 +10,8 @@ import textwrap
 
 import pytest
 
-HEAVY = ("pytest", "_pytest", "numpy", "pymongo", "sqlalchemy", "boto3", "yaml", "pkg_resources", "setuptools")
+HEAVY = ("pytest", "_pytest", "numpy", "pymongo", "sqlalchemy", "boto3", "yaml", "pkg_resources", "setuptools",
+         "dask", "distributed")
 
 
 def _modules_after(code: str) -> set[str]:
@@ -48,6 +49,19 @@ def test_defining_an_experiment_loads_nothing_heavy() -> None:
         """
     )
     assert not {m.split(".")[0] for m in loaded} & set(HEAVY)
+
+
+@pytest.mark.slow
+def test_loading_the_plugin_imports_no_dask() -> None:
+    """The executor's engine loads only when --exp-executor asks for it."""
+    loaded = _modules_after(
+        """
+        import pytest_sacredx.pytest_plugin.plugin
+        for name in pytest_sacredx.pytest_plugin.plugin.pytest_plugins:
+            __import__(name)
+        """
+    )
+    assert not {m.split(".")[0] for m in loaded} & {"dask", "distributed", "numpy", "sqlalchemy", "pymongo"}
 
 
 SACRED_NAMES = {
