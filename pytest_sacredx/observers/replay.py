@@ -179,9 +179,13 @@ def replay(
     observers: Sequence[Any],
     *,
     logger: logging.Logger | None = None,
+    observer_ids: list[tuple[Any, Any]] | None = None,
+    failed: list[Any] | None = None,
 ) -> Any:
     """Deliver ``events`` to ``observers`` as a run would; return the run id the first observer that
-    recorded the start gave (or None).
+    recorded the start gave (or None). ``observer_ids`` gets ``(observer, its id)`` for each observer
+    that recorded the start, ``failed`` each observer that failed later — as ``Run.observer_ids`` and
+    the run's failed observers do, even when the start fails.
 
     An artifact or resource file that still exists with the same bytes at its original path (a worker
     on this machine) is passed as it is; otherwise its bytes go to a temporary file with the same base
@@ -190,7 +194,8 @@ def replay(
     """
     log = logger or _log
     ordered = sorted(observers, key=lambda o: -getattr(o, "priority", 0))
-    failed: list[Any] = []
+    failed = [] if failed is None else failed
+    observer_ids = [] if observer_ids is None else observer_ids
     run_id: Any = None
     tmp: tempfile.TemporaryDirectory[str] | None = None
 
@@ -218,6 +223,7 @@ def replay(
                             f"{type(observer).__name__} could not record the start of the run: {e}"
                         ) from e
                     started.append(observer)
+                    observer_ids.append((observer, _id))
                     if run_id is None:
                         run_id = _id
                 continue

@@ -529,7 +529,9 @@ class CaseRunner:
             Event("final_heartbeat_event", {"info": run.info, "captured_out": "", "beat_time": now, "result": None}),
             Event("failed_event", {"fail_time": now, "fail_trace": trace}),
         ]
-        run._id = replay(events, run.observers, logger=run.run_logger)
+        run.observer_ids.clear()
+        run._id = replay(events, run.observers, logger=run.run_logger, observer_ids=run.observer_ids,
+                         failed=run._failed_observers)
         run.status, run.start_time, run.stop_time, run.fail_trace = "FAILED", lost.started or now, now, trace
         run.host_info = host_info
 
@@ -578,7 +580,9 @@ class CaseRunner:
             elif event.name == "interrupted_event":
                 run.stop_time = kwargs.get("interrupt_time")
             events.append(Event(event.name, kwargs))
-        run._id = replay(events, run.observers, logger=run.run_logger)
+        run.observer_ids.clear()  # a lost attempt before this one had its own ids
+        run._id = replay(events, run.observers, logger=run.run_logger, observer_ids=run.observer_ids,
+                         failed=run._failed_observers)
         run.status = status
         if not any(e.name in TERMINAL_EVENTS for e in events):
             raise RemoteCaseError(f"{where}: the run sent no final event (status {status}).")
