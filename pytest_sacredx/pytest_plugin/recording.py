@@ -120,7 +120,7 @@ def pytest_configure(config: pytest.Config) -> None:
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and "sacredx_sweep_id" in workerinput:
         config.stash[SWEEP_ID] = workerinput["sacredx_sweep_id"]
-    else:
+    elif SWEEP_ID not in config.stash:  # shard.py sets it first from --exp-sweep-id or the CI's run id
         config.stash[SWEEP_ID] = uuid.uuid4().hex[:12]
     from ..observers.uri import from_uri
     from .stores import StoreWatch
