@@ -12,6 +12,7 @@ is a fresh database on the PostgreSQL server of ``.ci/services.sh``.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -145,16 +146,18 @@ def _needs(job: dict[str, Any]) -> list[str]:
     return [needs] if isinstance(needs, str) else list(needs)
 
 
-def _sweep_runs(store_uri: str, sweep: str) -> list[Any]:
-    from pytest_sacredx.observers.readers import open_reader
-
-    reader = open_reader(store_uri)
-    try:
-        return [r for r in reader.list_runs() if r.meta.get("pytest", {}).get("sweep_id") == sweep]
-    finally:
-        close = getattr(reader, "close", None)
-        if close is not None:
-            close()
+def _sweep_metas(store_uri: str, sweep: str) -> list[dict[str, Any]]:
+    """``meta.pytest`` of the sweep's runs, read in a fresh process as the final job would (and away
+    from this process's modules, which in-process pytester runs elsewhere may have reloaded)."""
+    script = (
+        "import json, sys\n"
+        "from pytest_sacredx.observers.readers import open_reader\n"
+        "reader = open_reader(sys.argv[1])\n"
+        "print(json.dumps([r.meta.get('pytest', {}) for r in reader.list_runs()], default=str))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, store_uri], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return [m for m in json.loads(proc.stdout) if m.get("sweep_id") == sweep]
 
 
 def test_the_document_holds_two_workflows_with_a_matrix_and_a_check_job() -> None:
@@ -178,10 +181,10 @@ def test_shared_postgresql_workflow_runs_and_its_shards_make_one_sweep(
     assert codes == {"shard": [0, 0], "check": [0]}, log
     assert "4 expected cases, 4 recorded (COMPLETED 4)" in log and "\nOK" in log
     assert (tmp_path / "artifacts" / "sweep-report" / "runs.json").exists()
-    runs = _sweep_runs(fresh_pg_url, f"gh-{runner.run_id}")
-    shards = sorted(r.meta["pytest"]["shard"]["index"] for r in runs)
-    assert len(runs) == 4 and set(shards) <= {1, 2}
-    assert len({r.meta["pytest"]["session"] for r in runs}) == len(set(shards))
+    metas = _sweep_metas(fresh_pg_url, f"gh-{runner.run_id}")
+    shards = sorted(m["shard"]["index"] for m in metas)
+    assert len(metas) == 4 and set(shards) <= {1, 2}
+    assert len({m["session"] for m in metas}) == len(set(shards))
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import subprocess
 import sys
@@ -336,16 +337,19 @@ def test_concurrent_shards_into_postgresql_make_the_unsharded_sweep(pytester: py
     outputs = [p.communicate(timeout=300)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), "\n".join(outputs)
     inprocess(pytester, *SWEEP, "--exp-sweep-id", "pg-sweep", "--exp-observer", "tinydb:whole")
-    from pytest_sacredx.observers.readers import open_reader
-
-    reader = open_reader(fresh_pg_url)
-    try:
-        sharded = by_case(list(reader.list_runs()))
-    finally:
-        getattr(reader, "close", lambda: None)()
+    # read in a fresh process: in-process pytester runs may have reloaded SQLAlchemy's modules here
+    script = (
+        "import json, sys\n"
+        "from pytest_sacredx.observers.readers import open_reader\n"
+        "runs = list(open_reader(sys.argv[1]).list_runs())\n"
+        "print(json.dumps([[r.meta['pytest'], r.result, r.config] for r in runs]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, fresh_pg_url], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    sharded = {meta["case_id"]: (meta, result, config) for meta, result, config in json.loads(proc.stdout)}
     whole = by_case(stored_runs(pytester, "whole"))
     assert set(sharded) == set(whole) and len(sharded) == 12
-    for case, run in sharded.items():
-        assert (run.meta["pytest"]["case_seed"], run.result, run.config) == (
+    for case, (meta, result, config) in sharded.items():
+        assert (meta["case_seed"], result, config) == (
             whole[case].meta["pytest"]["case_seed"], whole[case].result, whole[case].config)
-    assert len({r.meta["pytest"]["session"] for r in sharded.values()}) == 3
+    assert len({meta["session"] for meta, _, _ in sharded.values()}) == 3
