@@ -143,6 +143,18 @@ def test_an_unreachable_scheduler_is_one_usage_error(pytester: pytest.Pytester) 
     assert "start one with: dask scheduler" in errors[0] and "dask:local" in errors[0]
 
 
+def test_without_dask_installed_the_executor_says_what_to_install(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_experiment(pytester)
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    monkeypatch.delitem(sys.modules, "pytest_sacredx.pytest_plugin.dask_executor", raising=False)
+    result = pytester.runpytest_inprocess(*BASE, "--exp-executor", "dask:local")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --exp-executor dask:local: Dask distributed (the --exp-executor "
+                                 "engine) is not installed; install it with: pip install 'pytest-sacredx[dask]'"])
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
