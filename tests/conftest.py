@@ -1,5 +1,6 @@
 """Shared fixtures. pytester drives the plugin; service_fixtures gives the URLs of the real servers
-that .ci/services.sh starts (PostgreSQL, moto's S3, the MongoDB wire server).
+that .ci/services.sh starts (PostgreSQL, moto's S3, the MongoDB wire server); dask_fixtures starts a
+Dask scheduler and two workers for the executor tests.
 
 Hypothesis runs under the suite's own profile, ``sacredx``, on every machine: the suite runs on busy
 2-core machines, where wall-clock limits measure the neighbours, not the code. So no per-example
@@ -21,4 +22,9 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "sacredx"))
 
-pytest_plugins = ["pytester", "service_fixtures"]
+pytest_plugins = ["pytester", "service_fixtures", "dask_fixtures"]
+
+try:  # imported once up front: pytester's in-process runs restore sys.modules afterwards, and NumPy
+    import numpy  # noqa: F401 - first imported inside one (the run seeding does) could never load again
+except ImportError:  # pragma: no cover
+    pass

@@ -11,7 +11,7 @@ import textwrap
 import pytest
 
 HEAVY = ("pytest", "_pytest", "numpy", "pymongo", "sqlalchemy", "boto3", "yaml", "pkg_resources", "setuptools",
-         "pandas", "matplotlib", "rich", "selenium", "PIL", "hypothesis")
+         "pandas", "matplotlib", "rich", "selenium", "PIL", "hypothesis", "dask", "distributed")
 #: what the sacredx tool and the HTML report use: never loaded with the plugin either
 QUERY_EXTRAS = ("pandas", "matplotlib", "rich", "selenium", "PIL", "sqlalchemy", "pymongo", "boto3")
 
@@ -54,7 +54,8 @@ def test_defining_an_experiment_loads_nothing_heavy() -> None:
 
 
 @pytest.mark.slow
-def test_loading_the_plugin_loads_no_query_extra() -> None:
+def test_loading_the_plugin_loads_no_query_extra_and_no_dask() -> None:
+    """The report's libraries and the executor's engine load only when a command or option asks."""
     loaded = _modules_after(
         """
         import pytest_sacredx.pytest_plugin.plugin as plugin
@@ -63,7 +64,7 @@ def test_loading_the_plugin_loads_no_query_extra() -> None:
             importlib.import_module(name)
         """
     )
-    assert not {m.split(".")[0] for m in loaded} & set(QUERY_EXTRAS)
+    assert not {m.split(".")[0] for m in loaded} & {*QUERY_EXTRAS, "dask", "distributed", "numpy"}
     assert "pytest_sacredx.query" not in loaded and "pytest_sacredx.report" not in loaded
 
 

@@ -11,6 +11,7 @@
     sacredx report  [--where EXPR] -o report.html
     sacredx dead    [--after SECONDS]                 RUNNING runs whose heartbeat is stale
     sacredx list    (the older name of runs: --status, --experiment, --json)
+    sacredx check-sweep SWEEP (--expect-cases FILE | --from-collect -- PYTEST ARGS) [--store URI …]
 
 Every command takes ``--store URI`` (default ``tinydb:.sacredx``, the pytest plugin's store; ``copy``
 takes ``--from``/``--to``). Paths (``config.gamma``, ``metrics.loss:min``, ``status``, ``case``,
@@ -117,6 +118,10 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--where", metavar="EXPR", help="only the runs where EXPR holds")
     report.add_argument("-o", "--output", default="report.html", metavar="FILE")
     report.add_argument("--title", default=None)
+
+    from .check_sweep import add_parser as add_check_sweep
+
+    add_check_sweep(sub)
     return parser
 
 
@@ -509,7 +514,20 @@ def main(argv: Sequence[str] | None = None, *, store: RunReader | None = None) -
 
     ``store`` reads from a reader object instead of ``--store`` (a ``MemoryObserver`` in a notebook).
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    rest: list[str] = []
+    if "--" in argv:  # check-sweep --from-collect -- PYTEST ARGS
+        cut = argv.index("--")
+        argv, rest = argv[:cut], argv[cut + 1:]
     args = _parser().parse_args(argv)
+    args.pytest_args = rest
+    if args.cmd == "check-sweep":
+        from .check_sweep import run as check_sweep
+
+        return check_sweep(args)
+    if rest:
+        sys.stderr.write(f"Error: sacredx {args.cmd}: unexpected arguments after '--' (see sacredx --help)\n")
+        return 2
     args.reader = store
     out = sys.stdout
     try:

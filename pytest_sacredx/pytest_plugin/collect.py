@@ -400,7 +400,8 @@ def _marker_axes(marker: pytest.Mark) -> tuple[Experiment, list[Axis], dict[str,
     if not marker.args or not isinstance(marker.args[0], Experiment):
         raise pytest.UsageError("@pytest.mark.experiment needs the Experiment as first argument: "
                                 "@pytest.mark.experiment(ex, gamma=[0.1, 0.7])")
-    options = {k: marker.kwargs[k] for k in ("tolerance", "seeds", "named_configs") if k in marker.kwargs}
+    options = {k: marker.kwargs[k] for k in ("tolerance", "seeds", "named_configs", "resources")
+               if k in marker.kwargs}
     axes = []
     for key, values in marker.kwargs.items():
         if key in options:

@@ -3,6 +3,7 @@ just for a key)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from .sweep import Variant
 
 __all__ = [
+    "CASE_EXECUTOR",
     "CASE_ID",
     "CASE_RESULT",
     "SESSION_SEED",
@@ -51,6 +53,9 @@ SCRATCH_RUNS = pytest.StashKey[bool]()
 SEED_COUNT = pytest.StashKey[int]()
 #: the last scratch run of this item and what it was asked for (to record a falsifying example)
 LAST_SCRATCH = pytest.StashKey["CaseRun"]()
+#: ``--exp-executor``: ``execute(item, experiment, request, run)`` runs a recorded case's run elsewhere
+#: and replays its events into ``run.observers`` (in place of calling ``run()``)
+CASE_EXECUTOR = pytest.StashKey[Callable[..., None]]()
 
 
 @attrs.define

@@ -13,8 +13,10 @@
     compare    --exp-compare / --exp-compare-fail: this sweep against an earlier one
     properties hypothesis examples through exp_run: only the falsifying one is recorded
     html_report  --exp-report FILE: the session's runs as one self-contained HTML file
+    shard      --exp-shard I/N, --exp-sweep-id: one sweep split over processes; --exp-list-cases
+    executor   --exp-executor dask://…: each case's run on a cluster, its events replayed here
 
-Loading it imports no database client and no NumPy.
+Loading it imports no database client, no NumPy and no Dask.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ pytest_plugins = [
     "pytest_sacredx.pytest_plugin.compare",
     "pytest_sacredx.pytest_plugin.properties",
     "pytest_sacredx.pytest_plugin.html_report",
+    "pytest_sacredx.pytest_plugin.shard",
+    "pytest_sacredx.pytest_plugin.executor",
 ]
 
 

@@ -26,10 +26,12 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import pytest
 
 from ..errors import ObserverError, SacredxError
 from .keys import (
+    CASE_EXECUTOR,
     CASE_ID,
     CASE_RESULT,
     CASE_RUNS,
@@ -47,7 +49,15 @@ if TYPE_CHECKING:
     from ..run.run import Run
     from .sweep import Variant
 
-__all__ = ["run_case", "session_observers", "store_names", "observer_uris", "StoreFailedError"]
+__all__ = [
+    "run_case",
+    "case_request",
+    "CaseRequest",
+    "session_observers",
+    "store_names",
+    "observer_uris",
+    "StoreFailedError",
+]
 
 #: (URI as given, observer) of each session store built from a URI
 _STORES = pytest.StashKey[list[tuple[str, Any]]]()
@@ -110,7 +120,7 @@ def pytest_configure(config: pytest.Config) -> None:
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and "sacredx_sweep_id" in workerinput:
         config.stash[SWEEP_ID] = workerinput["sacredx_sweep_id"]
-    else:
+    elif SWEEP_ID not in config.stash:  # shard.py sets it first from --exp-sweep-id or the CI's run id
         config.stash[SWEEP_ID] = uuid.uuid4().hex[:12]
     from ..observers.uri import from_uri
     from .stores import StoreWatch
@@ -212,27 +222,26 @@ def _run_stores(config: pytest.Config, run: Run, session: list[Any]) -> list[lis
     return [[names.get(id(o)) or _display_name(config, store_uri(o)), str(i)] for o, i in recorded]
 
 
-def run_case(
-    item: pytest.Item,
-    experiment: Experiment,
-    variant: Variant,
-    extra_updates: dict[str, Any] | None = None,
-    *,
-    record: bool | None = None,
-    info: dict[str, Any] | None = None,
-) -> Run:
-    """Run ``experiment`` as the case ``item``: its variant, its seed, the session's observers.
+@attrs.frozen
+class CaseRequest:
+    """What one run of a case is asked for: computed the same way for a local run and for a run an
+    executor sends elsewhere (``--exp-executor``), possibly ahead of the item's turn."""
 
-    ``record=False`` makes a scratch run: same config and seed, but unobserved, no hooks, no summary
-    row (a determinism check's second run, a hypothesis example); ``None`` means recorded unless the
-    item's stash says its runs are scratch runs (``SCRATCH_RUNS``). ``info`` is merged into
-    ``run.info`` before the run starts.
-    """
+    updates: dict[str, Any]
+    named: tuple[str, ...]
+    seed: int
+    case_id: str
+    meta: dict[str, Any]
+    options: dict[str, Any]
+
+
+def case_request(
+    item: pytest.Item, variant: Variant, extra_updates: dict[str, Any] | None = None, *, record: bool = True
+) -> CaseRequest:
+    """The config updates, seed, meta info and run options of the case ``item`` (see :func:`run_case`)."""
     from .seeding import case_seed
 
     config = item.config
-    if record is None:
-        record = not item.stash.get(SCRATCH_RUNS, False)
     updates = variant.config_updates
     if extra_updates:
         updates.update(extra_updates)
@@ -255,12 +264,36 @@ def run_case(
         options["--beat-interval"] = str(beat)  # a string, so "0" still counts (Sacred's rule)
     if not record:
         options["--unobserved"] = True
+    return CaseRequest(updates, tuple(variant.named), seed, case_id, meta, options)
+
+
+def run_case(
+    item: pytest.Item,
+    experiment: Experiment,
+    variant: Variant,
+    extra_updates: dict[str, Any] | None = None,
+    *,
+    record: bool | None = None,
+    info: dict[str, Any] | None = None,
+) -> Run:
+    """Run ``experiment`` as the case ``item``: its variant, its seed, the session's observers.
+
+    ``record=False`` makes a scratch run: same config and seed, but unobserved, no hooks, no summary
+    row (a determinism check's second run, a hypothesis example); ``None`` means recorded unless the
+    item's stash says its runs are scratch runs (``SCRATCH_RUNS``). ``info`` is merged into
+    ``run.info`` before the run starts.
+    """
+    config = item.config
+    if record is None:
+        record = not item.stash.get(SCRATCH_RUNS, False)
+    request = case_request(item, variant, extra_updates, record=record)
+    updates, case_id = request.updates, request.case_id
     try:
         run = experiment._create_run(
             config_updates=updates or None,
-            named_configs=variant.named,
-            meta_info=meta,
-            options=options,
+            named_configs=request.named,
+            meta_info=request.meta,
+            options=request.options,
         )
     except SacredxError as e:
         raise CaseSetupError(str(e)) from None
@@ -280,8 +313,12 @@ def run_case(
     item.ihook.pytest_sacredx_run_started(item=item, run=run)
     start = time.perf_counter()
     start_error: ObserverError | None = None
+    execute = config.stash.get(CASE_EXECUTOR, None)
     try:
-        run()
+        if execute is None:
+            run()
+        else:  # --exp-executor: the run executes elsewhere and its events are replayed here
+            execute(item, experiment, request, run)
     except ObserverError as e:
         if len(run.observer_ids) == len(run.observers):
             raise  # every store took the start: not a store's refusal

@@ -13,7 +13,7 @@
 
 Modules: ``fields`` (paths and reducers), ``where`` (the ``--where`` grammar), ``table`` (selection,
 columns, tidy rows), ``groups`` (mean ± std per config group), ``compare`` (runs and sweeps),
-``copy`` (between stores), ``stores`` (read-only opening, id prefixes). Nothing here writes to a store
+``copy`` (between stores), ``sweep_check`` (a sweep's cases against those expected), ``stores`` (read-only opening, id prefixes). Nothing here writes to a store
 except ``copy``, and only to its destination.
 """
 
