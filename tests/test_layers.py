@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("provenance", ("provenance.*", "dependencies", "host_info")),
     ("run", ("run.*", "metrics_logger", "commands")),
     ("observers", ("observers.*",)),
-    ("experiment", ("ingredient", "experiment", "strategies", "utils", "stflow.*", "")),
+    ("experiment", ("ingredient", "experiment", "strategies", "utils", "stflow.*", "remote", "")),
     ("query", ("query.*", "report.*")),
     ("cli", ("cli.*",)),
     ("pytest_plugin", ("pytest_plugin.*",)),

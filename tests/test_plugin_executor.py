@@ -18,7 +18,7 @@ import pytest
 from dask_fixtures import DaskCluster
 from hypothesis import given
 from hypothesis import strategies as st
-from plugin_helpers import stored_runs
+from plugin_helpers import OPT_IN, stored_runs
 
 from pytest_sacredx.pytest_plugin.executor import (
     parse_executor,
@@ -26,7 +26,7 @@ from pytest_sacredx.pytest_plugin.executor import (
     parse_size,
 )
 
-BASE = ("-p", "no:randomly", "-p", "no:benchmark", "-p", "no:cacheprovider", "-p", "no:xdist")
+BASE = ("-p", "no:randomly", "-p", "no:benchmark", "-p", "no:cacheprovider", *OPT_IN, "-p", "no:xdist")
 
 EXP = '''
 """An experiment for the executor tests."""
@@ -143,13 +143,11 @@ def test_an_unreachable_scheduler_is_one_usage_error(pytester: pytest.Pytester) 
     assert "start one with: dask scheduler" in errors[0] and "dask:local" in errors[0]
 
 
-def test_without_dask_installed_the_executor_says_what_to_install(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_without_dask_installed_the_executor_says_what_to_install(pytester: pytest.Pytester) -> None:
     write_experiment(pytester)
-    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
-    monkeypatch.delitem(sys.modules, "pytest_sacredx.pytest_plugin.dask_executor", raising=False)
-    result = pytester.runpytest_inprocess(*BASE, "--exp-executor", "dask:local")
+    # a plugin loaded first makes `import distributed` fail, as without the dask extra
+    pytester.makepyfile(no_dask="import sys\nsys.modules['distributed'] = None\n")
+    result = pytester.runpytest_subprocess("-p", "no_dask", *BASE, "--exp-executor", "dask:local")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: --exp-executor dask:local: Dask distributed (the --exp-executor "
                                  "engine) is not installed; install it with: pip install 'pytest-sacredx[dask]'"])
@@ -361,7 +359,7 @@ class ThreadEngine:
     def __init__(self, lose: tuple[str, ...] = ()) -> None:
         import concurrent.futures as cf
 
-        from pytest_sacredx.run.remote import execute_case
+        from pytest_sacredx.remote import execute_case
 
         self.pool = cf.ThreadPoolExecutor(2)
         self.submitted: list[str] = []
@@ -375,7 +373,7 @@ class ThreadEngine:
                 outer.submitted.append(case_id)
                 if case_id in outer.lose:
                     outer.lose.discard(case_id)
-                    from pytest_sacredx.run.remote import WorkerLost
+                    from pytest_sacredx.remote import WorkerLost
 
                     future: cf.Future[Any] = cf.Future()
                     future.set_exception(WorkerLost("threads://0", "here", 4242, engine="Thread"))

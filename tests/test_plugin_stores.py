@@ -156,7 +156,7 @@ def _show(run_id: str, store: str, capsys: pytest.CaptureFixture[str]) -> dict:
     from pytest_sacredx.cli.query import main
 
     capsys.readouterr()
-    code = main(["show", run_id, "--store", store])
+    code = main(["show", run_id, "--store", store, "--json"])
     out = capsys.readouterr().out
     assert code == 0, (run_id, store, out)
     return json.loads(out)

@@ -146,7 +146,7 @@ def test_show_prints_config_metrics_artifacts_and_output(history: History) -> No
     out = history.ok("show", run_id)
     assert out.startswith(f"Run {run_id}")
     for text in (f"case        {case_id(1, 0.1)}", f"sweep       {NEW}", "seed        200",
-                 "Configuration (modified, added, typechanged, doc):", "  gamma = 0.1",
+                 "Configuration (~ modified, + added, ! typechanged, # doc):", "  gamma = 0.1",
                  "  kernel = 'rbf'", "Artifacts: model.txt", "Output:", "  world"):
         assert text in out, text
     loss = next(line for line in out.splitlines() if line.startswith("loss"))

@@ -1,4 +1,4 @@
-"""One case's run executed as it would be on a worker (pytest_sacredx/run/remote.py), in this process."""
+"""One case's run executed as it would be on a worker (pytest_sacredx/remote.py), in this process."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 
 from pytest_sacredx.observers.memory import MemoryObserver
 from pytest_sacredx.observers.replay import replay
-from pytest_sacredx.run.remote import RemoteCase, execute_case, replay_log_records
+from pytest_sacredx.remote import RemoteCase, execute_case, replay_log_records
 
 MODULE = '''
 import logging, os, random, tempfile
@@ -128,7 +128,7 @@ def test_log_records_travel_and_stay_out_of_the_captured_output(
     assert "careful: 3" in messages
     with caplog.at_level(logging.WARNING):
         replay_log_records(outcome.log_records)
-    assert any(r.getMessage() == "careful: 3" and r.name == "sacredx.remote_demo.main" for r in caplog.records)
+    assert any(r.getMessage() == "careful: 3" and r.name == "sacredx.main" for r in caplog.records)
 
 
 def test_files_above_the_bound_fail_the_run_saying_why(tmp_path: Path, module: str) -> None:

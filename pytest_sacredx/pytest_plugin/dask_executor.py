@@ -6,7 +6,7 @@ only through :class:`DaskEngine` — ``executor(resources)`` gives a ``concurren
 so another engine fits behind the same seam.
 
 - Each case is one task (``pure=False``, submitted with falling priority so that cases start in item
-  order) running :func:`task` on a worker, which wraps :func:`pytest_sacredx.run.remote.execute_case`
+  order) running :func:`task` on a worker, which wraps :func:`pytest_sacredx.remote.execute_case`
   and announces the attempt (worker, host, pid) on the scheduler's event topic ``sacredx-case-start``
   once the run is about to start.
 - A worker that dies while a case runs on it: the scheduler publishes ``remove-worker`` with the keys
@@ -39,7 +39,7 @@ from typing import Any
 import attrs
 import distributed
 
-from ..run.remote import EngineStartError, RemoteCase, RemoteOutcome, WorkerLost, execute_case
+from ..remote import EngineStartError, RemoteCase, RemoteOutcome, WorkerLost, execute_case
 
 __all__ = ["DaskEngine", "DaskCaseExecutor", "task", "START_TOPIC"]
 

@@ -84,7 +84,7 @@ class Engine(Protocol):
         ...
 
     def task(self, case: Any) -> Any:
-        """The function the executor runs for one case (wraps ``run.remote.execute_case``)."""
+        """The function the executor runs for one case (wraps ``remote.execute_case``)."""
         ...
 
     def slots(self) -> int: ...
@@ -310,7 +310,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     settings = config.stash.get(SETTINGS, None)
     if settings is None or config.option.collectonly:
         return
-    from ..run.remote import EngineStartError
+    from ..remote import EngineStartError
 
     try:
         engine = make_engine(settings.spec, settings.timeout)
@@ -447,7 +447,7 @@ class CaseRunner:
         )
 
     def _submit(self, item: pytest.Item, experiment: Any, request: Any, resources: dict[str, float]) -> _Pending:
-        from ..run.remote import RemoteCase
+        from ..remote import RemoteCase
 
         module, attribute, mainfile, root = self._location(experiment)
         path = self.settings.worker_path + ((root,) if self.engine.local else ())
@@ -489,7 +489,7 @@ class CaseRunner:
             except RemoteCaseError:
                 raise
             except Exception as e:
-                from ..run.remote import WorkerLost
+                from ..remote import WorkerLost
 
                 if not isinstance(e, WorkerLost):
                     raise RemoteCaseError(f"the {self.engine.name.capitalize()} task of this case failed: "
@@ -541,7 +541,7 @@ class CaseRunner:
         where = f"{self.engine.name.capitalize()} worker {outcome.worker} (host {outcome.host}, pid {outcome.pid})"
         if outcome.error:
             raise RemoteCaseError(f"{where}: {outcome.error}")
-        from ..run.remote import replay_log_records
+        from ..remote import replay_log_records
 
         replay_log_records(outcome.log_records)  # into pytest's log capture, as a local run's are
         status = outcome.status or "FAILED"

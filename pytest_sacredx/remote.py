@@ -48,8 +48,8 @@ from typing import Any
 
 import attrs
 
-from ..errors import SacredxError
-from ..observers.replay import DEFAULT_MAX_BYTES, Event, EventRecorder
+from .errors import SacredxError
+from .observers.replay import DEFAULT_MAX_BYTES, Event, EventRecorder
 
 __all__ = [
     "RemoteCase",
@@ -153,7 +153,7 @@ def _import_error(case: RemoteCase, detail: str) -> str:
 
 def _load(case: RemoteCase) -> Any:
     """The experiment object, or a message saying why it cannot be had."""
-    from ..experiment import Experiment
+    from .experiment import Experiment
 
     for entry in reversed(case.sys_path):
         if entry not in sys.path:
