@@ -53,6 +53,14 @@ NEEDED = (
 PLACEHOLDER_SETUP_PY = (
     "# stands in for Sacred's setup.py, which some of its tests open as an example file\n"
 )
+# The TinyDB reader's tests store sacred/__about__.py and sacred/__init__.py of the checkout as an
+# artifact and a resource. Placeholders stand in (any content does); `import sacred` still finds
+# pytest_sacredx, because the alias finder comes first on sys.meta_path.
+PLACEHOLDER_FILES = {
+    "setup.py": PLACEHOLDER_SETUP_PY,
+    "sacred/__about__.py": "# stands in for a file of Sacred's checkout that its tests store\n",
+    "sacred/__init__.py": "# stands in for a file of Sacred's checkout that its tests store\n",
+}
 TEST_TIMEOUT_S = 120
 
 
@@ -167,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copytree(sacred / "tests", scratch / "tests")
         if (sacred / "examples").is_dir():
             shutil.copytree(sacred / "examples", scratch / "examples")
-        (scratch / "setup.py").write_text(PLACEHOLDER_SETUP_PY, encoding="utf-8")
+        for name, text in PLACEHOLDER_FILES.items():
+            (scratch / name).parent.mkdir(parents=True, exist_ok=True)
+            (scratch / name).write_text(text, encoding="utf-8")
         results_dir = Path(tmp) / "results"
         results_dir.mkdir()
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
