@@ -64,7 +64,9 @@ def test_layout_and_document_shape(tmp_path: Path) -> None:
     src.write_text("print(1)\n")
     obs = TinyDbObserver(tmp_path / "db")
     run_id = full_run(obs, src=src)
-    assert sorted(os.listdir(tmp_path / "db")) == ["hashfs", "metadata.json", "metadata.json.lock"]
+    assert sorted(os.listdir(tmp_path / "db")) == [
+        "hashfs", "metadata.json", "metadata.json.idx", "metadata.json.lock"
+    ]
     (doc,) = obs.runs.all()
     assert doc["_id"] == run_id and len(run_id) == 32
     assert {

@@ -55,12 +55,15 @@ from tinydb.storages import Storage
 from tinydb.table import Table
 
 from .atomic import FileLock, write_bytes_atomic
+from .tinydb_index import DOC, DROP, IndexFile, classify
 
 __all__ = ["HashStore", "LogStorage", "LogTable", "LogTinyDB", "apply_patch"]
 
 _HEADER_KEY = "sacredx_tinydb_log"
 _HEADER_PREFIX = b'{"' + _HEADER_KEY.encode() + b'"'
 _TINYDATE = "{TinyDate}:"
+#: the fields of a run that hold its bulk, kept on lines of their own by a compaction
+_BULK = ("captured_out", "metrics")
 
 
 def _dumps(obj: Any) -> str:
@@ -130,10 +133,14 @@ class LogStorage(Storage):
         read_only: bool = False,
         compact_min_bytes: int = 4 << 20,
         create_dirs: bool = True,
+        index_table: str = "runs",
         **_ignored: Any,
     ) -> None:
         super().__init__()
         self.path = os.fspath(path)
+        self.index_table = index_table
+        #: the sidecar run index (``<path>.idx``) of ``index_table``; see :mod:`.tinydb_index`
+        self.index = IndexFile(self.path, index_table)
         self.read_only = read_only
         self.compact_min_bytes = compact_min_bytes
         if create_dirs and not read_only:
@@ -150,6 +157,18 @@ class LogStorage(Storage):
         #: bumped on every change applied to the in-memory state (tables use it to drop query caches)
         self.generation = 0
         self.compactions = 0
+        #: log lines parsed into the in-memory state (the lean write path parses none)
+        self.parsed_lines = 0
+        # The whole database is held in memory only once something asks for it (TinyDB's API: read,
+        # search, update…); until then writes take the lean path: the log's end and the next document
+        # id come from the index, and only the documents this object wrote are kept.
+        self._full = False
+        self._wfd: int | None = None
+        self._wino: tuple[int, int] | None = None
+        self._end = 0
+        self._wmax = 0
+        self._wsnap: int | None = None
+        self._own: dict[tuple[str, str], dict[str, Any]] = {}
 
     # -- the log file ---------------------------------------------------------------------------------
 
@@ -176,8 +195,12 @@ class LogStorage(Storage):
             self._ino = (st.st_dev, st.st_ino)
 
     def catch_up(self) -> None:
-        """Bring the in-memory state up to date with the file: replay complete lines appended since."""
+        """Bring the in-memory state up to date with the file: replay complete lines appended since.
+
+        The first call loads the whole database (TinyDB's API needs it); the observer's writes do not
+        call it."""
         with self._mutex:
+            self._full = True
             try:
                 st = os.stat(self.path)
             except FileNotFoundError:
@@ -229,6 +252,7 @@ class LogStorage(Storage):
             self._write_snapshot()
 
     def _apply_line(self, raw: bytes) -> None:
+        self.parsed_lines += 1
         try:
             rec = json.loads(raw)
         except ValueError:  # torn by a killed writer (or damaged): skip it
@@ -300,7 +324,38 @@ class LogStorage(Storage):
                 if self._fd is None:
                     self._reset()  # creates the file
                 self._cut_torn_tail()
+                assert self._fd is not None
+                self._sync_index(self._fd, self._offset)
             yield
+
+    def _sync_index(self, fd: int, end: int) -> tuple[int, int]:
+        """Make the index cover the log's complete lines up to ``end`` (under the lock): checked
+        against the log, extended by what others appended without it, rebuilt when it does not
+        match. Returns ``(covered, highest document id)``; streams the log, holds no document."""
+        tail = self.index.tail(fd)
+        if tail is None or tail[0] > end:
+            return self.index.rebuild(fd, 0, end, 0, fresh=True)
+        covered, max_id = tail
+        if covered < end:
+            covered, max_id = self.index.rebuild(fd, covered, end, max_id, fresh=False)
+        return covered, max_id
+
+    def _index_records(
+        self, start: int, lines: list[bytes], records: list[dict[str, Any]], max_id: int
+    ) -> int:
+        """Append the index records of lines just appended at ``start``; returns the new max id."""
+        out = []
+        off = start
+        for line, rec in zip(lines, records, strict=True):
+            kind, doc_id = classify(rec, self.index_table)
+            if kind == DOC:
+                max_id = max(max_id, doc_id)
+            elif kind == DROP:
+                max_id = 0
+            out.append((off, len(line) - 1, kind, doc_id, max_id))
+            off += len(line)
+        self.index.append(out)
+        return max_id
 
     def _cut_torn_tail(self) -> None:
         assert self._fd is not None
@@ -323,12 +378,104 @@ class LogStorage(Storage):
         """Append records (under the lock) and apply them to the in-memory state."""
         if not records:
             return
-        data = "".join(_dumps(r) + "\n" for r in records).encode("utf-8")
-        self._write(data)
+        lines = [(_dumps(r) + "\n").encode("utf-8") for r in records]
+        start = self._offset
+        self._write(b"".join(lines))
+        self._index_records(start, lines, records, self._max_id.get(self.index_table, 0))
         for rec in records:
             self._apply(rec)
         if self._offset > max(self.compact_min_bytes, 3 * self._snapshot_bytes):
             self._write_snapshot()
+
+    # -- the lean write path (no document loaded) ----------------------------------------------------
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the lock with the log's end and highest document id known, reading no document."""
+        if self.read_only:
+            raise PermissionError(f"{self.path} was opened read-only")
+        with self._mutex, self.lock:
+            if self.lock._depth == 1:
+                self._lean_sync()
+            yield
+
+    def _lean_sync(self) -> None:
+        try:
+            st: os.stat_result | None = os.stat(self.path)
+        except FileNotFoundError:
+            st = None
+        if self._wfd is None or st is None or (st.st_dev, st.st_ino) != self._wino:
+            if self._wfd is not None:
+                os.close(self._wfd)
+            self._wfd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            fst = os.fstat(self._wfd)
+            self._wino = (fst.st_dev, fst.st_ino)
+            self._wsnap = None
+        fd = self._wfd
+        size = os.fstat(fd).st_size
+        head = os.pread(fd, len(_HEADER_PREFIX), 0)
+        if head and not head.startswith(_HEADER_PREFIX) and not _HEADER_PREFIX.startswith(head):
+            # a stock TinyDB file (Sacred's): the full path imports and converts it, once
+            self.catch_up()
+            self._drop_full()
+            self._wino = None
+            self._lean_sync()
+            return
+        covered, max_id = self._sync_index(fd, size)
+        if covered < size:  # a torn last line from a writer killed while holding the lock
+            os.ftruncate(fd, covered)
+        self._end, self._wmax = covered, max_id
+        if covered == 0:
+            self._lean_write([{_HEADER_KEY: 1, "snapshot_bytes": 0}])
+        if self._wsnap is None:
+            first = os.pread(fd, 256, 0).split(b"\n", 1)[0]
+            try:
+                self._wsnap = int(json.loads(first).get("snapshot_bytes", 0))
+            except (ValueError, AttributeError, TypeError):
+                self._wsnap = 0
+
+    def _lean_write(self, records: list[dict[str, Any]]) -> None:
+        assert self._wfd is not None
+        lines = [(_dumps(r) + "\n").encode("utf-8") for r in records]
+        view = memoryview(b"".join(lines))
+        while view:
+            n = os.write(self._wfd, view)
+            view = view[n:]
+        self._wmax = self._index_records(self._end, lines, records, self._wmax)
+        self._end += sum(len(line) for line in lines)
+
+    def _lean_append(self, records: list[dict[str, Any]]) -> None:
+        self._lean_write(records)
+        if self._end > max(self.compact_min_bytes, 3 * (self._wsnap or 0)):
+            # compaction needs every document: load them, rewrite, and let them go again
+            self.catch_up()
+            self._write_snapshot()
+            self._drop_full()
+
+    def _drop_full(self) -> None:
+        self._fd_close()
+        self._offset = 0
+        self._snapshot_bytes = 0
+        self._tables, self._max_id, self._by_run_id = {}, {}, {}
+        self.generation += 1
+        self._full = False
+
+    def _remember(self, table: str, doc_id: int, doc: dict[str, Any]) -> None:
+        key = (table, str(doc_id))
+        self._own.pop(key, None)
+        self._own[key] = doc
+        while len(self._own) > 16:  # the runs this process is writing; older ones are in the log
+            del self._own[next(iter(self._own))]
+
+    def _lean(self, table: str) -> bool:
+        return not self._full and table == self.index_table
+
+    def _run_id_exists(self, run_id: Any) -> bool:
+        """Whether a live document of the indexed table has ``_id == run_id`` (streams the log)."""
+        assert self._wfd is not None
+        from .tinydb_index import find_run_lines
+
+        return find_run_lines(self.index, self._wfd, self._end, run_id, _dumps) is not None
 
     def insert_doc(
         self, table: str, doc: dict[str, Any], unique_run_id: bool = False
@@ -338,6 +485,14 @@ class LogStorage(Storage):
         With ``unique_run_id``, return None instead if a document with the same ``_id`` exists.
         The document is owned by the storage afterwards (do not mutate it).
         """
+        if self._lean(table):
+            with self._writing():
+                if unique_run_id and self._run_id_exists(doc.get("_id")):
+                    return None
+                doc_id = self._wmax + 1
+                self._lean_append([{"t": table, "id": doc_id, "doc": doc}])
+                self._remember(table, doc_id, doc)
+                return doc_id
         with self.locked():
             if unique_run_id and (table, doc.get("_id")) in self._by_run_id:
                 return None
@@ -347,6 +502,11 @@ class LogStorage(Storage):
 
     def put_doc(self, table: str, doc_id: int, doc: dict[str, Any]) -> None:
         """Replace (or create) one document."""
+        if self._lean(table):
+            with self._writing():
+                self._lean_append([{"t": table, "id": int(doc_id), "doc": doc}])
+                self._remember(table, doc_id, doc)
+            return
         with self.locked():
             self._append([{"t": table, "id": int(doc_id), "doc": doc}])
 
@@ -366,6 +526,13 @@ class LogStorage(Storage):
             rec["ext"] = [[list(p), list(items)] for p, items in ext]
         if cat:
             rec["cat"] = dict(cat)
+        if self._lean(table):
+            with self._writing():
+                self._lean_append([rec])
+                own = self._own.get((table, str(doc_id)))
+                if own is not None:
+                    apply_patch(own, set, ext, cat)
+            return
         with self.locked():
             self._append([rec])
 
@@ -376,8 +543,22 @@ class LogStorage(Storage):
         return None if doc_id is None else int(doc_id)
 
     def doc(self, table: str, doc_id: int) -> dict[str, Any] | None:
-        """The live in-memory document (read-only by convention)."""
-        return self._tables.get(table, {}).get(str(doc_id))
+        """The document as this process knows it (read-only by convention): the in-memory database's,
+        or on the lean path the one this object wrote, else read from the log through the index."""
+        if not self._lean(table):
+            return self._tables.get(table, {}).get(str(doc_id))
+        own = self._own.get((table, str(doc_id)))
+        if own is not None:
+            return own
+        from .tinydb_index import read_doc
+
+        fd = os.open(self.path, os.O_RDONLY) if os.path.exists(self.path) else None
+        if fd is None:
+            return None
+        try:
+            return read_doc(self.index, fd, int(doc_id))
+        finally:
+            os.close(fd)
 
     def max_doc_id(self, table: str) -> int:
         self.catch_up()
@@ -395,11 +576,19 @@ class LogStorage(Storage):
         self._append(records)
 
     def _write_snapshot(self, tables: Mapping[str, Mapping[str, Any]] | None = None) -> None:
-        """Rewrite the log as one line per document and rename it into place (under the lock)."""
+        """Rewrite the log as one line per document and rename it into place (under the lock).
+
+        A run's bulk (``captured_out``, ``metrics``) goes into a second line of its own, so that a
+        listing reads the first line only."""
         tables = self._tables if tables is None else tables
         lines = [_dumps({"t": name}) for name in tables]
         for name, docs in tables.items():
-            lines += [_dumps({"t": name, "id": int(i), "doc": d}) for i, d in docs.items()]
+            for i, d in docs.items():
+                heavy = {k: d[k] for k in _BULK if d.get(k)} if name == self.index_table else {}
+                light = {k: v for k, v in d.items() if k not in heavy} if heavy else d
+                lines.append(_dumps({"t": name, "id": int(i), "doc": light}))
+                if heavy:
+                    lines.append(_dumps({"t": name, "id": int(i), "set": heavy}))
         body = "".join(line + "\n" for line in lines).encode("utf-8")
         header = (_dumps({_HEADER_KEY: 1, "snapshot_bytes": len(body)}) + "\n").encode()
         write_bytes_atomic(self.path, header + body)
@@ -407,6 +596,8 @@ class LogStorage(Storage):
         # reopen the new file and load it as any other process would
         self._fd_close()
         self.catch_up()
+        assert self._fd is not None
+        self._sync_index(self._fd, self._offset)
 
     def _fd_close(self) -> None:
         if self._fd is not None:
@@ -435,6 +626,10 @@ class LogStorage(Storage):
     def close(self) -> None:
         with self._mutex:
             self._fd_close()
+            if self._wfd is not None:
+                os.close(self._wfd)
+                self._wfd = None
+                self._wino = None
             self.lock.close()
 
 

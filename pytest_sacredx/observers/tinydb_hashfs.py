@@ -38,20 +38,31 @@ document shape, with three deliberate differences:
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import os
 import re
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
+import attrs
 from tinydb import Query, TinyDB
 from tinydb.table import Document, Table
 
 from ..errors import ArtifactNameError, RunIdExistsError, run_not_found
 from . import document
 from .base import RunObserver
+from .lazy_record import LazyRunRecord
 from .record import RunRecord
-from .tinydb_bases import HashStore, LogStorage, LogTinyDB, apply_patch
+from .tinydb_bases import HashStore, LogStorage, LogTinyDB, _dumps, apply_patch
+from .tinydb_index import (
+    RunIndex,
+    StaleIndexError,
+    find_run_lines,
+    fold,
+    read_doc,
+    read_lines,
+)
 
 __all__ = ["TinyDbObserver", "TinyDbReader", "HashStore", "LogStorage"]
 
@@ -222,7 +233,8 @@ class TinyDbObserver(RunObserver):
             return str(entry["_id"])
         entry = {"_id": uuid.uuid4().hex if _id is None else _id, **entry}
         if log is not None:
-            doc_id = log.insert_doc(_TABLE, entry, unique_run_id=True)
+            # a fresh uuid4 cannot collide: only a given _id is looked up (the lean path streams the log)
+            doc_id = log.insert_doc(_TABLE, entry, unique_run_id=_id is not None)
         elif self.runs.contains(Query()["_id"] == entry["_id"]):
             doc_id = None
         else:
@@ -356,6 +368,9 @@ class TinyDbObserver(RunObserver):
             self._patch(ext=ext)
 
 
+_FIELDS = [f.name for f in attrs.fields(RunRecord)]
+
+
 def _record(doc: Mapping[str, Any], root: str) -> RunRecord:
     return document.to_record(
         doc,
@@ -363,6 +378,41 @@ def _record(doc: Mapping[str, Any], root: str) -> RunRecord:
         metrics=doc.get("metrics") or {},
         artifacts=[a[0] for a in doc.get("artifacts") or []],
     )
+
+
+class _LogHandle:
+    """The log file a listing was made from, for its lazy records: reopened after the reader closed;
+    a log replaced since (compacted) is refused with StaleIndexError, and the record finds its run
+    in the new one."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._fd = os.open(path, os.O_RDONLY)
+        st = os.fstat(self._fd)
+        self.size = st.st_size
+        self._ino = (st.st_dev, st.st_ino)
+
+    def fd(self) -> int:
+        if self._fd is None:
+            try:
+                fd = os.open(self.path, os.O_RDONLY)
+            except FileNotFoundError:
+                raise StaleIndexError("the log is gone") from None
+            st = os.fstat(fd)
+            if (st.st_dev, st.st_ino) != self._ino:
+                os.close(fd)
+                raise StaleIndexError("the log was replaced")
+            self._fd = fd
+        return self._fd
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self) -> None:
+        self.close()
 
 
 class TinyDbReader:
@@ -380,6 +430,7 @@ class TinyDbReader:
             )
         self.db, self.fs = _open_db(self.root, read_only=True)
         self.runs = self.db.table(_TABLE)
+        self._handles: list[_LogHandle] = []
 
     # -- RunReader -------------------------------------------------------------------------------------
 
@@ -387,13 +438,76 @@ class TinyDbReader:
         return sorted(self.runs.all(), key=lambda d: d.doc_id)
 
     def list_runs(self) -> Iterator[RunRecord]:
-        """All runs, oldest first (in the order they were recorded)."""
-        for doc in self._docs():
-            yield _record(doc, self.root)
+        """All runs, oldest first (in the order they were recorded).
+
+        The records are lazy (:class:`~pytest_sacredx.observers.lazy_record.LazyRunRecord`): listing
+        reads the run index only; a run's lines are read when one of its fields is, and its output and
+        metrics only when those are."""
+        log = self._log()
+        if log is None:  # not a log (Sacred's metadata.json) or no file yet: TinyDB reads it whole
+            for doc in self._docs():
+                yield _record(doc, self.root)
+            return
+        handle, index = log
+        store = f"tinydb:{self.root}"
+        for doc_id in index.doc_ids():
+            yield LazyRunRecord.lazy(
+                functools.partial(self._load_values, handle, doc_id, index), store=store
+            )
+
+    def _log(self) -> tuple[_LogHandle, RunIndex] | None:
+        """The log opened for reading with its run index, or None when it is no log."""
+        storage = self.db.storage
+        if not isinstance(storage, LogStorage) or storage._full:
+            return None
+        try:
+            handle = _LogHandle(storage.path)
+        except FileNotFoundError:
+            return None
+        head = os.pread(handle.fd(), 64, 0)
+        if head and not head.startswith(b'{"sacredx_tinydb_log"'):
+            handle.close()
+            return None
+        self._handles.append(handle)
+        return handle, storage.index.load(handle.fd(), handle.size)
+
+    def _load_values(
+        self, handle: _LogHandle, doc_id: int, index: RunIndex, full: bool
+    ) -> dict[str, Any]:
+        storage = self.db.storage
+        assert isinstance(storage, LogStorage)
+        doc = None
+        try:
+            entries = index.lines.get(doc_id, [])
+            doc = fold(read_lines(storage.index, handle.fd(), doc_id, entries, not full), not full)
+        except StaleIndexError:
+            # the index lied about this run, or the log was compacted since the listing (document
+            # ids survive a compaction): find the run's lines in the log as it is now
+            fd = os.open(storage.path, os.O_RDONLY)
+            try:
+                doc = read_doc(storage.index, fd, doc_id, light=not full)
+            finally:
+                os.close(fd)
+        if doc is None:
+            raise run_not_found(doc_id, f"tinydb:{self.root}")
+        rec = _record(doc, self.root)
+        return {name: getattr(rec, name) for name in _FIELDS}
 
     def _doc(self, run_id: Any) -> Mapping[str, Any]:
         storage = self.db.storage
         doc: Mapping[str, Any] | None = None
+        if isinstance(storage, LogStorage) and not storage._full and os.path.exists(storage.path):
+            fd = os.open(storage.path, os.O_RDONLY)
+            try:
+                head = os.pread(fd, 64, 0)
+                if not head or head.startswith(b'{"sacredx_tinydb_log"'):
+                    doc_id = find_run_lines(storage.index, fd, os.fstat(fd).st_size, run_id, _dumps)
+                    doc = None if doc_id is None else read_doc(storage.index, fd, doc_id)
+                    if doc is None:
+                        raise run_not_found(run_id, f"tinydb:{self.root}")
+                    return doc
+            finally:
+                os.close(fd)
         if isinstance(storage, LogStorage):
             doc_id = storage.find_run(_TABLE, run_id)
             doc = None if doc_id is None else self.runs.get(doc_id=doc_id)
@@ -533,4 +647,7 @@ class TinyDbReader:
         )
 
     def close(self) -> None:
+        for handle in self._handles:
+            handle.close()
+        self._handles.clear()
         self.db.close()

@@ -1,0 +1,127 @@
+"""Run records whose fields are read from the store only when first asked for: :class:`LazyRunRecord`.
+
+A store of 100,000 runs holds hundreds of megabytes of captured output and metric series, but ``sacredx
+runs --last 10`` needs ten runs, and a listing of ids, statuses and configs needs none of the bulky parts.
+A reader therefore hands out ``LazyRunRecord`` objects: a ``RunRecord`` in every respect (same fields,
+equality, ``attrs.asdict``, pickling), built from a *loader* the reader provides. Reading any field loads
+the run's *light* parts (everything but ``captured_out`` and ``metrics``) once; reading ``captured_out``
+or ``metrics`` loads the whole run once. Fields known up front (``id`` in a folder store, ``store``) are
+given directly and never cost a load.
+
+>>> calls = []
+>>> def load(full):
+...     calls.append(full)
+...     light = {"status": "COMPLETED", "config": {"lr": 0.1}}
+...     return {**light, "metrics": {"loss": {"steps": [0], "values": [1.0], "timestamps": []}}} if full else light
+>>> rec = LazyRunRecord.lazy(load, id="7", store="file:runs")
+>>> rec.id, calls
+('7', [])
+>>> rec.status, rec.config, calls
+('COMPLETED', {'lr': 0.1}, [False])
+>>> rec.final_metrics(), calls
+({'loss': 1.0}, [False, True])
+>>> rec == RunRecord(id="7", status="COMPLETED", config={"lr": 0.1}, store="file:runs",
+...                  metrics={"loss": {"steps": [0], "values": [1.0], "timestamps": []}})
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from .record import RunRecord
+
+__all__ = ["LazyRunRecord", "HEAVY_FIELDS", "Loader"]
+
+#: the fields that hold a run's bulk (and are loaded only when asked for)
+HEAVY_FIELDS = frozenset({"captured_out", "metrics"})
+#: ``loader(full)``: the run's field values; all of them when ``full``, else at least the light ones
+Loader = Callable[[bool], Mapping[str, Any]]
+
+_NONE, _LIGHT, _FULL = 0, 1, 2
+_SLOTS = {f.name: RunRecord.__dict__[f.name] for f in attrs.fields(RunRecord)}
+
+
+class LazyRunRecord(RunRecord):
+    """A :class:`RunRecord` that loads its fields on first access (see the module docstring)."""
+
+    __slots__ = ("_loader", "_level", "_given")
+    _loader: Loader
+    _level: int
+    _given: frozenset[str]
+
+    @classmethod
+    def lazy(cls, loader: Loader, **known: Any) -> LazyRunRecord:
+        """A record that calls ``loader`` when a field not in ``known`` is first read."""
+        self = object.__new__(cls)
+        setter = object.__setattr__
+        setter(self, "_loader", loader)
+        setter(self, "_level", _NONE)
+        setter(self, "_given", frozenset(known))
+        for name, value in known.items():
+            _SLOTS[name].__set__(self, value)
+        return self
+
+    def _load(self, level: int) -> None:
+        loader = self._loader
+        values = dict(loader(level == _FULL))
+        given = self._given
+        for name, slot in _SLOTS.items():
+            if name in given or (level != _FULL and name in HEAVY_FIELDS):
+                continue
+            if name in values:
+                slot.__set__(self, values[name])
+            else:
+                slot.__set__(self, _default(name))
+        object.__setattr__(self, "_level", level)
+
+    def __eq__(self, other: object) -> bool:
+        # attrs compares only objects of one class; a lazy record equals the plain record it stands for
+        if not isinstance(other, RunRecord):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in _SLOTS)
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = RunRecord.__hash__
+
+    @property
+    def is_loaded(self) -> bool:
+        """Whether every field has been read from the store (``metrics`` and ``captured_out`` too)."""
+        return getattr(self, "_level", _FULL) == _FULL
+
+
+def _default(name: str) -> Any:
+    field = attrs.fields_dict(RunRecord)[name]
+    default = field.default
+    if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+        return default.factory()  # type: ignore[union-attr]
+    if default is attrs.NOTHING:
+        raise KeyError(f"the store gave no {name!r} for a run")
+    return default
+
+
+def _lazy_property(name: str) -> property:
+    slot = _SLOTS[name]
+    level = _FULL if name in HEAVY_FIELDS else _LIGHT
+
+    def get(self: LazyRunRecord) -> Any:
+        # records made by __init__ (attrs.evolve, unpickling) have no _level: they are complete
+        if getattr(self, "_level", _FULL) < level and name not in self._given:
+            self._load(level)
+        return slot.__get__(self, type(self))
+
+    def put(self: LazyRunRecord, value: Any) -> None:  # only reachable through object.__setattr__
+        slot.__set__(self, value)
+
+    return property(get, put, doc=f"the run's {name} (read from the store on first access)")
+
+
+for _name in _SLOTS:
+    setattr(LazyRunRecord, _name, _lazy_property(_name))
+del _name

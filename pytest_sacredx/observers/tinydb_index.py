@@ -1,0 +1,393 @@
+"""The run index of a TinyDB log: where each run's lines are, so that nobody replays the whole log.
+
+A writer needs only the next document id and the end of the log; a reader listing the last ten runs needs
+only their lines. Both get them from ``metadata.json.idx``, a sidecar file of fixed-size binary records,
+one per log line, appended by the writer that appends the line (under the same lock):
+
+- record 0 is the header: a magic number, the log's device and inode, and the CRC-32 of its first line
+  (a compaction replaces the log, so an index of another file is never taken for this one's);
+- every further record is ``(offset, length | kind << 56, document id, highest document id so far)`` for
+  one line of the ``runs`` table: ``DOC`` (a whole document), ``PATCH`` (a change a listing needs),
+  ``HEAVY`` (a change only to ``captured_out``/``metrics``, skipped unless those are asked for), ``DEL``,
+  ``DROP``; every other line (the header, other tables, a damaged line) is ``SKIP``.
+
+The index is a cache, never trusted blindly: it is used only when its header matches the log and its
+last record points at a complete log line of the kind and document it claims; lines the log has beyond
+the index (a writer killed between the two appends, a writer of an older version) are scanned and
+indexed; a mismatch anywhere — including a record that turns out not to match its line when a run is
+read — means the index is rebuilt from the log. Readers never write it (they keep what they scanned in
+memory); the next writer repairs it under the lock.
+
+>>> classify({"t": "runs", "id": 3, "ext": [[["metrics", "loss", "values"], [0.5]]]}, "runs")
+(3, 3)
+>>> classify({"t": "runs", "id": 3, "set": {"status": "COMPLETED"}}, "runs")
+(2, 3)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = [
+    "SKIP", "DOC", "PATCH", "HEAVY", "DEL", "DROP", "RECORD", "classify", "RunIndex", "IndexFile",
+    "StaleIndexError", "scan_lines",
+]
+
+SKIP, DOC, PATCH, HEAVY, DEL, DROP = range(6)
+RECORD = struct.Struct("<qqqq")
+_MAGIC = 0x5358494458303031  # "SXIDX001"
+_LEN_MASK = (1 << 56) - 1
+_HEAVY = frozenset({"captured_out", "metrics"})
+_CHUNK = 4 << 20
+
+
+class StaleIndexError(Exception):
+    """The index does not describe the log (internal: the caller rebuilds it)."""
+
+
+def classify(rec: Any, table: str) -> tuple[int, int]:
+    """``(kind, document id)`` of one parsed log line, for the index of ``table``."""
+    if not isinstance(rec, dict) or rec.get("t") != table:
+        return SKIP, 0
+    if "drop" in rec:
+        return DROP, 0
+    doc_id = rec.get("id")
+    if doc_id is None:
+        return SKIP, 0
+    try:
+        doc_id = int(doc_id)
+    except (TypeError, ValueError):
+        return SKIP, 0
+    if "doc" in rec:
+        return DOC, doc_id
+    if rec.get("del"):
+        return DEL, doc_id
+    heavy = (
+        all(k in _HEAVY for k in rec.get("set") or ())
+        and all(k == "captured_out" for k in rec.get("cat") or ())
+        and all(p and p[0] in _HEAVY for p, _ in rec.get("ext") or ())
+    )
+    return (HEAVY if heavy else PATCH), doc_id
+
+
+def parse_line(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:  # torn by a killed writer (or damaged)
+        return None
+
+
+def scan_lines(fd: int, start: int, end: int, table: str) -> Iterator[tuple[int, int, int, int]]:
+    """``(offset, length, kind, document id)`` of each complete line in ``[start, end)`` of the log,
+    read in chunks (memory stays flat whatever the log's size)."""
+    pos = start
+    carry = b""
+    while pos < end:
+        data = os.pread(fd, min(_CHUNK, end - pos), pos)
+        if not data:
+            break
+        base = pos - len(carry)
+        buf = carry + data
+        pos += len(data)
+        cut = buf.rfind(b"\n")
+        if cut < 0:
+            carry = buf
+            continue
+        line_start = 0
+        while line_start <= cut:
+            nl = buf.index(b"\n", line_start)
+            raw = buf[line_start:nl]
+            kind, doc_id = classify(parse_line(raw), table) if raw else (SKIP, 0)
+            yield base + line_start, nl - line_start, kind, doc_id
+            line_start = nl + 1
+        carry = buf[cut + 1 :]
+
+
+def _identity(fd: int) -> tuple[int, int, int]:
+    st = os.fstat(fd)
+    head = os.pread(fd, 512, 0)
+    first = head.split(b"\n", 1)[0] if b"\n" in head else b""
+    return st.st_dev, st.st_ino, zlib.crc32(first)
+
+
+def _check_line(fd: int, off: int, length: int, kind: int, doc_id: int, table: str) -> bytes:
+    """The line's bytes, if it is a complete line of the kind and document the index says."""
+    data = os.pread(fd, length + 1, off)
+    if len(data) != length + 1 or data[-1:] != b"\n":
+        raise StaleIndexError(f"no complete line at {off}")
+    raw = data[:-1]
+    if kind == SKIP:
+        return raw
+    got = classify(parse_line(raw), table)
+    if got[0] != kind or (kind != DROP and got[1] != doc_id):
+        raise StaleIndexError(f"line at {off} is {got}, the index says {(kind, doc_id)}")
+    return raw
+
+
+class RunIndex:
+    """A reader's view of the index: for each live document id, its lines ``(offset, length, kind)``."""
+
+    def __init__(self) -> None:
+        self.lines: dict[int, list[tuple[int, int, int]]] = {}
+        self.covered = 0
+        self.max_id = 0
+
+    def add(self, off: int, length: int, kind: int, doc_id: int) -> None:
+        if kind == DOC:
+            self.lines[doc_id] = [(off, length, DOC)]
+        elif kind == PATCH or kind == HEAVY:
+            known = self.lines.get(doc_id)
+            if known is not None:
+                known.append((off, length, kind))
+        elif kind == DEL:
+            self.lines.pop(doc_id, None)
+        elif kind == DROP:
+            self.lines.clear()
+            self.max_id = 0
+        if kind == DOC and doc_id > self.max_id:
+            self.max_id = doc_id
+        self.covered = off + length + 1
+
+    def doc_ids(self) -> list[int]:
+        return sorted(self.lines)
+
+
+class IndexFile:
+    """The sidecar index of one log file (``<log>.idx``): verify, read, extend, rebuild.
+
+    ``parsed`` counts the log lines parsed to index them (tests use it to prove what was read).
+    """
+
+    def __init__(self, log_path: str, table: str) -> None:
+        self.path = log_path + ".idx"
+        self.table = table
+        self.parsed = 0
+
+    # -- reading (readers and writers) --------------------------------------------------------------
+
+    def _records(self, log_fd: int) -> bytes | None:
+        """The index's record bytes (header excluded) if its header names this log, else None."""
+        try:
+            with open(self.path, "rb") as fh:
+                data = fh.read()
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            return None
+        if len(data) < RECORD.size:
+            return None
+        magic, dev, ino, crc = RECORD.unpack_from(data, 0)
+        if (magic, dev, ino, crc) != (_MAGIC, *_identity(log_fd)):
+            return None
+        body = memoryview(data)[RECORD.size :]
+        return bytes(body[: len(body) - len(body) % RECORD.size])  # a torn last record is dropped
+
+    def load(self, log_fd: int, size: int) -> RunIndex:
+        """The index of the log's first ``size`` bytes: from the file where it verifies, the rest scanned."""
+        index = RunIndex()
+        body = self._records(log_fd)
+        if body:
+            try:
+                off, lk, doc_id, _ = RECORD.unpack_from(body, len(body) - RECORD.size)
+                if off + (lk & _LEN_MASK) + 1 > size:
+                    raise StaleIndexError("the index covers more than the log holds")
+                _check_line(log_fd, off, lk & _LEN_MASK, lk >> 56, doc_id, self.table)
+                add = index.add
+                for off, lk, doc_id, _ in RECORD.iter_unpack(body):
+                    add(off, lk & _LEN_MASK, lk >> 56, doc_id)
+            except StaleIndexError:
+                index = RunIndex()
+        for off, length, kind, doc_id in scan_lines(log_fd, index.covered, size, self.table):
+            self.parsed += 1
+            index.add(off, length, kind, doc_id)
+        return index
+
+    def read_line(self, log_fd: int, entry: tuple[int, int, int], doc_id: int) -> dict[str, Any]:
+        """One log line of a document, checked against what the index says it is."""
+        off, length, kind = entry
+        raw = _check_line(log_fd, off, length, kind, doc_id, self.table)
+        return json.loads(raw)
+
+    # -- writing (under the log's lock) -------------------------------------------------------------
+
+    def tail(self, log_fd: int) -> tuple[int, int] | None:
+        """``(covered, max id)`` from the last record, if the index verifies against the log."""
+        try:
+            with open(self.path, "rb") as fh:
+                head = fh.read(RECORD.size)
+                if len(head) < RECORD.size or RECORD.unpack(head) != (_MAGIC, *_identity(log_fd)):
+                    return None
+                size = os.fstat(fh.fileno()).st_size
+                count = (size - RECORD.size) // RECORD.size
+                if count == 0:
+                    return 0, 0
+                fh.seek(RECORD.size * count)
+                off, lk, doc_id, max_id = RECORD.unpack(fh.read(RECORD.size))
+        except (FileNotFoundError, NotADirectoryError, PermissionError, struct.error):
+            return None
+        try:
+            _check_line(log_fd, off, lk & _LEN_MASK, lk >> 56, doc_id, self.table)
+        except StaleIndexError:
+            return None
+        if size % RECORD.size:  # a torn last record from a killed writer
+            os.truncate(self.path, RECORD.size * (count + 1))
+        return off + (lk & _LEN_MASK) + 1, max_id
+
+    def append(self, records: list[tuple[int, int, int, int, int]]) -> None:
+        """Append ``(offset, length, kind, document id, max id)`` records (under the log's lock)."""
+        self.append_raw(_pack(records))
+
+    def rebuild(self, log_fd: int, start: int, end: int, max_id: int, fresh: bool) -> tuple[int, int]:
+        """Index the complete lines of ``[start, end)``: a new index when ``fresh``, else appended.
+        Streams the log; returns ``(covered, max id)``."""
+        from .atomic import write_bytes_atomic
+
+        covered = start
+        out = bytearray(RECORD.pack(_MAGIC, *_identity(log_fd))) if fresh else bytearray()
+        batch: list[tuple[int, int, int, int, int]] = []
+        pending = bytearray()
+        for off, length, kind, doc_id in scan_lines(log_fd, start, end, self.table):
+            self.parsed += 1
+            if kind == DROP:
+                max_id = 0
+            elif kind == DOC:
+                max_id = max(max_id, doc_id)
+            batch.append((off, length, kind, doc_id, max_id))
+            covered = off + length + 1
+            if len(batch) >= 4096:
+                pending += _pack(batch)
+                batch.clear()
+                if not fresh:
+                    self.append_raw(bytes(pending))
+                    pending.clear()
+                elif len(pending) > (8 << 20):
+                    out += pending
+                    pending.clear()
+        pending += _pack(batch)
+        if fresh:
+            write_bytes_atomic(self.path, bytes(out + pending))
+        elif pending:
+            self.append_raw(bytes(pending))
+        return covered, max_id
+
+    def append_raw(self, data: bytes) -> None:
+        with open(self.path, "ab") as fh:
+            fh.write(data)
+
+
+def _pack(records: list[tuple[int, int, int, int, int]]) -> bytes:
+    pack = RECORD.pack
+    return b"".join(pack(off, length | kind << 56, doc_id, max_id)
+                    for off, length, kind, doc_id, max_id in records)
+
+
+def fold(lines: list[dict[str, Any]], light: bool) -> dict[str, Any] | None:
+    """A document from its log lines (a ``doc`` line, then patches); without the heavy fields if
+    ``light``."""
+    from .tinydb_bases import apply_patch
+
+    doc: dict[str, Any] | None = None
+    for rec in lines:
+        if "doc" in rec:
+            doc = dict(rec["doc"])
+            continue
+        if doc is None:
+            continue
+        set_, ext, cat = rec.get("set"), rec.get("ext"), rec.get("cat")
+        if light:
+            set_ = {k: v for k, v in (set_ or {}).items() if k not in _HEAVY}
+            ext = [(p, items) for p, items in ext or () if not (p and p[0] in _HEAVY)]
+            cat = {k: v for k, v in (cat or {}).items() if k != "captured_out"}
+        apply_patch(doc, set_, ext, cat)
+    if doc is not None and light:
+        for key in _HEAVY:
+            doc.pop(key, None)
+    return doc
+
+
+
+def entries_of(index: IndexFile, log_fd: int, doc_id: int) -> list[tuple[int, int, int]]:
+    """The lines of one document, from the index file read in chunks (flat memory); the log is
+    scanned instead if the index does not verify."""
+    entries: list[tuple[int, int, int]] = []
+    body = index._records(log_fd)
+
+    def take(off: int, length: int, kind: int, did: int) -> None:
+        nonlocal entries
+        if kind == DROP:
+            entries = []
+        elif did != doc_id:
+            return
+        elif kind == DOC:
+            entries = [(off, length, DOC)]
+        elif kind == DEL:
+            entries = []
+        elif kind in (PATCH, HEAVY) and entries:
+            entries.append((off, length, kind))
+
+    covered = 0
+    if body:
+        for off, lk, did, _ in RECORD.iter_unpack(body):
+            take(off, lk & _LEN_MASK, lk >> 56, did)
+            covered = off + (lk & _LEN_MASK) + 1
+    size = os.fstat(log_fd).st_size
+    for off, length, kind, did in scan_lines(log_fd, covered, size, index.table):
+        take(off, length, kind, did)
+    return entries
+
+
+def read_lines(index: IndexFile, log_fd: int, doc_id: int,
+               entries: list[tuple[int, int, int]], light: bool) -> list[dict[str, Any]]:
+    """The parsed lines of a document (``HEAVY`` ones skipped when ``light``), each checked."""
+    return [index.read_line(log_fd, e, doc_id) for e in entries if not (light and e[2] == HEAVY)]
+
+
+def read_doc(index: IndexFile, log_fd: int, doc_id: int, light: bool = False) -> dict[str, Any] | None:
+    """One document folded from its lines (the index rebuilt in memory if it lied)."""
+    try:
+        return fold(read_lines(index, log_fd, doc_id, entries_of(index, log_fd, doc_id), light), light)
+    except StaleIndexError:
+        size = os.fstat(log_fd).st_size
+        fresh = RunIndex()
+        for off, length, kind, did in scan_lines(log_fd, 0, size, index.table):
+            fresh.add(off, length, kind, did)
+        entries = fresh.lines.get(doc_id)
+        return None if entries is None else fold(
+            read_lines(index, log_fd, doc_id, entries, light), light)
+
+
+def find_run_lines(index: IndexFile, log_fd: int, end: int, run_id: Any,
+                   dumps: Any) -> int | None:
+    """The document id of the live document whose ``_id`` is ``run_id``, found by searching the log's
+    bytes for the ``_id`` (streamed; only candidate lines are parsed)."""
+    needles = {f'"_id":{dumps(run_id)}'.encode(), f'"_id":{json.dumps(run_id)}'.encode()}
+    pos, carry_start, carry = 0, 0, b""
+    seen: set[int] = set()
+    while pos < end:
+        data = os.pread(log_fd, min(_CHUNK, end - pos), pos)
+        if not data:
+            break
+        buf = carry + data
+        base = carry_start
+        pos += len(data)
+        for needle in needles:
+            at = buf.find(needle)
+            while at >= 0:
+                start = buf.rfind(b"\n", 0, at) + 1
+                stop = buf.find(b"\n", at)
+                if stop >= 0:
+                    rec = parse_line(buf[start:stop])
+                    kind, doc_id = classify(rec, index.table)
+                    if kind == DOC and doc_id not in seen and rec["doc"].get("_id") == run_id:
+                        seen.add(doc_id)
+                        doc = read_doc(index, log_fd, doc_id, light=True)
+                        if doc is not None and doc.get("_id") == run_id:
+                            return doc_id
+                at = buf.find(needle, at + 1)
+        cut = buf.rfind(b"\n")
+        carry_start = base + cut + 1
+        carry = buf[cut + 1 :]
+    return None
