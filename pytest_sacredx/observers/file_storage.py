@@ -47,14 +47,18 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from ..errors import RunIdExistsError, run_not_found
+import attrs
+
+from ..errors import RunIdExistsError, StoreFormatError, run_not_found
 from . import document
 from .atomic import copy_atomic, file_md5, write_bytes_atomic, write_json_atomic
 from .base import RESERVED_ARTIFACT_NAMES, RunObserver, check_artifact_name, deprecated_create
+from .lazy_record import LazyRunRecord
 from .record import RunRecord
 
 __all__ = ["FileStorageObserver", "FileStorageReader", "RESERVED_NAMES"]
 
+_FIELDS = [f.name for f in attrs.fields(RunRecord)]
 #: files the observer writes into a run directory; artifacts may not take these names
 RESERVED_NAMES = RESERVED_ARTIFACT_NAMES
 #: below this many points metrics.json is rewritten on every log_metrics call
@@ -483,11 +487,23 @@ class FileStorageReader:
         )
 
     def list_runs(self) -> Iterator[RunRecord]:
+        """Every run, numeric ids in order (then other names). The records are lazy: listing reads
+        the folder's names only; a run's ``run.json``/``config.json``/``info.json`` are read when one of
+        its fields is, ``metrics`` and ``cout.txt`` only when those are."""
+        store = f"file:{self.basedir}"
         for run_id in self.run_ids():
-            try:
-                yield self.load_run(run_id)
-            except KeyError:  # RunNotFoundError: removed while we listed
-                continue
+            yield LazyRunRecord.lazy(functools.partial(self._values, run_id), id=run_id, store=store)
+
+    def _values(self, run_id: str, full: bool) -> dict[str, Any]:
+        try:
+            rec = self._read(run_id, full)
+        except KeyError:
+            raise
+        except (OSError, ValueError) as e:  # damaged after it was listed: one clear line
+            raise StoreFormatError(
+                f"cannot read file:{self.basedir}: run {run_id}: {type(e).__name__}: {e}"
+            ) from None
+        return {name: getattr(rec, name) for name in _FIELDS}
 
     def _json(self, run_dir: str, name: str, default: Any) -> Any:
         try:
@@ -516,6 +532,9 @@ class FileStorageReader:
         return metrics
 
     def load_run(self, run_id: Any) -> RunRecord:
+        return self._read(run_id, True)
+
+    def _read(self, run_id: Any, full: bool) -> RunRecord:
         name = str(run_id)
         run_dir = os.path.join(self.basedir, name)
         if name.startswith(("_", ".")) or os.sep in name or (os.altsep and os.altsep in name):
@@ -525,14 +544,17 @@ class FileStorageReader:
                 entry = json.load(fh)
         except (FileNotFoundError, NotADirectoryError):
             raise run_not_found(run_id, f"file:{self.basedir}") from None
-        metrics = self._metrics_from_jsonl(os.path.join(run_dir, "metrics.jsonl"))
-        if metrics is None:
-            metrics = self._json(run_dir, "metrics.json", {})
-        try:
-            with open(os.path.join(run_dir, "cout.txt"), "rb") as fh:
-                captured_out = fh.read().decode("utf-8", errors="surrogateescape")
-        except FileNotFoundError:
-            captured_out = ""
+        metrics: Any = {}
+        captured_out = ""
+        if full:
+            metrics = self._metrics_from_jsonl(os.path.join(run_dir, "metrics.jsonl"))
+            if metrics is None:
+                metrics = self._json(run_dir, "metrics.json", {})
+            try:
+                with open(os.path.join(run_dir, "cout.txt"), "rb") as fh:
+                    captured_out = fh.read().decode("utf-8", errors="surrogateescape")
+            except FileNotFoundError:
+                pass
         return document.to_record(
             entry,
             store=f"file:{self.basedir}",
