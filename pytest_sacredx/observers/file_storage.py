@@ -153,9 +153,11 @@ class FileStorageObserver(RunObserver):
     # -- run directories ------------------------------------------------------------------------------
 
     def _max_numeric_id(self) -> int:
-        return max(
-            (int(n) for n in os.listdir(self.basedir) if n.isascii() and n.isdigit()), default=0
-        )
+        # streamed (scandir, not listdir): a writer's memory stays flat however many runs the folder has
+        with os.scandir(self.basedir) as entries:
+            return max(
+                (int(e.name) for e in entries if e.name.isascii() and e.name.isdigit()), default=0
+            )
 
     def _make_run_dir(self, _id: Any) -> str:
         """Claim a run directory with an exclusive ``mkdir``; return its name (the run id)."""
