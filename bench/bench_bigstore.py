@@ -129,7 +129,7 @@ class TinyStore:
                    "result": round(1 / i, 6)}
             doc = {"_id": doc.pop("_id"), **doc}
             parts.append(_dumps({"t": "runs", "id": i, "doc": doc}) + "\n")
-            parts.append('{"t":"runs","id":%d,"set":%s}\n' % (i, heavy_line))
+            parts.append(f'{{"t":"runs","id":{i},"set":{heavy_line}}}\n')
         body = "".join(parts).encode("utf-8")
         header = (_dumps({"sacredx_tinydb_log": 1, "snapshot_bytes": len(body)}) + "\n").encode()
         tmp = path + ".tmp"
