@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pytest_sacredx.errors import ArtifactNameError
+from pytest_sacredx.errors import ArtifactNameError, StoreFormatError
 from pytest_sacredx.observers.atomic import dumps_json, write_json_atomic
 from pytest_sacredx.observers.file_storage import FileStorageObserver, FileStorageReader
 
@@ -380,3 +380,41 @@ def test_numpy_results_are_stored_as_sacred_stores_them(tmp_path: Path) -> None:
     # a program reading its own run.json, as Sacred users do
     assert stored["arr"]["values"] == [0, 1, 2]
     assert obs.load_run("1").result["arr"] == [0, 1, 2]  # RunRecord: plain values
+
+
+def test_a_listing_reads_run_files_only_when_asked_and_the_bulk_only_when_asked(
+    tmp_path: Path,
+) -> None:
+    obs = FileStorageObserver(tmp_path / "runs")
+    for i in range(3):
+        start(obs, config={"i": i})
+        obs.log_metrics({"loss": {"name": "loss", "steps": [0], "values": [0.5], "timestamps": [T]}}, {})
+        obs.heartbeat_event({}, f"out {i}\n", T, None)
+        obs.completed_event(T, i)
+    records = list(FileStorageReader(tmp_path / "runs").list_runs())
+    # listing read no run file: run 2's run.json is damaged afterwards and only run 2 notices
+    (tmp_path / "runs" / "2" / "run.json").write_text("{not json")
+    assert [r.id for r in records] == ["1", "2", "3"]  # ids come from the folder names
+    assert (records[0].status, records[0].config, records[0].result) == ("COMPLETED", {"i": 0}, 0)
+    with pytest.raises(StoreFormatError, match=r"^cannot read file:.*: run 2: JSONDecodeError"):
+        _ = records[1].status
+    # the light fields do not open cout.txt or the metrics: make them unreadable, then ask
+    for name in ("cout.txt", "metrics.json"):
+        path = tmp_path / "runs" / "3" / name
+        path.unlink()
+        path.mkdir()
+    assert (records[2].status, records[2].result) == ("COMPLETED", 2)
+    with pytest.raises(StoreFormatError, match="run 3: IsADirectoryError"):
+        _ = records[2].captured_out
+    assert records[0].captured_out == "out 0\n" and records[0].final_metrics() == {"loss": 0.5}
+
+
+def test_a_writer_lists_the_folder_once_without_keeping_the_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    obs = FileStorageObserver(tmp_path / "runs")
+    for _ in range(5):
+        start(obs)
+    monkeypatch.setattr(os, "listdir", lambda *_: pytest.fail("listdir builds the whole list"))
+    fresh = FileStorageObserver(tmp_path / "runs")  # another process
+    assert start(fresh) == "6"

@@ -52,7 +52,7 @@ from tinydb.table import Document, Table
 from ..errors import ArtifactNameError, RunIdExistsError, run_not_found
 from . import document
 from .base import RunObserver
-from .lazy_record import LazyRunRecord
+from .lazy_record import LazyRunRecord, gc_paused
 from .record import RunRecord
 from .tinydb_bases import HashStore, LogStorage, LogTinyDB, _dumps, apply_patch
 from .tinydb_index import (
@@ -450,10 +450,13 @@ class TinyDbReader:
             return
         handle, index = log
         store = f"tinydb:{self.root}"
-        for doc_id in index.doc_ids():
-            yield LazyRunRecord.lazy(
-                functools.partial(self._load_values, handle, doc_id, index), store=store
-            )
+        load = self._load_values
+        with gc_paused():
+            records = [
+                LazyRunRecord.lazy(functools.partial(load, handle, doc_id, index), store=store)
+                for doc_id in index.doc_ids()
+            ]
+        yield from records
 
     def _log(self) -> tuple[_LogHandle, RunIndex] | None:
         """The log opened for reading with its run index, or None when it is no log."""
@@ -469,7 +472,8 @@ class TinyDbReader:
             handle.close()
             return None
         self._handles.append(handle)
-        return handle, storage.index.load(handle.fd(), handle.size)
+        with gc_paused():
+            return handle, storage.index.load(handle.fd(), handle.size)
 
     def _load_values(
         self, handle: _LogHandle, doc_id: int, index: RunIndex, full: bool

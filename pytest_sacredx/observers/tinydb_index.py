@@ -4,15 +4,18 @@ A writer needs only the next document id and the end of the log; a reader listin
 only their lines. Both get them from ``metadata.json.idx``, a sidecar file of fixed-size binary records,
 one per log line, appended by the writer that appends the line (under the same lock):
 
-- record 0 is the header: a magic number, the log's device and inode, and the CRC-32 of its first line
-  (a compaction replaces the log, so an index of another file is never taken for this one's);
-- every further record is ``(offset, length | kind << 56, document id, highest document id so far)`` for
-  one line of the ``runs`` table: ``DOC`` (a whole document), ``PATCH`` (a change a listing needs),
-  ``HEAVY`` (a change only to ``captured_out``/``metrics``, skipped unless those are asked for), ``DEL``,
-  ``DROP``; every other line (the header, other tables, a damaged line) is ``SKIP``.
+- the header holds a magic number, the log's device and inode and the CRC-32 of its first line (a
+  compaction replaces the log, so an index of another file is never taken for this one's);
+- every record is ``(offset, length | kind << 40, document id, highest document id so far, running
+  CRC)`` for one log line: ``DOC`` (a whole document of the ``runs`` table), ``PATCH`` (a change a
+  listing needs), ``HEAVY`` (a change only to ``captured_out``/``metrics``, skipped unless those are
+  asked for), ``DEL``, ``DROP``; every other line (the log's header, other tables, a damaged line) is
+  ``SKIP``. The running CRC is the CRC-32 of the index file up to that point, so one CRC over the file
+  (C speed) proves every record intact.
 
-The index is a cache, never trusted blindly: it is used only when its header matches the log and its
-last record points at a complete log line of the kind and document it claims; lines the log has beyond
+The index is a cache, never trusted blindly: it is used only when its header matches the log, its
+running CRC matches, and its last record points at a complete log line of the kind and document it
+claims; lines the log has beyond
 the index (a writer killed between the two appends, a writer of an older version) are scanned and
 indexed; a mismatch anywhere — including a record that turns out not to match its line when a run is
 read — means the index is rebuilt from the log. Readers never write it (they keep what they scanned in
@@ -39,9 +42,9 @@ __all__ = [
 ]
 
 SKIP, DOC, PATCH, HEAVY, DEL, DROP = range(6)
-RECORD = struct.Struct("<qqqq")
-_MAGIC = 0x5358494458303031  # "SXIDX001"
-_LEN_MASK = (1 << 56) - 1
+RECORD = struct.Struct("<QQqII")  # offset, length | kind << 40, document id, max id, running CRC
+_MAGIC = 0x5358494458303033  # "SXIDX003"
+_LEN_MASK = (1 << 40) - 1
 _HEAVY = frozenset({"captured_out", "metrics"})
 _CHUNK = 4 << 20
 
@@ -167,39 +170,59 @@ class IndexFile:
         self.path = log_path + ".idx"
         self.table = table
         self.parsed = 0
+        # what this process has verified of the index file: ((dev, ino), bytes, running CRC there)
+        self._checked: tuple[tuple[int, int], int, int] | None = None
 
     # -- reading (readers and writers) --------------------------------------------------------------
 
     def _records(self, log_fd: int) -> bytes | None:
-        """The index's record bytes (header excluded) if its header names this log, else None."""
+        """The index's record bytes (header excluded) if it verifies and names this log, else None."""
         try:
             with open(self.path, "rb") as fh:
                 data = fh.read()
-        except (FileNotFoundError, NotADirectoryError, PermissionError):
+        except (FileNotFoundError, NotADirectoryError, PermissionError, IsADirectoryError):
             return None
-        if len(data) < RECORD.size:
+        if len(data) < HEADER.size or not _header_ok(data, log_fd):
             return None
-        magic, dev, ino, crc = RECORD.unpack_from(data, 0)
-        if (magic, dev, ino, crc) != (_MAGIC, *_identity(log_fd)):
-            return None
-        body = memoryview(data)[RECORD.size :]
-        return bytes(body[: len(body) - len(body) % RECORD.size])  # a torn last record is dropped
+        data = data[: len(data) - (len(data) - HEADER.size) % RECORD.size]  # drop a torn record
+        if len(data) > HEADER.size and zlib.crc32(memoryview(data)[:-4]) != _last_crc(data):
+            return None  # damaged somewhere: the running CRC of the last record does not match
+        return data[HEADER.size :]
 
     def load(self, log_fd: int, size: int) -> RunIndex:
         """The index of the log's first ``size`` bytes: from the file where it verifies, the rest scanned."""
         index = RunIndex()
         body = self._records(log_fd)
         if body:
+            off, lk, doc_id, _, _ = RECORD.unpack_from(body, len(body) - RECORD.size)
             try:
-                off, lk, doc_id, _ = RECORD.unpack_from(body, len(body) - RECORD.size)
                 if off + (lk & _LEN_MASK) + 1 > size:
                     raise StaleIndexError("the index covers more than the log holds")
-                _check_line(log_fd, off, lk & _LEN_MASK, lk >> 56, doc_id, self.table)
-                add = index.add
-                for off, lk, doc_id, _ in RECORD.iter_unpack(body):
-                    add(off, lk & _LEN_MASK, lk >> 56, doc_id)
+                _check_line(log_fd, off, lk & _LEN_MASK, lk >> 40, doc_id, self.table)
             except StaleIndexError:
-                index = RunIndex()
+                body = None
+        if body:
+            lines = index.lines
+            max_id = 0
+            off = length = 0
+            for off, lk, doc_id, _, _ in RECORD.iter_unpack(body):
+                kind = lk >> 40
+                if kind == DOC:
+                    lines[doc_id] = [(off, lk & _LEN_MASK, DOC)]
+                    if doc_id > max_id:
+                        max_id = doc_id
+                elif kind == PATCH or kind == HEAVY:
+                    known = lines.get(doc_id)
+                    if known is not None:
+                        known.append((off, lk & _LEN_MASK, kind))
+                elif kind == DEL:
+                    lines.pop(doc_id, None)
+                elif kind == DROP:
+                    lines.clear()
+                    max_id = 0
+                length = lk & _LEN_MASK
+            index.max_id = max_id
+            index.covered = off + length + 1
         for off, length, kind, doc_id in scan_lines(log_fd, index.covered, size, self.table):
             self.parsed += 1
             index.add(off, length, kind, doc_id)
@@ -214,74 +237,139 @@ class IndexFile:
     # -- writing (under the log's lock) -------------------------------------------------------------
 
     def tail(self, log_fd: int) -> tuple[int, int] | None:
-        """``(covered, max id)`` from the last record, if the index verifies against the log."""
+        """``(covered, max id)`` from the last record, if the index verifies against the log.
+
+        The running CRC is checked over every byte this process has not checked yet (read in chunks:
+        flat memory), so a writer repairs an index damaged anywhere, not only at its end."""
         try:
             with open(self.path, "rb") as fh:
-                head = fh.read(RECORD.size)
-                if len(head) < RECORD.size or RECORD.unpack(head) != (_MAGIC, *_identity(log_fd)):
+                head = fh.read(HEADER.size)
+                if len(head) < HEADER.size or not _header_ok(head, log_fd):
                     return None
-                size = os.fstat(fh.fileno()).st_size
-                count = (size - RECORD.size) // RECORD.size
-                if count == 0:
-                    return 0, 0
-                fh.seek(RECORD.size * count)
-                off, lk, doc_id, max_id = RECORD.unpack(fh.read(RECORD.size))
-        except (FileNotFoundError, NotADirectoryError, PermissionError, struct.error):
+                st = os.fstat(fh.fileno())
+                count = (st.st_size - HEADER.size) // RECORD.size
+                end = HEADER.size + RECORD.size * count
+                ident = (st.st_dev, st.st_ino)
+                if self._checked and self._checked[0] == ident and self._checked[1] <= end:
+                    pos, crc = self._checked[1], self._checked[2]
+                else:
+                    pos, crc = HEADER.size, zlib.crc32(head)
+                if pos < end:  # records nobody in this process has checked yet
+                    fh.seek(pos)
+                    while pos < end - 4:
+                        chunk = fh.read(min(end - 4 - pos, 1 << 20))
+                        if not chunk:
+                            return None
+                        crc = zlib.crc32(chunk, crc)
+                        pos += len(chunk)
+                    last = fh.read(4)
+                    if len(last) != 4 or crc != int.from_bytes(last, "little"):
+                        return None
+                    crc = zlib.crc32(last, crc)
+                if count:
+                    fh.seek(end - RECORD.size)
+                    off, lk, doc_id, max_id, _ = RECORD.unpack(fh.read(RECORD.size))
+        except (FileNotFoundError, NotADirectoryError, PermissionError, IsADirectoryError,
+                struct.error):
             return None
+        self._checked = (ident, end, crc)
+        if st.st_size > end:  # a torn last record from a killed writer
+            os.truncate(self.path, end)
+        if not count:
+            return 0, 0
         try:
-            _check_line(log_fd, off, lk & _LEN_MASK, lk >> 56, doc_id, self.table)
+            _check_line(log_fd, off, lk & _LEN_MASK, lk >> 40, doc_id, self.table)
         except StaleIndexError:
+            self._checked = None
             return None
-        if size % RECORD.size:  # a torn last record from a killed writer
-            os.truncate(self.path, RECORD.size * (count + 1))
         return off + (lk & _LEN_MASK) + 1, max_id
 
     def append(self, records: list[tuple[int, int, int, int, int]]) -> None:
-        """Append ``(offset, length, kind, document id, max id)`` records (under the log's lock)."""
-        self.append_raw(_pack(records))
+        """Append ``(offset, length, kind, document id, max id)`` records (under the log's lock, after
+        :meth:`tail` or :meth:`rebuild`)."""
+        assert self._checked is not None
+        ident, end, crc = self._checked
+        data, crc = _pack(records, crc)
+        with open(self.path, "ab") as fh:
+            fh.write(data)
+        self._checked = (ident, end + len(data), crc)
 
     def rebuild(self, log_fd: int, start: int, end: int, max_id: int, fresh: bool) -> tuple[int, int]:
         """Index the complete lines of ``[start, end)``: a new index when ``fresh``, else appended.
         Streams the log; returns ``(covered, max id)``."""
-        from .atomic import write_bytes_atomic
-
         covered = start
-        out = bytearray(RECORD.pack(_MAGIC, *_identity(log_fd))) if fresh else bytearray()
-        batch: list[tuple[int, int, int, int, int]] = []
-        pending = bytearray()
-        for off, length, kind, doc_id in scan_lines(log_fd, start, end, self.table):
-            self.parsed += 1
-            if kind == DROP:
-                max_id = 0
-            elif kind == DOC:
-                max_id = max(max_id, doc_id)
-            batch.append((off, length, kind, doc_id, max_id))
-            covered = off + length + 1
-            if len(batch) >= 4096:
-                pending += _pack(batch)
-                batch.clear()
-                if not fresh:
-                    self.append_raw(bytes(pending))
-                    pending.clear()
-                elif len(pending) > (8 << 20):
-                    out += pending
-                    pending.clear()
-        pending += _pack(batch)
         if fresh:
-            write_bytes_atomic(self.path, bytes(out + pending))
-        elif pending:
-            self.append_raw(bytes(pending))
+            tmp = f"{self.path}.{os.getpid()}.tmp"
+            out = open(tmp, "wb")  # noqa: SIM115 - renamed into place below
+            header = _header(log_fd)
+            out.write(header)
+            crc = zlib.crc32(header)
+            written = len(header)
+        else:
+            assert self._checked is not None
+            out = open(self.path, "ab")  # noqa: SIM115
+            _, written, crc = self._checked
+        try:
+            batch: list[tuple[int, int, int, int, int]] = []
+            for off, length, kind, doc_id in scan_lines(log_fd, start, end, self.table):
+                self.parsed += 1
+                if kind == DROP:
+                    max_id = 0
+                elif kind == DOC:
+                    max_id = max(max_id, doc_id)
+                batch.append((off, length, kind, doc_id, max_id))
+                covered = off + length + 1
+                if len(batch) >= 8192:
+                    data, crc = _pack(batch, crc)
+                    out.write(data)
+                    written += len(data)
+                    batch.clear()
+            data, crc = _pack(batch, crc)
+            out.write(data)
+            written += len(data)
+            out.flush()
+            if fresh:
+                os.fsync(out.fileno())
+        finally:
+            out.close()
+        if fresh:
+            os.replace(tmp, self.path)
+        st = os.stat(self.path)
+        self._checked = ((st.st_dev, st.st_ino), written, crc)
         return covered, max_id
 
-    def append_raw(self, data: bytes) -> None:
-        with open(self.path, "ab") as fh:
-            fh.write(data)
+
+HEADER = struct.Struct("<QQQII")  # magic, log device, log inode, CRC of the log's first line, own CRC
 
 
-def _pack(records: list[tuple[int, int, int, int, int]]) -> bytes:
-    pack = RECORD.pack
-    return b"".join(pack(off, length | kind << 56, doc_id, max_id)
-                    for off, length, kind, doc_id, max_id in records)
+def _header(log_fd: int) -> bytes:
+    bare = struct.pack("<QQQI", _MAGIC, *_identity(log_fd))
+    return bare + zlib.crc32(bare).to_bytes(4, "little")
+
+
+def _header_ok(data: bytes, log_fd: int) -> bool:
+    return data[: HEADER.size] == _header(log_fd)
+
+
+def _last_crc(data: bytes) -> int:
+    return int.from_bytes(data[-4:], "little")
+
+
+def _pack(records: list[tuple[int, int, int, int, int]], crc: int) -> tuple[bytes, int]:
+    """The records' bytes, each ending in the running CRC-32 of the index file up to it; and the
+    running CRC after them."""
+    pack, crc32 = _BARE.pack, zlib.crc32
+    out = []
+    for off, length, kind, doc_id, max_id in records:
+        bare = pack(off, length | kind << 40, doc_id, max_id)
+        crc = crc32(bare, crc)
+        tail = crc.to_bytes(4, "little")
+        out.append(bare + tail)
+        crc = crc32(tail, crc)
+    return b"".join(out), crc
+
+
+_BARE = struct.Struct("<QQqI")
 
 
 def fold(lines: list[dict[str, Any]], light: bool) -> dict[str, Any] | None:
@@ -330,8 +418,8 @@ def entries_of(index: IndexFile, log_fd: int, doc_id: int) -> list[tuple[int, in
 
     covered = 0
     if body:
-        for off, lk, did, _ in RECORD.iter_unpack(body):
-            take(off, lk & _LEN_MASK, lk >> 56, did)
+        for off, lk, did, _, _ in RECORD.iter_unpack(body):
+            take(off, lk & _LEN_MASK, lk >> 40, did)
             covered = off + (lk & _LEN_MASK) + 1
     size = os.fstat(log_fd).st_size
     for off, length, kind, did in scan_lines(log_fd, covered, size, index.table):
