@@ -11,13 +11,20 @@ whose file is a JSON-lines **log**:
   new metric points), string appends (``cat``, new captured output) or a deletion (``del``);
 - a write appends one short line under an ``fcntl.flock`` lock (on ``metadata.json.lock``, a file that is
   never replaced) — it costs the size of the change, not of the database;
-- every process keeps the database in memory and, before each read or write, replays only the bytes
-  appended since its last offset (two ``stat`` calls when nothing changed). Only complete lines are
-  consumed, so a reader never sees a half-written change; a torn last line left by a killed writer is
-  skipped and cut off by the next writer (which holds the lock, so the tail cannot belong to a live one);
+- the observer's writes load nothing: the log's end and the next document id come from the run index
+  (:mod:`~pytest_sacredx.observers.tinydb_index`, ``metadata.json.idx``, one record per line, appended
+  with the line and checked against the log), so a writer's memory is the same for an empty store and
+  for one of 100,000 runs. Only TinyDB's own API (``read``, ``search``, ``update``, …) loads the
+  database into memory, and then, before each read or write, replays only the bytes appended since its
+  last offset (two ``stat`` calls when nothing changed);
+- only complete lines are consumed, so a reader never sees a half-written change; a torn last line left
+  by a killed writer is skipped and cut off by the next writer (which holds the lock, so the tail cannot
+  belong to a live one);
 - when the log has grown to three times its last compacted size (and past a few MB), the writer holding
-  the lock rewrites it as one ``doc`` line per document and renames it into place (atomic); the others
-  notice the new inode and reload. Compaction points grow geometrically, so its cost per write is O(1).
+  the lock rewrites it as one ``doc`` line per document (a run's output and metrics on a second line, so
+  that listings can skip them) and renames it into place (atomic); the others notice the new inode and
+  reload. Compaction points grow geometrically, so its cost per write is O(1); it is the one moment a
+  writer holds the whole database.
 
 Document ids come from the log under the lock, so processes never hand out the same id. Plain TinyDB
 calls (``table.insert``, ``table.update``, ``db.drop_table``) also work: :class:`LogTable` runs them under

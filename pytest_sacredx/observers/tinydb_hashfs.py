@@ -8,9 +8,11 @@ document shape, with three deliberate differences:
   Sacred's observer rewrote the whole JSON file on every event (10x slower after 200 runs) and two
   processes lost each other's runs. ``metadata.json`` is instead an append-only log written through
   :class:`~pytest_sacredx.observers.tinydb_bases.LogStorage`: an event appends one short line under a
-  file lock (a heartbeat appends the new output, not the document), each process replays only what
-  others appended, torn lines from killed processes are ignored, and the log compacts itself now and
-  then. The cost of an event does not depend on how many runs the store holds. (A folder of one file
+  file lock (a heartbeat appends the new output, not the document), torn lines from killed processes are
+  ignored, and the log compacts itself now and then. Neither the cost nor the memory of an event depends
+  on how many runs the store holds: writers load no run, and :class:`TinyDbReader` lists runs from the
+  run index (``metadata.json.idx``) as lazy records that read a run's lines when a field is first read
+  (its output and metrics only when those are). (A folder of one file
   per run would also scale, but TinyDB queries over it would mean opening every file; the log keeps
   ``observer.runs`` a real TinyDB table, so ``runs.search(Query()...)`` works as in Sacred.)
 - **Plain JSON values.** Values take the run document's form (:mod:`~pytest_sacredx.observers.document`:
