@@ -116,7 +116,8 @@ class TinyStore:
 
     def grow(self, runs: int) -> float:
         """Rewrite the log with ``runs`` runs; returns the seconds the index build took."""
-        from pytest_sacredx.observers.tinydb_bases import LogStorage, _dumps
+        from pytest_sacredx.observers.tinydb_bases import LogStorage
+        from pytest_sacredx.observers.tinydb_bases import dumps_line as _dumps
 
         os.makedirs(self.root, exist_ok=True)
         path = os.path.join(self.root, "metadata.json")

@@ -64,7 +64,7 @@ from tinydb.table import Table
 from .atomic import FileLock, write_bytes_atomic
 from .tinydb_index import DOC, DROP, IndexFile, classify
 
-__all__ = ["HashStore", "LogStorage", "LogTable", "LogTinyDB", "apply_patch"]
+__all__ = ["HashStore", "LogStorage", "LogTable", "LogTinyDB", "apply_patch", "dumps_line"]
 
 _HEADER_KEY = "sacredx_tinydb_log"
 _HEADER_PREFIX = b'{"' + _HEADER_KEY.encode() + b'"'
@@ -73,7 +73,7 @@ _TINYDATE = "{TinyDate}:"
 _BULK = ("captured_out", "metrics")
 
 
-def _dumps(obj: Any) -> str:
+def dumps_line(obj: Any) -> str:
     """One log line's JSON: non-ASCII text as it is, but text that is not UTF-8 (lone surrogates from
     ``os.fsdecode``) as ``\\udcxx`` escapes, so the line encodes and reads back exactly."""
     text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
@@ -82,6 +82,9 @@ def _dumps(obj: Any) -> str:
     except UnicodeEncodeError:
         return json.dumps(obj, ensure_ascii=True, separators=(",", ":"))
     return text
+
+
+_dumps = dumps_line
 
 
 def apply_patch(
@@ -473,6 +476,11 @@ class LogStorage(Storage):
         self._own[key] = doc
         while len(self._own) > 16:  # the runs this process is writing; older ones are in the log
             del self._own[next(iter(self._own))]
+
+    @property
+    def loaded(self) -> bool:
+        """Whether this object holds the whole database in memory (TinyDB's API was used)."""
+        return self._full
 
     def _lean(self, table: str) -> bool:
         return not self._full and table == self.index_table

@@ -56,7 +56,7 @@ from . import document
 from .base import RunObserver
 from .lazy_record import LazyRunRecord, gc_paused
 from .record import RunRecord
-from .tinydb_bases import HashStore, LogStorage, LogTinyDB, _dumps, apply_patch
+from .tinydb_bases import HashStore, LogStorage, LogTinyDB, apply_patch, dumps_line
 from .tinydb_index import (
     RunIndex,
     StaleIndexError,
@@ -463,7 +463,7 @@ class TinyDbReader:
     def _log(self) -> tuple[_LogHandle, RunIndex] | None:
         """The log opened for reading with its run index, or None when it is no log."""
         storage = self.db.storage
-        if not isinstance(storage, LogStorage) or storage._full:
+        if not isinstance(storage, LogStorage) or storage.loaded:
             return None
         try:
             handle = _LogHandle(storage.path)
@@ -502,12 +502,12 @@ class TinyDbReader:
     def _doc(self, run_id: Any) -> Mapping[str, Any]:
         storage = self.db.storage
         doc: Mapping[str, Any] | None = None
-        if isinstance(storage, LogStorage) and not storage._full and os.path.exists(storage.path):
+        if isinstance(storage, LogStorage) and not storage.loaded and os.path.exists(storage.path):
             fd = os.open(storage.path, os.O_RDONLY)
             try:
                 head = os.pread(fd, 64, 0)
                 if not head or head.startswith(b'{"sacredx_tinydb_log"'):
-                    doc_id = find_run_lines(storage.index, fd, os.fstat(fd).st_size, run_id, _dumps)
+                    doc_id = find_run_lines(storage.index, fd, os.fstat(fd).st_size, run_id, dumps_line)
                     doc = None if doc_id is None else read_doc(storage.index, fd, doc_id)
                     if doc is None:
                         raise run_not_found(run_id, f"tinydb:{self.root}")

@@ -257,7 +257,7 @@ class IndexFile:
                 if pos < end:  # records nobody in this process has checked yet
                     fh.seek(pos)
                     while pos < end - 4:
-                        chunk = fh.read(min(end - 4 - pos, 1 << 20))
+                        chunk = fh.read(min(end - 4 - pos, 1 << 18))
                         if not chunk:
                             return None
                         crc = zlib.crc32(chunk, crc)
