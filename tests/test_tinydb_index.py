@@ -272,3 +272,14 @@ def test_index_file_load_scans_only_what_the_index_lacks(tmp_path: Path) -> None
         assert again.load(fd, os.fstat(fd).st_size).lines == loaded.lines and again.parsed > 0
     finally:
         os.close(fd)
+
+
+def test_records_stay_readable_after_the_store_was_removed(tmp_path: Path) -> None:
+    root, ids = store(tmp_path, 2)
+    reader = TinyDbReader(root)
+    records = list(reader.list_runs())
+    reader.close()
+    shutil.rmtree(root)  # a scratch store read once, then deleted
+    assert [(r.id, r.status, r.final_metrics()) for r in records] == [
+        (run_id, "COMPLETED", {"loss": 0.5}) for run_id in ids
+    ]

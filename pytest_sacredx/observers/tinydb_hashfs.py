@@ -653,7 +653,7 @@ class TinyDbReader:
         )
 
     def close(self) -> None:
-        for handle in self._handles:
-            handle.close()
+        # the listing's log stays open for its lazy records (closed when the last of them goes), so a
+        # record reads its run even after the reader closed or the store was removed
         self._handles.clear()
         self.db.close()
