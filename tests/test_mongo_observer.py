@@ -1055,3 +1055,39 @@ def test_ids_restart_from_one_after_the_runs_are_deleted(
     other.completed_event(_t(1), None)
     assert start(observer, experiment_dir) == 3  # the other writer's run is skipped on a clash
     observer.completed_event(_t(1), None)
+
+
+def test_a_string_fail_trace_is_stored_as_that_string(mock_observer: MongoObserver) -> None:
+    """A trace handed over as one string stays one string (not a list of its characters)."""
+    ex_info = {"name": "x", "base_dir": "", "sources": [], "dependencies": []}
+    mock_observer.started_event(ex_info, "main", {}, T0, {}, {}, None)
+    mock_observer.failed_event(T0, "lots of errors and\nso\non...")
+    assert mock_observer.runs.find_one()["fail_trace"] == "lots of errors and\nso\non..."
+    assert mock_observer.load_run(1).fail_trace == ["lots of errors and\n", "so\n", "on..."]
+
+
+def test_queue_tries_a_lost_mongo_connection_at_start_again(
+    mock_db: Any, mongo_log: _ListHandler
+) -> None:
+    """A start that meets a lost connection (pymongo's AutoReconnect) is tried again by the queue;
+    the run is stored once, and the queue equals a MongoObserver over the same collection."""
+    runs = mock_db["runs"]
+    inserts = {"n": 0}
+    real_insert = runs.insert_one
+
+    def flaky_insert(doc: Any, *args: Any, **kwargs: Any) -> Any:
+        inserts["n"] += 1
+        if inserts["n"] <= 2:
+            raise AutoReconnect("connection lost")
+        return real_insert(doc, *args, **kwargs)
+
+    runs.insert_one = flaky_insert  # type: ignore[method-assign]
+    queued = QueueObserver(MongoObserver.create_from(runs, gridfs.GridFS(mock_db)),
+                           interval=0.01, retry_interval=0.001)
+    ex_info = {"name": "x", "base_dir": "", "sources": [], "dependencies": []}
+    assert queued.started_event(ex_info, "main", {}, T0, {}, {}, "A") == "A"
+    queued.completed_event(T0, 1)
+    assert inserts["n"] == 3 and runs.count_documents({}) == 1
+    assert any("started_event failed (AutoReconnect" in r.getMessage()
+               for r in mongo_log.at(logging.WARNING))
+    assert queued == MongoObserver.create_from(runs, gridfs.GridFS(mock_db))

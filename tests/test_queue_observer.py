@@ -468,3 +468,60 @@ def test_log_metrics_per_metric_for_a_run_observer_with_sacreds_signature() -> N
     q.log_metrics({"a": [1], "b": [2]}, {})
     q.join()
     assert covered.got == [("a", [1], {}), ("b", [2], {})]
+
+
+class _StartsAfter(RunObserver):
+    """``started_event`` raises ``error`` for the first ``failures`` attempts."""
+
+    def __init__(self, failures: int, error: type[Exception] = ConnectionError) -> None:
+        self.failures, self.error, self.attempts = failures, error, 0
+
+    def started_event(self, *args: Any, **kwargs: Any) -> str:
+        self.attempts += 1
+        if self.attempts <= self.failures:
+            raise self.error("store unavailable")
+        return "1"
+
+
+def test_a_transient_start_failure_is_tried_again(queue_log: _ListHandler) -> None:
+    covered = _StartsAfter(failures=3)
+    q = QueueObserver(covered, interval=0.01, retry_interval=0.001)
+    assert q.started_event(EX, "main", {}, T0, {}, {}, None) == "1"
+    assert covered.attempts == 4
+    (warning,) = queue_log.warnings()
+    assert "started_event failed (ConnectionError: store unavailable)" in warning
+    q.join()
+
+
+def test_a_start_that_keeps_failing_propagates_after_start_retries() -> None:
+    covered = _StartsAfter(failures=100)
+    q = QueueObserver(covered, retry_interval=0.001, start_retries=2)
+    with pytest.raises(ConnectionError):
+        q.started_event(EX, "main", {}, T0, {}, {}, None)
+    assert covered.attempts == 3
+
+
+def test_other_start_errors_propagate_at_once() -> None:
+    covered = _StartsAfter(failures=1, error=ValueError)
+    q = QueueObserver(covered, retry_interval=0.001)
+    with pytest.raises(ValueError):
+        q.started_event(EX, "main", {}, T0, {}, {}, None)
+    assert covered.attempts == 1
+
+
+def test_the_covered_observers_transient_errors_decide() -> None:
+    class Declares(_StartsAfter):
+        transient_errors = (KeyError,)
+
+    covered = Declares(failures=1, error=KeyError)
+    assert QueueObserver(covered, retry_interval=0.001).started_event() == "1"
+    covered = Declares(failures=1, error=ConnectionError)  # not declared: not retried
+    with pytest.raises(ConnectionError):
+        QueueObserver(covered, retry_interval=0.001).started_event()
+
+
+def test_a_queue_equals_the_observer_it_covers() -> None:
+    memory = MemoryObserver()
+    q = QueueObserver(memory)
+    assert q == memory and not q != memory and q == QueueObserver(memory)
+    assert q != MemoryObserver() and q != "foo" and hash(q) == hash(memory)

@@ -502,13 +502,21 @@ def interrupted(interrupt_time: _dt.datetime, status: str, *, native_times: bool
     return {"stop_time": _time(interrupt_time, native_times), "status": str(status)}
 
 
-def failed(fail_time: _dt.datetime, fail_trace: list[str] | None, *, native_times: bool = False) -> dict[str, Any]:
-    """The fields of a failed run's end (the trace as a list of strings, as Sacred stores it)."""
-    return {
-        "stop_time": _time(fail_time, native_times),
-        "status": "FAILED",
-        "fail_trace": [str(line) for line in fail_trace or []],
-    }
+def failed(
+    fail_time: _dt.datetime, fail_trace: list[str] | str | None, *, native_times: bool = False
+) -> dict[str, Any]:
+    r"""The fields of a failed run's end: the trace as Sacred stores it, the list of lines a run gives
+    (a trace passed as one string stays that string, not a list of its characters).
+
+    >>> failed(_dt.datetime(2024, 1, 1), "boom\nagain")["fail_trace"]
+    'boom\nagain'
+    >>> failed(_dt.datetime(2024, 1, 1), ["Traceback\n", "boom\n"])["fail_trace"]
+    ['Traceback\n', 'boom\n']
+    """
+    trace: list[str] | str = (
+        fail_trace if isinstance(fail_trace, str) else [str(line) for line in fail_trace or []]
+    )
+    return {"stop_time": _time(fail_time, native_times), "status": "FAILED", "fail_trace": trace}
 
 
 def metrics_delta(

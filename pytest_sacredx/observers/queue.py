@@ -4,7 +4,8 @@
 >>> ex.observers.append(QueueObserver(MongoObserver(url="mongodb://db:27017"), interval=5))  # doctest: +SKIP
 
 ``started_event``/``queued_event`` go through at once (the run needs their id, and their errors must stop
-the run); every later event joins a FIFO queue that a worker thread delivers every ``interval`` seconds.
+the run; a transient one — the covered observer's ``transient_errors``, else ``ConnectionError`` or
+``TimeoutError`` — is tried again up to ``start_retries`` times, ``retry_interval`` apart, first); every later event joins a FIFO queue that a worker thread delivers every ``interval`` seconds.
 When the covered observer raises, the event stays at the head of the queue and is tried again every
 ``retry_interval`` seconds, so events arrive once and in order after the store recovers. With
 ``max_retries`` the worker gives up after that many retries of one event: it logs one warning and writes
@@ -33,6 +34,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -69,8 +71,10 @@ class QueueObserver(RunObserver):
         retry_interval: float = 10.0,
         max_retries: int | None = None,
         failure_dir: str | os.PathLike[str] | None = None,
+        start_retries: int = 10,
     ) -> None:
         self._covered_observer = covered_observer
+        self._start_retries = max(0, int(start_retries))
         self._interval = float(interval)
         self._retry_interval = float(retry_interval)
         self._max_retries = max_retries
@@ -115,12 +119,17 @@ class QueueObserver(RunObserver):
         return getattr(self.__dict__["_covered_observer"], name)
 
     def __eq__(self, other: object) -> bool:
+        # equal to what it covers (Sacred: a queued Mongo observer equals a MongoObserver on the same
+        # collection), and to another queue over an equal observer
         if isinstance(other, QueueObserver):
-            return self._covered_observer == other._covered_observer
-        return NotImplemented
+            other = other._covered_observer
+        return bool(self._covered_observer == other)
 
     def __hash__(self) -> int:
-        return hash((QueueObserver, id(self._covered_observer)))
+        try:
+            return hash(self._covered_observer)
+        except TypeError:
+            return hash((QueueObserver, id(self._covered_observer)))
 
     def __repr__(self) -> str:
         return f"QueueObserver({self._covered_observer!r})"
@@ -135,7 +144,7 @@ class QueueObserver(RunObserver):
 
     def _begin(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         self._stop_worker()  # a previous run that never ended: deliver what it left first
-        run_id = getattr(self._covered_observer, name)(*args, **kwargs)
+        run_id = self._start_with_retries(name, args, kwargs)
         with self._cond:
             self._queue.clear()
             self._stop = self._wake = self._gave_up = False
@@ -148,6 +157,36 @@ class QueueObserver(RunObserver):
             )
             self._worker.start()
         return run_id
+
+    def _start_with_retries(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """The start event, tried again on a transient error (the store's ``transient_errors``, else
+        ``ConnectionError``/``TimeoutError``) at most ``start_retries`` times, ``retry_interval`` apart;
+        any other error, or the last one, propagates and stops the run."""
+        transient = self._transient_errors()
+        for attempt in range(self._start_retries + 1):
+            try:
+                return getattr(self._covered_observer, name)(*args, **kwargs)
+            except transient as exc:
+                if attempt == self._start_retries:
+                    raise
+                if attempt == 0:
+                    logger.warning(
+                        "QueueObserver: %s.%s failed (%s: %s); trying again up to %d times, every %g s",
+                        type(self._covered_observer).__name__, name, type(exc).__name__,
+                        _first_line(exc), self._start_retries, self._retry_interval,
+                    )
+                time.sleep(self._retry_interval)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _transient_errors(self) -> tuple[type[BaseException], ...]:
+        declared = getattr(type(self._covered_observer), "transient_errors", None)
+        if declared is not None:
+            errors = getattr(self._covered_observer, "transient_errors", ())
+            if isinstance(errors, tuple) and all(
+                isinstance(e, type) and issubclass(e, BaseException) for e in errors
+            ):
+                return errors
+        return (ConnectionError, TimeoutError)
 
     # -- queued events ------------------------------------------------------------------------------------
 
@@ -176,7 +215,8 @@ class QueueObserver(RunObserver):
             signature = inspect.signature(covered.log_metrics)
         except (TypeError, ValueError):
             return False
-        for args in (({}, {}), ("name", {}, {})):
+        candidates: tuple[tuple[Any, ...], ...] = (({}, {}), ("name", {}, {}))
+        for args in candidates:
             try:
                 signature.bind(*args)
             except TypeError:
