@@ -260,15 +260,20 @@ def test_reader_api(tmp_path: Path) -> None:
     with files["artifacts"]["model.txt"] as fh:
         assert fh.read() == b"weights"
     (report,) = reader.fetch_report(exp_name="cifar")
-    for part in (
-        "Experiment: cifar",
-        "opt.lr = 0.01",
-        "0.5",
-        "Duration: 0:01:15",
-        "model.txt",
-        "numpy==2.0",
-    ):
-        assert part in report
+    cifar_id = reader.search(exp_name="cifar")[0]["_id"]
+    assert report == (  # Sacred's report: top-level entries, weekday date, HH:MM:SS.s, None if empty
+        "\n-------------------------------------------------\n"
+        "Experiment: cifar\n"
+        "-------------------------------------------------\n"
+        f"ID: {cifar_id}\n"
+        "Date: Mon 01 Jan 2024    Duration: 00:01:15.0\n\n"
+        "Parameters:\n    opt: {'lr': 0.01}\n\n"
+        "Result:\n    0.5\n\n"
+        "Dependencies:\n    numpy==2.0\n\n"
+        "Resources:\n    None\n\n"
+        "Source Files:\n    None\n\n"
+        "Outputs:\n    model.txt\n"
+    )
     with pytest.raises(FileNotFoundError):
         TinyDbReader(tmp_path / "nope")
 
