@@ -1025,6 +1025,40 @@ def test_queue_observer_survives_a_server_restart(
 
 @pytest.mark.slow
 @pytest.mark.service
+def test_queue_retries_a_start_while_the_server_is_down(
+    own_server: NxServer, experiment_dir: dict[str, Any], mongo_log: _ListHandler
+) -> None:
+    """A run that starts while the server is down (after the observer had connected) starts once it is
+    back: the queue tries the start again instead of failing the run."""
+    mongo = MongoObserver(url=own_server.url, db_name="outage", serverSelectionTimeoutMS=300)
+    queued = QueueObserver(mongo, interval=0.05, retry_interval=0.1, start_retries=600)
+    assert start(queued, experiment_dir) == 1
+    queued.completed_event(_t(1), 1)
+    own_server.kill()
+
+    def start_failed() -> bool:
+        return any("started_event failed" in r.getMessage() for r in mongo_log.at(logging.WARNING))
+
+    box: dict[str, Any] = {}
+    worker = threading.Thread(target=lambda: box.update(id=start(queued, experiment_dir)), daemon=True)
+    worker.start()
+    assert _wait_until(start_failed, 60), "the start never met the outage"
+    own_server.start()
+    worker.join(timeout=60)
+    assert box.get("id") == 2, box
+    queued.completed_event(_t(2), 2)
+    client = pymongo.MongoClient(own_server.url, serverSelectionTimeoutMS=5000)
+    try:
+        runs = client["outage"]["runs"]
+        assert [(d["_id"], d["status"], d["result"]) for d in runs.find({}).sort("_id")] == [
+            (1, "COMPLETED", 1), (2, "COMPLETED", 2)]
+    finally:
+        client.close()
+    assert not mongo_log.at(logging.ERROR)
+
+
+@pytest.mark.slow
+@pytest.mark.service
 def test_without_queue_an_outage_logs_one_warning(
     own_server: NxServer, experiment_dir: dict[str, Any], mongo_log: _ListHandler
 ) -> None:
