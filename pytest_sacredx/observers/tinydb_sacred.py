@@ -19,13 +19,14 @@ form (Sacred's observer fails the run); secrets in ``meta`` are redacted as in e
 gone by the time the run starts is listed without a file (Sacred fails the run). Queued runs raise
 ``NotImplementedError``, as in Sacred: queue them in the append-log store, ``TinyDbObserver(folder)``.
 
->>> import datetime as dt, tempfile
->>> db, fs = get_db_file_manager(tempfile.mkdtemp())
+>>> import datetime as dt, os, tempfile
+>>> root = tempfile.mkdtemp()
+>>> db, fs = get_db_file_manager(root)
 >>> when = dt.datetime(1999, 5, 4, 3, 2, 1)
 >>> doc_id = db.table("runs").insert(encode({"start_time": when}, fs))
 >>> db.table("runs").get(doc_id=doc_id)["start_time"] == when
 True
->>> open(db.storage.storage._handle.name).read()
+>>> open(os.path.join(root, "metadata.json")).read()
 '{"runs": {"1": {"start_time": "{TinyDate}:1999-05-04T03:02:01.000000"}}}'
 """
 
