@@ -223,6 +223,8 @@ def play_run(
     config = {"lr": 0.1, "layers": [1, 2]} if config is None else config
     meta = META if meta is None else meta
     if end == "queued":
+        # as the run does (and Sacred's): the queue time travels in meta
+        meta = {**meta, "queue_time": at(start)}
         return observer.queued_event(experiment, "main", HOST, at(start), config, meta, _id)
     run_id = observer.started_event(experiment, "main", HOST, at(start), config, meta, _id)
     info = {"epoch": 1} if info is None else info

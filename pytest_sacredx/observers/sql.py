@@ -357,7 +357,7 @@ class SqlObserver(RunObserver):
             "priority": priority if priority is not None else 0.0,
             "comment": None if comment is None else self._text(str(comment)),
             "start_time": _naive_utc(doc.get("start_time")),
-            "queue_time": _naive_utc(document.parse_time(meta.get("queue_time")))
+            "queue_time": _naive_utc(document.parse_time(meta.get("queue_time")) or doc.get("queue_time"))
             if doc["status"] == "QUEUED"
             else None,
         }
@@ -441,7 +441,7 @@ class SqlObserver(RunObserver):
             doc = document.queued(
                 ex_info, command, host_info, queue_time, config, meta_info, native_times=True
             )
-            return self._insert_run(doc, _id)
+            return self._insert_run({**doc, "queue_time": queue_time}, _id)
 
     def _update_run(self, **values: Any) -> None:
         import sqlalchemy as sa
