@@ -182,7 +182,7 @@ def _dataframe(flat: dict[str, Any]) -> Any:
     columns = restore(flat["columns"])
     data = {
         i: pd.Series(restore(values), dtype=dtype)
-        for i, (values, dtype) in enumerate(zip(flat["values"], flat["dtypes"]))
+        for i, (values, dtype) in enumerate(zip(flat["values"], flat["dtypes"], strict=True))
     }
     frame = pd.DataFrame(data)
     frame.columns = pd.Index(columns, tupleize_cols=False)
