@@ -534,8 +534,8 @@ def failed(
     """The fields of a failed run's end. The trace is stored as it comes, as Sacred stores it: the list of
     lines a run sends, or a text given as one string (never split into characters).
 
-    >>> failed(None, "boom\nagain")["fail_trace"], failed(None, ["a\n", "b\n"])["fail_trace"]
-    ('boom\nagain', ['a\n', 'b\n'])
+    >>> failed(None, "boom\\nagain")["fail_trace"], failed(None, ["a\\n", "b\\n"])["fail_trace"]
+    ('boom\\nagain', ['a\\n', 'b\\n'])
     """
     trace: list[str] | str
     if isinstance(fail_trace, str):

@@ -707,8 +707,8 @@ def _trace_text(trace: list[str] | str) -> str:
     """The trace as the text Sacred's SQL observer stores: the lines joined by newlines, without a
     second newline after a line that already ends with one (a real traceback's lines do).
 
-    >>> _trace_text(["a", "b"]), _trace_text(["Traceback:\n", "  x\n", "E\n"])
-    ('a\nb', 'Traceback:\n  x\nE\n')
+    >>> _trace_text(["a", "b"]), _trace_text(["Traceback:\\n", "  x\\n", "E\\n"])
+    ('a\\nb', 'Traceback:\\n  x\\nE\\n')
     """
     if isinstance(trace, str):
         return trace
