@@ -135,7 +135,7 @@ def test_full_run_round_trips_in_filestorage_layout(obs: S3Observer, tmp_path: P
     assert rec.metrics["loss"]["timestamps"][0] == T0 + dt.timedelta(seconds=1)
     assert rec.artifacts == ["model.bin"]
     assert rec.resources == [
-        [str(tmp_path / "data.csv"), "_resources/data_e5ebd4c02cefbe7955977c67ada242b7.csv"]
+        [str(tmp_path / "data.csv"), "runs/demo/_resources/data_e5ebd4c02cefbe7955977c67ada242b7.csv"]
     ]
     assert rec.store == f"s3://{obs.bucket}/runs/demo"
     assert obs.load_artifact("1", "model.bin") == b"\x00weights\xff"

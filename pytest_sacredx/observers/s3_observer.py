@@ -501,7 +501,7 @@ class S3Observer(RunObserver):
             if self.run_id is None:
                 return
             self._put_new(key, data)  # content-addressed: an existing key already holds these bytes
-            entry = [filename, self._relative(key)]
+            entry = [filename, key]  # as Sacred: the stored copy's whole key
             resources = self.run_entry.setdefault("resources", [])
             if entry not in resources:
                 self._save_run_json_with("resources", [*resources, entry])
