@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .errors import ArtifactNameError
+from .errors import ArtifactNameError, ReservedArtifactNameError
 
 __all__ = ["RESERVED_ARTIFACT_NAMES", "check_artifact_name"]
 
@@ -41,7 +41,7 @@ def check_artifact_name(name: Any, reserved: frozenset[str] = RESERVED_ARTIFACT_
             f"folder, so give a plain file name such as {name.replace('/', '_').replace(chr(92), '_')!r}."
         )
     if name in reserved:
-        raise ArtifactNameError(
+        raise ReservedArtifactNameError(
             f"Artifact name {name!r} is reserved for the run's own records "
             f"({', '.join(sorted(reserved))}); pick another name, e.g. 'my_{name}'."
         )

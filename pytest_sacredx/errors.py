@@ -189,6 +189,11 @@ class ArtifactNameError(SacredxError, ValueError):
     """An artifact name with a path separator, ``..``, or a store's reserved file name."""
 
 
+class ReservedArtifactNameError(ArtifactNameError, FileExistsError):
+    """An artifact or saved file named like one of the store's own records (``run.json``, ``cout.txt``…);
+    a ``FileExistsError`` too, as in Sacred."""
+
+
 class ObserverError(SacredxError):
     """An observer could not store an event."""
 

@@ -406,7 +406,9 @@ def test_collection_prefix(mongo_url: str, db_name: str, experiment_dir: dict[st
 
 @pytest.mark.service
 def test_queued_event(observer: MongoObserver, experiment_dir: dict[str, Any]) -> None:
-    run_id = observer.queued_event(experiment_dir["ex_info"], "main", HOST, T0, {"a": 1}, META, None)
+    # the run puts the queue time into meta before the event, as Sacred's does; the store keeps meta
+    meta = {**META, "queue_time": T0}
+    run_id = observer.queued_event(experiment_dir["ex_info"], "main", HOST, T0, {"a": 1}, meta, None)
     doc = observer.runs.find_one({"_id": run_id})
     # Sacred's queued document: the queue time in meta, no start time
     assert (doc["status"], doc["meta"]["queue_time"]) == ("QUEUED", T0)

@@ -193,6 +193,21 @@ class SqlObserver(RunObserver):
     def __repr__(self) -> str:
         return f"SqlObserver({self.url!r}, priority={self.priority})"
 
+    def __eq__(self, other: object) -> bool:
+        """As in Sacred: observers over the same engine and session are equal.
+
+        >>> import sqlalchemy as sa
+        >>> engine, session = sa.create_engine("sqlite://"), object()
+        >>> SqlObserver.create_from(engine, session) == SqlObserver.create_from(engine, session)
+        True
+        """
+        if not isinstance(other, SqlObserver):
+            return NotImplemented
+        return self.engine is other.engine and self.session is other.session
+
+    def __hash__(self) -> int:
+        return hash((id(self.engine), id(self.session)))
+
     # -- plumbing ---------------------------------------------------------------------------------
 
     def _text(self, value: str | None) -> str | None:
@@ -357,7 +372,7 @@ class SqlObserver(RunObserver):
             "priority": priority if priority is not None else 0.0,
             "comment": None if comment is None else self._text(str(comment)),
             "start_time": _naive_utc(doc.get("start_time")),
-            "queue_time": _naive_utc(document.parse_time(meta.get("queue_time")))
+            "queue_time": _naive_utc(document.parse_time(meta.get("queue_time")) or doc.get("queue_time"))
             if doc["status"] == "QUEUED"
             else None,
         }
@@ -441,7 +456,7 @@ class SqlObserver(RunObserver):
             doc = document.queued(
                 ex_info, command, host_info, queue_time, config, meta_info, native_times=True
             )
-            return self._insert_run(doc, _id)
+            return self._insert_run({**doc, "queue_time": queue_time}, _id)
 
     def _update_run(self, **values: Any) -> None:
         import sqlalchemy as sa
@@ -476,12 +491,12 @@ class SqlObserver(RunObserver):
         fields = document.interrupted(interrupt_time, status, native_times=True)
         self._update_run(stop_time=_naive_utc(fields["stop_time"]), status=fields["status"][:32])
 
-    def failed_event(self, fail_time: _dt.datetime, fail_trace: list[str]) -> None:
+    def failed_event(self, fail_time: _dt.datetime, fail_trace: list[str] | str) -> None:
         fields = document.failed(fail_time, fail_trace, native_times=True)
         self._update_run(
             stop_time=_naive_utc(fields["stop_time"]),
             status=fields["status"],
-            fail_trace=_dumps(fields["fail_trace"]),
+            fail_trace=self._text(_trace_text(fields["fail_trace"])),
         )
 
     def resource_event(self, filename: str) -> None:
@@ -599,6 +614,7 @@ class SqlObserver(RunObserver):
             if run is None:
                 raise run_not_found(run_id, self.url)
             data = run.to_json()
+            data["info"] = json.loads(run.info) if run.info else {}
             data["metrics"] = self._metrics(session, [run.run_id]).get(run.run_id, {})
             return data
 
@@ -674,6 +690,7 @@ class SqlObserver(RunObserver):
 
     def _record(self, run: Any, metrics: dict[str, dict[str, list[Any]]]) -> RunRecord:
         data = run.to_json()
+        data["info"] = json.loads(run.info) if run.info else {}
         data["meta"] = json.loads(run.meta) if run.meta else {}
         data["command"] = run.command or ""
         data["captured_out"] = run.captured_out or ""
@@ -684,6 +701,21 @@ class SqlObserver(RunObserver):
             metrics=metrics,
             artifacts=[a.filename for a in run.artifacts],
         )
+
+
+def _trace_text(trace: list[str] | str) -> str:
+    """The trace as the text Sacred's SQL observer stores: the lines joined by newlines, without a
+    second newline after a line that already ends with one (a real traceback's lines do).
+
+    >>> _trace_text(["a", "b"]), _trace_text(["Traceback:\\n", "  x\\n", "E\\n"])
+    ('a\\nb', 'Traceback:\\n  x\\nE\\n')
+    """
+    if isinstance(trace, str):
+        return trace
+    return "".join(
+        line if i == len(trace) - 1 or line.endswith("\n") else line + "\n"
+        for i, line in enumerate(trace)
+    )
 
 
 def _create_engine(sa: Any, url: str, echo: bool) -> Engine:
