@@ -28,7 +28,7 @@ from ..errors import (
     did_you_mean,
     one_line,
 )
-from ..run.run import Terminated
+from ..run.signals import Terminated
 from .options import BUILTIN_OPTIONS, CommandLineOption
 
 if TYPE_CHECKING:
@@ -235,12 +235,13 @@ def run_commandline(ex: Experiment, argv: str | Sequence[str] | None = None) -> 
         _print_failure(e)
         sys.exit(1)
     except BaseException as e:
-        if run.debug or isinstance(e, SystemExit):
-            raise
-        if isinstance(e, (KeyboardInterrupt, SacredInterrupt)):
+        if isinstance(e, (KeyboardInterrupt, SacredInterrupt, Terminated)):
             # Recorded as INTERRUPTED (or the interrupt's status); no traceback for a deliberate stop.
+            # 143 for SIGTERM, 130 for Ctrl-C: what a shell reports for a process the signal ended.
             print(f"Interrupted: run ended with status {run.status}", file=sys.stderr)
             sys.exit(143 if isinstance(e, Terminated) else 130)
+        if run.debug or isinstance(e, SystemExit):
+            raise
         if run.pdb:
             import pdb
             import traceback
