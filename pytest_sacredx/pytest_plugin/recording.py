@@ -30,6 +30,7 @@ import attrs
 import pytest
 
 from ..errors import ObserverError, SacredxError
+from ..redact import shown_value
 from ..run.signals import Terminated
 from .keys import (
     CASE_EXECUTOR,
@@ -342,7 +343,7 @@ def run_case(
             metrics=dict(run.final_metrics),
             duration=duration,
             store=stores[0][0] if stores else "not recorded",
-            config_changes=updates,
+            config_changes={k: shown_value(k, v) for k, v in updates.items()},  # for reports
             stores=stores,
             store_problems=problems,
         )
