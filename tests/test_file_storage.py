@@ -380,3 +380,13 @@ def test_numpy_results_are_stored_as_sacred_stores_them(tmp_path: Path) -> None:
     # a program reading its own run.json, as Sacred users do
     assert stored["arr"]["values"] == [0, 1, 2]
     assert obs.load_run("1").result["arr"] == [0, 1, 2]  # RunRecord: plain values
+
+
+def test_a_start_that_fails_leaves_no_run_folder(tmp_path: Path) -> None:
+    obs = FileStorageObserver(str(tmp_path / "runs"))
+    with pytest.raises(ValueError, match="integer string conversion"):  # a value json cannot write
+        start(obs, config={"n": 10**5000})
+    assert [p.name for p in (tmp_path / "runs").iterdir() if p.name != "_sources"] == []
+    run_id = start(obs)  # the observer still records the next run
+    assert run_json(obs, run_id)["status"] == "RUNNING"
+    assert [r.id for r in FileStorageReader(str(tmp_path / "runs")).list_runs()] == [run_id]

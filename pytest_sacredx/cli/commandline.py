@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..config.values import is_update, parse_update
 from ..errors import (
+    ArtifactNameError,
     CommandLineError,
     MissingConfigError,
     ObserverError,
@@ -227,10 +228,11 @@ def run_commandline(ex: Experiment, argv: str | Sequence[str] | None = None) -> 
     except SacredxError as e:
         if run.debug:
             raise
-        if run.status is None or isinstance(e, (MissingConfigError, ObserverError)):
+        if run.status is None or isinstance(e, (MissingConfigError, ObserverError, ArtifactNameError)):
             # Refused before the main function ran (an observer that cannot record the start ends
-            # the run as FAILED before anything ran), or the config lacks an argument: bad input,
-            # not a bug in the user's code, so one line and exit 2 instead of a traceback.
+            # the run as FAILED before anything ran), the config lacks an argument, or an artifact
+            # name no store can keep (refused before any store saw it): bad input, not a bug in the
+            # user's code, so one line and exit 2 instead of a traceback (the run is FAILED).
             _fail(e, prog)
         _print_failure(e)
         sys.exit(1)
