@@ -423,3 +423,12 @@ def test_save_file_copies_into_the_run_and_refuses_the_runs_own_files(tmp_path: 
     with pytest.raises(ArtifactNameError):  # the same error, a ValueError too
         obs.save_file(str(notes), "run.json")
     assert (tmp_path / "runs" / "1" / "cout.txt").read_text() == ""
+
+def test_a_start_that_fails_leaves_no_run_folder(tmp_path: Path) -> None:
+    obs = FileStorageObserver(str(tmp_path / "runs"))
+    with pytest.raises(ValueError, match="integer string conversion"):  # a value json cannot write
+        start(obs, config={"n": 10**5000})
+    assert [p.name for p in (tmp_path / "runs").iterdir() if p.name != "_sources"] == []
+    run_id = start(obs)  # the observer still records the next run
+    assert run_json(obs, run_id)["status"] == "RUNNING"
+    assert [r.id for r in FileStorageReader(str(tmp_path / "runs")).list_runs()] == [run_id]

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..config.values import is_update, parse_update
 from ..errors import (
+    ArtifactNameError,
     CommandLineError,
     MissingConfigError,
     ObserverError,
@@ -28,7 +29,7 @@ from ..errors import (
     did_you_mean,
     one_line,
 )
-from ..run.run import Terminated
+from ..run.signals import Terminated
 from .options import BUILTIN_OPTIONS, CommandLineOption
 
 if TYPE_CHECKING:
@@ -227,20 +228,22 @@ def run_commandline(ex: Experiment, argv: str | Sequence[str] | None = None) -> 
     except SacredxError as e:
         if run.debug:
             raise
-        if run.status is None or isinstance(e, (MissingConfigError, ObserverError)):
+        if run.status is None or isinstance(e, (MissingConfigError, ObserverError, ArtifactNameError)):
             # Refused before the main function ran (an observer that cannot record the start ends
-            # the run as FAILED before anything ran), or the config lacks an argument: bad input,
-            # not a bug in the user's code, so one line and exit 2 instead of a traceback.
+            # the run as FAILED before anything ran), the config lacks an argument, or an artifact
+            # name no store can keep (refused before any store saw it): bad input, not a bug in the
+            # user's code, so one line and exit 2 instead of a traceback (the run is FAILED).
             _fail(e, prog)
         _print_failure(e)
         sys.exit(1)
     except BaseException as e:
-        if run.debug or isinstance(e, SystemExit):
-            raise
-        if isinstance(e, (KeyboardInterrupt, SacredInterrupt)):
+        if isinstance(e, (KeyboardInterrupt, SacredInterrupt, Terminated)):
             # Recorded as INTERRUPTED (or the interrupt's status); no traceback for a deliberate stop.
+            # 143 for SIGTERM, 130 for Ctrl-C: what a shell reports for a process the signal ended.
             print(f"Interrupted: run ended with status {run.status}", file=sys.stderr)
             sys.exit(143 if isinstance(e, Terminated) else 130)
+        if run.debug or isinstance(e, SystemExit):
+            raise
         if run.pdb:
             import pdb
             import traceback

@@ -44,6 +44,7 @@ import datetime as _dt
 import functools
 import json
 import os
+import shutil
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -309,11 +310,17 @@ class FileStorageObserver(RunObserver):
 
     def _begin(self, doc: dict[str, Any], _id: Any) -> str:
         name = self._make_run_dir(_id)
-        self._reset_run_state(os.path.join(self.basedir, name), doc["config"])
-        doc["experiment"] = self._save_sources(doc["experiment"])
-        self.run_entry = {k: v for k, v in doc.items() if k not in _OWN_FILES}
-        write_json_atomic(self._path("config.json"), self.config)
-        self._save_run()
+        try:
+            self._reset_run_state(os.path.join(self.basedir, name), doc["config"])
+            doc["experiment"] = self._save_sources(doc["experiment"])
+            self.run_entry = {k: v for k, v in doc.items() if k not in _OWN_FILES}
+            write_json_atomic(self._path("config.json"), self.config)
+            self._save_run()
+        except BaseException:
+            # A start that failed leaves no run folder behind (an empty one would read as a run).
+            shutil.rmtree(os.path.join(self.basedir, name), ignore_errors=True)
+            self.run_entry = None
+            raise
         return name
 
     @_serialized
