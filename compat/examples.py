@@ -278,7 +278,7 @@ def run_sweeps(sweeps: list[Sweep], sacred: Path, jobs: int = 2) -> list[tuple[S
         examples = copy_examples(sacred, Path(tmp))
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             found = list(pool.map(lambda sweep: run_sweep(sweep, examples), sweeps))
-    return list(zip(sweeps, found))
+    return list(zip(sweeps, found, strict=True))
 
 
 # --- normalising ------------------------------------------------------------------------------------
@@ -555,7 +555,7 @@ def run_all(cases: list[Case], sacred: Path, jobs: int = 2) -> dict[str, Outcome
         examples = copy_examples(sacred, Path(tmp))
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             outcomes = list(pool.map(lambda case: run_case(case, examples), cases))
-    return {case.name: outcome for case, outcome in zip(cases, outcomes)}
+    return {case.name: outcome for case, outcome in zip(cases, outcomes, strict=True)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,8 +25,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "bench"))
-import examples  # noqa: E402
 from sacred_env import ensure_sacred_venv  # noqa: E402
+
+import examples  # noqa: E402
 
 # 07_magic.py and 08_less_magic.py import scikit-learn; the same version as ours keeps the scores alike.
 EXTRA = ("scikit-learn",)
@@ -69,7 +70,7 @@ def record(sacred: Path, python: str, jobs: int) -> dict:
         "recorded_with": {"sacred": version[0], "python": version[1]},
         "cases": [
             {"case": case.name, **outcome.as_dict()}
-            for case, outcome in zip(examples.CASES, outcomes)
+            for case, outcome in zip(examples.CASES, outcomes, strict=True)
         ],
     }
 
