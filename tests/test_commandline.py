@@ -156,7 +156,7 @@ def test_print_config_flag_prints_before_running(capsys: pytest.CaptureFixture[s
 
 def test_print_named_configs(capsys: pytest.CaptureFixture[str]) -> None:
     cli(hello(), "print_named_configs", "-l", "ERROR")
-    assert capsys.readouterr().out.splitlines() == ["Named Configurations (doc):", "  rude   # A rude greeting."]
+    assert capsys.readouterr().out.splitlines() == ["Named Configurations (# doc):", "  rude   # A rude greeting."]
 
 
 def test_save_config_writes_the_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

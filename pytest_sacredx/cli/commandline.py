@@ -131,10 +131,11 @@ def _tidy(message: str) -> str:
 
 
 def _program_name(ex: Experiment) -> str:
+    """The main file relative to the experiment's folder, as Sacred names it in the usage."""
     main = ex.mainfile
     if main:
         try:
-            return os.path.relpath(main)
+            return os.path.relpath(main, ex.base_dir or None)
         except ValueError:
             return os.path.basename(main)
     return ex.path
@@ -150,7 +151,8 @@ def get_usage(ex: Experiment, program_name: str | None = None) -> tuple[str, str
         f"  {prog} (-h | --help)\n"
         f"  {prog} COMMAND [(with UPDATE...)] [options]\n"
     )
-    lines = [ex.doc.strip() + "\n" if ex.doc else "", short, "Options:"]
+    # Sacred's layout: the usage, the experiment's doc, the options, the arguments, the commands.
+    lines = [short, *([ex.doc.strip(), ""] if ex.doc else []), "Options:"]
     for opt in _all_options(ex):
         flags = ", ".join(n for n in (opt.short_flag, opt.long_flag) if n)
         if opt.arg:
@@ -158,15 +160,19 @@ def get_usage(ex: Experiment, program_name: str | None = None) -> tuple[str, str
         lines.append(f"  {flags:<34} {opt.help}")
     lines += [
         "",
+        "",
         "Arguments:",
         "  COMMAND   Name of command to run (see below for list of commands)",
         "  UPDATE    Configuration assignments of the form foo.bar=17",
         "",
+        "",
         "Commands:",
     ]
-    for name, cmd in ex.gather_commands():
+    commands = list(ex.gather_commands())
+    width = max([len(name) for name, _ in commands] + [8])
+    for name, cmd in commands:
         doc = (inspect.getdoc(cmd.__wrapped__) or "").split("\n")[0]
-        lines.append(f"  {name:<26} {doc}")
+        lines.append(f"  {name:<{width}}  {doc}")
     long = "\n".join(lines) + "\n"
     return short, long, short
 

@@ -177,11 +177,13 @@ class Run:
     def _execute(self, *args: Any) -> Any:
         if not self.observers and not self.debug and not self.unobserved:
             self.run_logger.warning("No observers have been added to this run")
-        self.run_logger.info("Running command '%s'", self.command)
         set_global_seed(self.seed)
         from .capture import OutputCapture, resolve_capture_mode
 
         self.capture_mode = resolve_capture_mode(self.capture_mode, bool(self.observers))
+        # Sacred's debug lines, in Sacred's order (-l DEBUG prints the same log).
+        self.run_logger.debug('Using capture mode "%s"', self.capture_mode)
+        self.run_logger.info("Running command '%s'", self.command)
         if self.queue_only:
             self._emit_queued()
             self._join_observers()  # a QueueObserver started a worker for this run; let it finish
@@ -210,8 +212,8 @@ class Run:
                 with signals.held():
                     status = getattr(exc, "STATUS", "INTERRUPTED")
                     self.stop_time = self.stop_time or utcnow()
-                    self.run_logger.warning("Aborted after %s!", self._elapsed())
                     self._stop_heartbeat(status)
+                    self.run_logger.warning("Aborted after %s!", self._elapsed())
                     self._emit_terminal(
                         "interrupted_event", status, interrupt_time=self.stop_time, status=status
                     )
@@ -220,9 +222,9 @@ class Run:
                 with signals.held():
                     self.stop_time = utcnow()
                     self.fail_trace = format_filtered_exception(exc)
+                    self._stop_heartbeat("FAILED")
                     if not isinstance(exc, ObserverError) or self.status is not None:
                         self.run_logger.error("Failed after %s!", self._elapsed())
-                    self._stop_heartbeat("FAILED")
                     if self.status == "RUNNING":
                         self._emit_terminal(
                             "failed_event", "FAILED", fail_time=self.stop_time, fail_trace=self.fail_trace
@@ -411,11 +413,13 @@ class Run:
 
     # ------------------------------------------------------------------ heartbeat
     def _start_heartbeat(self) -> None:
+        self.run_logger.debug("Starting Heartbeat")
         if self.beat_interval > 0:
             self._heartbeat = _BEATS.schedule(self.beat_interval, self._emit_heartbeat)
 
     def _stop_heartbeat(self, status: str) -> None:
         """Stop the thread and send one last beat, always: output and metrics are never left behind."""
+        self.run_logger.debug("Stopping Heartbeat")
         for callback in self._finish_callbacks:
             callback(self, status)
         if self._heartbeat is not None:
