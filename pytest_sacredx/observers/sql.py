@@ -75,6 +75,13 @@ def _bases() -> Any:
     return sql_bases
 
 
+def _compat() -> Any:
+    _import_sqlalchemy()
+    from . import sql_compat
+
+    return sql_compat
+
+
 def _dumps(value: Any) -> str:
     """JSON text of a document value; ASCII-escaped, so text that is not UTF-8 (lone surrogates from
     ``os.fsdecode``) is kept exactly as ``\\udcxx`` escapes in any database."""
@@ -185,6 +192,7 @@ class SqlObserver(RunObserver):
         self._sessions = sessionmaker(bind=engine, expire_on_commit=False)
         self._lock = threading.RLock()
         self._tables_ready = False
+        self._schema_gaps: Any = None
         self._experiment_ids: dict[str, int] = {}
         self._host_ids: dict[str, int] = {}
         self.run_pk: int | None = None
@@ -235,6 +243,11 @@ class SqlObserver(RunObserver):
                             sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_DDL_LOCK}
                         )
                     metadata.create_all(conn, checkfirst=True)
+                    # a database Sacred created: add our columns, continue its id numbering
+                    gaps = _compat().schema_gaps(conn)
+                    if gaps.any:
+                        _compat().upgrade(conn, gaps)
+                    _compat().sync_sequences(conn)
                 break
             except (sa_exc.IntegrityError, sa_exc.ProgrammingError, sa_exc.OperationalError):
                 # Another writer created a table between our check and our CREATE: check again.
@@ -242,6 +255,14 @@ class SqlObserver(RunObserver):
                     raise
                 time.sleep(0.02 * (attempt + 1))
         self._tables_ready = True
+        self._schema_gaps = None
+
+    def _gaps(self) -> Any:
+        """What of our schema the database lacks (a database Sacred created), checked once."""
+        gaps = self._schema_gaps
+        if gaps is None:
+            gaps = self._schema_gaps = _compat().schema_gaps(self.engine)
+        return gaps
 
     def _tables_exist(self) -> bool:
         import sqlalchemy as sa
@@ -591,13 +612,15 @@ class SqlObserver(RunObserver):
         if not self._tables_exist():
             raise run_not_found(run_id, self.url)
         with self._sessions() as session:
+            gaps = self._gaps()
             run = session.scalars(
                 sa.select(b.Run)
                 .where(b.Run.run_id == str(run_id))
-                .options(undefer(b.Run.captured_out))
+                .options(undefer(b.Run.captured_out), *_compat().load_options(gaps))
             ).first()
             if run is None:
                 raise run_not_found(run_id, self.url)
+            _compat().fill_missing(run, gaps)
             data = run.to_json()
             data["metrics"] = self._metrics(session, [run.run_id]).get(run.run_id, {})
             return data
@@ -637,14 +660,17 @@ class SqlObserver(RunObserver):
         if not self._tables_exist():
             return
         with self._sessions() as session:
+            gaps = self._gaps()
             stmt = (
                 sa.select(b.Run)
                 .where(b.Run.run_id.is_not(None))
-                .options(undefer(b.Run.captured_out))
+                .options(undefer(b.Run.captured_out), *_compat().load_options(gaps))
             )
             if run_id is not None:
                 stmt = stmt.where(b.Run.run_id == run_id)
             runs = list(session.scalars(stmt.order_by(b.Run.id)))
+            for run in runs:
+                _compat().fill_missing(run, gaps)
             metrics = self._metrics(
                 session, [r.run_id for r in runs] if run_id is not None else None
             )
@@ -656,6 +682,8 @@ class SqlObserver(RunObserver):
     ) -> dict[str, dict[str, dict[str, list[Any]]]]:
         import sqlalchemy as sa
 
+        if self._gaps().metrics_table:
+            return {}
         table = _bases().Metric.__table__
         stmt = sa.select(
             table.c.run_id, table.c.name, table.c.step, table.c.value, table.c.timestamp

@@ -62,6 +62,17 @@ def _loads(text: str | None, default: Any = None) -> Any:
     return default if text is None else json.loads(text)
 
 
+def _trace(text: str | None) -> list[str] | None:
+    """Our JSON list of trace lines; Sacred stores the trace as one text (read as one entry)."""
+    if text is None:
+        return None
+    try:
+        lines = json.loads(text)
+    except ValueError:
+        return [text]
+    return lines if isinstance(lines, list) else [text]
+
+
 experiments_sources = sa.Table(
     "experiments_sources",
     Base.metadata,
@@ -301,5 +312,5 @@ class Run(Base):
             "config": _loads(self.config, {}),
             "info": _loads(self.info, {}),
             "captured_out": self.captured_out,
-            "fail_trace": _loads(self.fail_trace),
+            "fail_trace": _trace(self.fail_trace),
         }

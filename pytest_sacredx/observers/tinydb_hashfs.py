@@ -51,6 +51,7 @@ from ..errors import ArtifactNameError, RunIdExistsError, run_not_found
 from . import document
 from .base import RunObserver
 from .record import RunRecord
+from .sacred_formats import SacredTinyDB, SacredTinyStorage, is_sacred_tinydb
 from .tinydb_bases import HashStore, LogStorage, LogTinyDB, apply_patch
 
 __all__ = ["TinyDbObserver", "TinyDbReader", "HashStore", "LogStorage"]
@@ -62,7 +63,12 @@ FORMAT_VERSION = "TinyDbObserver-0.8.7+sacredx"
 
 
 def _open_db(root: str, read_only: bool = False) -> tuple[TinyDB, HashStore]:
-    db = LogTinyDB(os.path.join(root, "metadata.json"), storage=LogStorage, read_only=read_only)
+    path = os.path.join(root, "metadata.json")
+    db: TinyDB
+    if is_sacred_tinydb(path):  # a store Sacred wrote stays in Sacred's format (sacred_formats)
+        db = SacredTinyDB(path, storage=SacredTinyStorage, read_only=read_only)
+    else:
+        db = LogTinyDB(path, storage=LogStorage, read_only=read_only)
     return db, HashStore(os.path.join(root, "hashfs"))
 
 
