@@ -247,6 +247,7 @@ class SqlObserver(RunObserver):
                     gaps = _compat().schema_gaps(conn)
                     if gaps.any:
                         _compat().upgrade(conn, gaps)
+                    _compat().add_statuses(conn, gaps)
                     _compat().sync_sequences(conn)
                 break
             except (sa_exc.IntegrityError, sa_exc.ProgrammingError, sa_exc.OperationalError):
@@ -263,6 +264,17 @@ class SqlObserver(RunObserver):
         if gaps is None:
             gaps = self._schema_gaps = _compat().schema_gaps(self.engine)
         return gaps
+
+    def _status(self, status: str) -> Any:
+        """The status to write: as it is, or cast to the enum type of a database Sacred made on
+        PostgreSQL (its ``run.status`` is ``status_enum``, which a text parameter does not fit)."""
+        enum = self._gaps().status_enum
+        if enum is None:
+            return status
+        import sqlalchemy as sa
+        from sqlalchemy.dialects.postgresql import ENUM
+
+        return sa.cast(status, ENUM(name=enum, create_type=False))
 
     def _tables_exist(self) -> bool:
         import sqlalchemy as sa
@@ -371,7 +383,7 @@ class SqlObserver(RunObserver):
         comment = meta.get("comment")
         row: dict[str, Any] = {
             "command": self._text(_clip(doc["command"], 256)),
-            "status": doc["status"],
+            "status": self._status(doc["status"]),
             "config": _dumps(doc["config"]),
             "info": "{}",
             "meta": _dumps(meta),
@@ -489,19 +501,19 @@ class SqlObserver(RunObserver):
         fields = document.completed(stop_time, result, native_times=True)
         self._update_run(
             stop_time=_naive_utc(fields["stop_time"]),
-            status=fields["status"],
+            status=self._status(fields["status"]),
             **_result_columns(fields["result"]),
         )
 
     def interrupted_event(self, interrupt_time: _dt.datetime, status: str) -> None:
         fields = document.interrupted(interrupt_time, status, native_times=True)
-        self._update_run(stop_time=_naive_utc(fields["stop_time"]), status=fields["status"][:32])
+        self._update_run(stop_time=_naive_utc(fields["stop_time"]), status=self._status(fields["status"][:32]))
 
     def failed_event(self, fail_time: _dt.datetime, fail_trace: list[str]) -> None:
         fields = document.failed(fail_time, fail_trace, native_times=True)
         self._update_run(
             stop_time=_naive_utc(fields["stop_time"]),
-            status=fields["status"],
+            status=self._status(fields["status"]),
             fail_trace=_dumps(fields["fail_trace"]),
         )
 

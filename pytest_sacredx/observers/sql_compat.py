@@ -28,7 +28,7 @@ import attrs
 import sqlalchemy as sa
 
 __all__ = ["SACREDX_COLUMNS", "SchemaGaps", "schema_gaps", "load_options", "fill_missing", "upgrade",
-           "sync_sequences"]
+           "add_statuses", "sync_sequences"]
 
 #: the columns our schema adds to Sacred's tables
 SACREDX_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -45,6 +45,8 @@ class SchemaGaps:
 
     columns: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
     metrics_table: bool = False
+    #: the PostgreSQL enum type of ``run.status`` (Sacred's ``status_enum``), None for a text column
+    status_enum: str | None = None
 
     @property
     def any(self) -> bool:
@@ -66,7 +68,11 @@ def schema_gaps(bind: Any) -> SchemaGaps:
         lacking = tuple(c for c in ours if c not in have)
         if lacking:
             columns[table] = lacking
-    return SchemaGaps(columns=columns, metrics_table="metrics" not in tables)
+    enum = None
+    for column in inspector.get_columns("run"):
+        if column["name"] == "status" and isinstance(column["type"], sa.Enum):
+            enum = column["type"].name
+    return SchemaGaps(columns=columns, metrics_table="metrics" not in tables, status_enum=enum)
 
 
 def load_options(gaps: SchemaGaps) -> list[Any]:
@@ -118,6 +124,17 @@ def upgrade(conn: Any, gaps: SchemaGaps) -> None:
                     f"ALTER TABLE {preparer.quote(table)} ADD COLUMN {preparer.quote(name)} {column_type}"
                 )
             )
+
+
+def add_statuses(conn: Any, gaps: SchemaGaps) -> None:
+    """Let Sacred's PostgreSQL ``status_enum`` hold every status we write (it lacks ``QUEUED``)."""
+    if gaps.status_enum is None or conn.dialect.name != "postgresql":
+        return
+    from .record import STATUSES
+
+    name = conn.dialect.identifier_preparer.quote(gaps.status_enum)
+    for status in STATUSES:
+        conn.execute(sa.text(f"ALTER TYPE {name} ADD VALUE IF NOT EXISTS '{status}'"))
 
 
 def sync_sequences(conn: Any) -> None:
