@@ -77,14 +77,21 @@ class CopyReport:
     missing_artifacts: list[tuple[str, str]] = attrs.field(factory=list)
 
 
+#: ``(reader, record) -> [(source name, bytes), …]``: the content of a run's source files, where the
+#: source store keeps it (``sacredx convert`` passes :func:`~pytest_sacredx.query.convert.source_files`)
+SourceLoader = Callable[[Any, RunRecord], list[tuple[str, bytes]]]
+
+
 def copy_runs(
     sources: Iterable[tuple[str, Sequence[RunRecord], RunReader | None]],
     observer: Any,
     dest_reader: RunReader | None,
     progress: Callable[[int], None] | None = None,
+    load_sources: SourceLoader | None = None,
 ) -> CopyReport:
     """Copy the runs of each ``(store name, records, reader)`` into ``observer``; ``dest_reader`` lists
-    what the destination holds already (None: an empty, new store)."""
+    what the destination holds already (None: an empty, new store). With ``load_sources``, source
+    files whose content it returns are stored in the destination too (by name only otherwise)."""
     existing = list(dest_reader.list_runs()) if dest_reader is not None else []
     seen = {fingerprint(r) for r in existing}
     taken = {str(r.id) for r in existing}
@@ -97,7 +104,7 @@ def copy_runs(
                     report.skipped += 1
                     continue
                 new_id = _replay(rec, store, reader, observer, None if str(rec.id) in taken else rec.id,
-                                 scratch, report)
+                                 scratch, report, load_sources)
                 seen.add(fp)
                 taken.add(str(new_id))
                 report.copied.append((str(rec.id), str(new_id)))
@@ -114,11 +121,22 @@ def _replay(
     _id: Any,
     scratch: str,
     report: CopyReport,
+    load_sources: SourceLoader | None = None,
 ) -> Any:
     ex_info = dict(rec.experiment)
     sources = [s[0] if isinstance(s, (list, tuple)) and s else s for s in ex_info.get("sources") or []]
     ex_info["sources"] = []
     ex_info["base_dir"] = scratch
+    files = load_sources(reader, rec) if load_sources is not None else []
+    if files:
+        base = tempfile.mkdtemp(dir=scratch)
+        for name, data in files:
+            path = os.path.join(base, name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as fh:
+                fh.write(data)
+            ex_info["sources"].append([name, hashlib.md5(data).hexdigest()])
+        ex_info["base_dir"] = base
     meta = dict(rec.meta)
     meta["copied_from"] = {"store": store, "id": str(rec.id), "sources": sources}
     if rec.status == "QUEUED":
