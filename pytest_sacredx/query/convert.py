@@ -16,7 +16,8 @@ nothing there and ``convert`` is a copy into a new store. Unlike ``copy``, ``con
 destination that holds runs (it makes a store, it does not merge), keeps the run ids, and carries the
 content of the source files where the source keeps it (TinyDB's ``hashfs/``, FileStorage's
 ``_sources/``), so a converted run lists its sources with their text. Each run's ``meta.copied_from``
-names the store and id it came from.
+names the store and id it came from, its original ``base_dir`` and its resources (which, as in
+``copy``, are recorded by name only).
 
 >>> import tempfile, os
 >>> from pytest_sacredx.observers.tinydb_hashfs import TinyDbObserver

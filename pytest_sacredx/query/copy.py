@@ -11,11 +11,14 @@ fingerprint the destination already holds is skipped, so copying twice, copying 
 stores that share runs leaves every run once. A run that changed in the source after it was copied is
 not updated.
 
-**What is copied.** Config, meta (plus ``meta.copied_from = {store, id}``), host, times, status,
-result, fail trace, info, captured output, metric series and artifacts (their bytes, through the
-source reader's ``load_artifact``). Source files and resources are inputs the destination records by
-name only (``meta.copied_from.sources``): their content in the source store is not readable through
-every store's reader, and attaching today's files would misstate the run.
+**What is copied.** Config, meta (plus ``meta.copied_from = {store, id, sources, base_dir,
+resources}``), host, times, status, result, fail trace, info, captured output, metric series and
+artifacts (their bytes, through the source reader's ``load_artifact``). Source files and resources are
+inputs the destination records by name only (``meta.copied_from.sources``, ``.resources``; the
+original ``base_dir`` too): their content in the source store is not readable through every store's
+reader, and attaching today's files would misstate the run. ``sacredx convert`` passes a
+``load_sources`` that reads the stored sources of TinyDB and FileStorage stores, so theirs come along.
+Values come back as readers give them: a NumPy array in a result is copied as its list of values.
 
 >>> import datetime
 >>> from pytest_sacredx.observers.memory import MemoryObserver
@@ -139,6 +142,10 @@ def _replay(
         ex_info["base_dir"] = base
     meta = dict(rec.meta)
     meta["copied_from"] = {"store": store, "id": str(rec.id), "sources": sources}
+    if rec.experiment.get("base_dir"):  # the destination's base_dir is where the copy put the sources
+        meta["copied_from"]["base_dir"] = rec.experiment["base_dir"]
+    if rec.resources:
+        meta["copied_from"]["resources"] = [r[0] if isinstance(r, list) and r else r for r in rec.resources]
     if rec.status == "QUEUED":
         when = rec.queue_time or rec.start_time or _dt.datetime(1970, 1, 1)
         new_id = observer.queued_event(ex_info, rec.command, rec.host, when, rec.config, meta, _id)
