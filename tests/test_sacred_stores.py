@@ -145,9 +145,22 @@ def comparable(rec: RunRecord) -> dict[str, Any]:
     return attrs.asdict(rec)
 
 
+def file_bytes(root: Path) -> dict[str, str]:
+    """A digest of every file under ``root`` (or of ``root``, a file)."""
+    if root.is_file():
+        return {root.name: hashlib.sha1(root.read_bytes()).hexdigest()}
+    return {
+        str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
 @pytest.mark.service
 def test_sacreds_runs_read_back_as_sacred_wrote_them(sacred_store: tuple[str, str]) -> None:
     kind, uri = sacred_store
+    local = Path(uri.split(":", 1)[1].removeprefix("///")) if kind in ("file", "tinydb", "sqlite") else None
+    before = file_bytes(local) if local is not None else {}
     runs = read_all(uri)
     assert [r.status for r in runs] == ["COMPLETED", "FAILED"]
     a, b = runs
@@ -172,6 +185,8 @@ def test_sacreds_runs_read_back_as_sacred_wrote_them(sacred_store: tuple[str, st
         assert a.result["n"] == 3  # numpy.int64, which Sacred's TinyDB cannot store
     if kind in ("file", "tinydb"):
         assert [s[0] for s in a.experiment["sources"]] == [".record_inner.py"]
+    if local is not None:
+        assert file_bytes(local) == before  # reading wrote nothing
 
 
 def our_run(uri: str) -> str:
@@ -194,14 +209,6 @@ def our_run(uri: str) -> str:
     ex.observers.append(observer)
     run = ex.run()
     return str(run._id)
-
-
-def file_bytes(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.mark.service

@@ -234,6 +234,7 @@ class SqlObserver(RunObserver):
         from sqlalchemy import exc as sa_exc
 
         metadata = _bases().Base.metadata
+        _sqlite_wal(self.engine)
         for attempt in range(10):
             try:
                 with self.engine.begin() as conn:
@@ -759,21 +760,29 @@ def _create_engine(sa: Any, url: str, echo: bool) -> Engine:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """WAL and ``synchronous=NORMAL`` on a SQLite file: one run costs a few fsyncs, not one per event.
-
-    Committed events survive a killed process (the guarantee the stores give); only a power loss may
-    drop the last transactions. Readers no longer block writers either. A file system without the
-    shared memory WAL needs keeps the default journal.
-    """
+    """``synchronous=NORMAL`` on every connection to a SQLite file: with WAL (:func:`_sqlite_wal`),
+    one run costs a few fsyncs, not one per event. Committed events survive a killed process (the
+    guarantee the stores give); only a power loss may drop the last transactions."""
     cursor = dbapi_connection.cursor()
     try:
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-        except Exception:
-            return
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
+
+
+def _sqlite_wal(engine: Engine) -> None:
+    """Switch a SQLite file to WAL (it stays so: the mode is kept in the file) before the first
+    write, so readers never block writers. Done when writing, not when connecting: reading a
+    database (one Sacred wrote, say) leaves its file as it was. A file system without the shared
+    memory WAL needs keeps the default journal."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+            conn.commit()
+    except Exception:
+        return
 
 
 def _read_text(base_dir: str, filename: str) -> str | None:
