@@ -145,6 +145,40 @@ def comparable(rec: RunRecord) -> dict[str, Any]:
     return attrs.asdict(rec)
 
 
+def raw_rows(kind: str, uri: str) -> Any:
+    """What the database holds for Sacred's runs, as stored (rows or documents), to compare exactly."""
+    if kind in ("sqlite", "postgresql"):
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(uri, poolclass=sa.pool.NullPool)
+        sacred_columns = [
+            "id", "run_id", "command", "start_time", "heartbeat", "stop_time", "queue_time", "priority",
+            "comment", "fail_trace", "captured_out", "config", "info", "status", "host_id",
+            "experiment_id", "result",
+        ]
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(
+                f"SELECT {', '.join(sacred_columns)} FROM run WHERE id <= 2 ORDER BY id"
+            )).all()
+            artifacts = conn.execute(sa.text(
+                "SELECT artifact_id, filename, content, run_id FROM artifact ORDER BY artifact_id"
+            )).all()
+        engine.dispose()
+        return [tuple(r) for r in rows], [tuple(a) for a in artifacts if a[3] in ("0", "2")]
+    if kind == "mongo":
+        import pymongo
+
+        base, _, name = uri.rpartition("/")
+        client: Any = pymongo.MongoClient(base)
+        try:
+            db = client[name]
+            return (sorted(db.runs.find({"_id": {"$in": [1, 2]}}), key=lambda d: d["_id"]),
+                    sorted(db.metrics.find({"run_id": {"$in": [1, 2]}}), key=lambda d: str(d["_id"])))
+        finally:
+            client.close()
+    return None
+
+
 def file_bytes(root: Path) -> dict[str, str]:
     """A digest of every file under ``root`` (or of ``root``, a file)."""
     if root.is_file():
@@ -220,6 +254,8 @@ def test_our_observers_append_to_sacreds_stores_and_leave_its_runs_alone(
     before = read_all(uri)
     bytes_before = file_bytes(path) if kind == "file" else {}
     text_before = (path / "metadata.json").read_bytes() if kind == "tinydb" else b""
+    rows_before = raw_rows(kind, uri)
+    assert rows_before is None or all(rows_before)  # something of both runs to compare
 
     new_id = our_run(uri)
 
@@ -230,6 +266,7 @@ def test_our_observers_append_to_sacreds_stores_and_leave_its_runs_alone(
     assert new.config["lr"] == 0.5 and new.result["weights"] == [3.0, 4.0]
     if kind in ("file", "sqlite", "postgresql", "mongo"):
         assert new_id == "3"  # ids continue after Sacred's (its SQL ids are 1 and 2 as keys)
+    assert raw_rows(kind, uri) == rows_before  # SQL rows and Mongo documents of Sacred's runs, exactly
     if kind == "file":
         old = {k: v for k, v in file_bytes(path).items() if k in bytes_before}
         assert old == bytes_before  # every file of Sacred's runs, byte for byte
