@@ -185,7 +185,7 @@ def test_compaction_keeps_everything_and_other_processes_follow(tmp_path: Path) 
     assert reader.load_run(ids[-1]).captured_out == "out\nmore\n"
 
 
-def test_a_stock_tinydb_file_is_imported(tmp_path: Path) -> None:
+def test_a_stock_tinydb_file_is_read_and_stays_a_stock_file(tmp_path: Path) -> None:
     root = tmp_path / "db"
     root.mkdir()
     legacy = TinyDB(str(root / "metadata.json"), storage=JSONStorage)
@@ -206,9 +206,15 @@ def test_a_stock_tinydb_file_is_imported(tmp_path: Path) -> None:
         3,
         dt.datetime(2020, 1, 1),
     )
-    new = full_run(TinyDbObserver(root))  # the first writer converts it to a log
-    assert log_lines(root)[0].startswith(b'{"sacredx_tinydb_log"')
+    before = (root / "metadata.json").read_bytes()
+    new = full_run(TinyDbObserver(root))  # appended in TinyDB's own format (sacred_formats)
+    after = (root / "metadata.json").read_bytes()
+    assert not after.startswith(b'{"sacredx_tinydb_log"')
+    assert after.startswith(before[: -len(b"}}")])  # the old run's text is untouched
     assert [r.id for r in TinyDbReader(root).list_runs()] == ["old", new]
+    stock = TinyDB(str(root / "metadata.json"), storage=JSONStorage)
+    assert stock.table("runs").get(doc_id=2)["start_time"].startswith("{TinyDate}:")
+    stock.close()
 
 
 def test_queued_run_then_started_with_overwrite(tmp_path: Path) -> None:

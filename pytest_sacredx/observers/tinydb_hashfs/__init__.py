@@ -56,6 +56,7 @@ from .. import document
 from .. import tinydb_sacred as _sacred
 from ..base import RunObserver
 from ..record import RunRecord
+from ..sacred_formats import SacredTinyDB, SacredTinyStorage, is_sacred_tinydb
 from ..tinydb_bases import HashStore, LogStorage, LogTinyDB, apply_patch
 
 __all__ = ["TinyDbObserver", "TinyDbReader", "HashStore", "LogStorage", "tiny_db_option"]
@@ -67,7 +68,12 @@ FORMAT_VERSION = "TinyDbObserver-0.8.7+sacredx"
 
 
 def _open_db(root: str, read_only: bool = False) -> tuple[TinyDB, HashStore]:
-    db = LogTinyDB(os.path.join(root, "metadata.json"), storage=LogStorage, read_only=read_only)
+    path = os.path.join(root, "metadata.json")
+    db: TinyDB
+    if is_sacred_tinydb(path):  # a store Sacred wrote stays in Sacred's format (sacred_formats)
+        db = SacredTinyDB(path, storage=SacredTinyStorage, read_only=read_only)
+    else:
+        db = LogTinyDB(path, storage=LogStorage, read_only=read_only)
     return db, HashStore(os.path.join(root, "hashfs"))
 
 
