@@ -141,6 +141,10 @@ class SacredHashFS:
         self.root = self._store.root
         self.depth, self.width, self.algorithm = depth, width, "md5"
 
+    def path(self, file_id: str) -> str:
+        """Where the file with this id lives (the layout is :class:`HashStore`'s)."""
+        return self._store.path(file_id)
+
     def put(self, file: str | os.PathLike[str] | IO[bytes], extension: str | None = None) -> _Address:
         if isinstance(file, (str, os.PathLike)):
             file_id = self._store.put(file)
