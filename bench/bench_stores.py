@@ -49,7 +49,10 @@ def observers(impl: str) -> tuple[Any, Any]:
         sys.path.insert(0, REPO)
         from pytest_sacredx.observers.file_storage import FileStorageObserver
         from pytest_sacredx.observers.tinydb_hashfs import TinyDbObserver
-    return (lambda p: TinyDbObserver.create(p)), (lambda p: FileStorageObserver(p))
+    if impl == "sacred":
+        return (lambda p: TinyDbObserver.create(p)), (lambda p: FileStorageObserver(p))
+    # ours: the append-log store (create(path) would ask for Sacred's format)
+    return (lambda p: TinyDbObserver(p)), (lambda p: FileStorageObserver(p))
 
 
 def one_run(obs: Any, ex_info: dict[str, Any], i: int) -> float:

@@ -6,6 +6,7 @@ Usage::
     python compat/run.py --floor 97            # exit 1 when the public pass rate is below 97 %
     python compat/run.py tests/test_run.py -v  # one file, with each failing test and its message
     python compat/run.py --json compat.json    # outcomes of every listed test, for tools
+    python compat/run.py --examples            # Sacred's example programs instead (compat/examples.py)
 
 Where the tests come from: ``--sacred DIR``, else ``$SACREDX_SACRED_DIR``, else ``../shared/sacred-0.8.7``
 next to this checkout — a folder holding Sacred's unmodified ``tests/`` and ``examples/``. They are copied
@@ -157,7 +158,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="test files run at once (default 2)")
     parser.add_argument("--json", help="write every listed test's outcome to this file")
     parser.add_argument("-v", "--verbose", action="store_true", help="list failing public tests")
+    parser.add_argument(
+        "--examples", action="store_true",
+        help="check Sacred's example programs' output instead (compat/examples.py; FILES are examples)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.examples:
+        sys.path.insert(0, str(HERE))
+        import examples
+
+        forwarded = [*args.files, "--jobs", str(args.jobs)]
+        return examples.main(forwarded + (["--sacred", args.sacred] if args.sacred else []))
 
     sacred = find_sacred(args.sacred)
     check_dependencies()

@@ -19,7 +19,7 @@ They apply in the order given: ``small`` overrides ``b`` of ``variant``, and the
 ``print_named_configs`` lists them with their docs; an unknown name gets a hint::
 
     $ python examples/named_configs.py print_named_configs -l WARNING
-    Named Configurations (doc):
+    Named Configurations (# doc):
       variant   # Bigger numbers.
       small   # Make b zero.
 

@@ -85,8 +85,10 @@ class ConfigError(SacredxError, ValueError):
         text = self.message
         if self.print_conflicting_configs and self.conflicting_configs:
             text += "\nConflicting configuration values:"
+            from .redact import shown_value  # a secret-named key's value is not echoed
+
             for key in self.conflicting_configs:
-                text += f"\n  {key}={_lookup(self.config, key)}"
+                text += f"\n  {key}={shown_value(key, _lookup(self.config, key))}"
         return f"{text}\n{self.hint}" if self.hint else text
 
 
@@ -187,6 +189,11 @@ class SettingError(SacredxError, AttributeError):
 
 class ArtifactNameError(SacredxError, ValueError):
     """An artifact name with a path separator, ``..``, or a store's reserved file name."""
+
+
+class ReservedArtifactNameError(ArtifactNameError, FileExistsError):
+    """An artifact or saved file named like one of the store's own records (``run.json``, ``cout.txt``…);
+    a ``FileExistsError`` too, as in Sacred."""
 
 
 class ObserverError(SacredxError):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import sys
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -102,17 +103,43 @@ def set_log_level(logger: logging.Logger, log_level: str | int | None) -> Callab
 
     Sacred sets the root logger's level and leaves it set, so one ``-l ERROR`` run silences every later
     run (and every library) in the process — hundreds of runs in one pytest session. Ours lasts one run.
+    Runs in threads may overlap: the level of the newest run still active holds, and the logger's own
+    level comes back when the last one ends (whatever order they end in).
+
+    >>> log = logging.getLogger("sacredx.doctest.level")
+    >>> first, second = set_log_level(log, "ERROR"), set_log_level(log, "DEBUG")
+    >>> first(); logging.getLevelName(log.level)
+    'DEBUG'
+    >>> second(); log.level
+    0
     """
     if log_level is None:
         return _nothing
     level = parse_log_level(log_level)
-    previous = logger.level
-    logger.setLevel(level)
+    token = object()
+    with _LEVELS_LOCK:
+        original, active = _LEVELS.setdefault(id(logger), (logger.level, []))
+        active.append((token, level))
+        logger.setLevel(level)
 
     def restore() -> None:
-        logger.setLevel(previous)
+        with _LEVELS_LOCK:
+            entry = _LEVELS.get(id(logger))
+            if entry is None or all(t is not token for t, _ in entry[1]):
+                return  # restored already
+            entry[1][:] = [(t, lvl) for t, lvl in entry[1] if t is not token]
+            if entry[1]:
+                logger.setLevel(entry[1][-1][1])
+            else:
+                logger.setLevel(entry[0])
+                del _LEVELS[id(logger)]
 
     return restore
+
+
+#: logger id -> (its level before any run changed it, [(run token, level), …] of the active runs)
+_LEVELS: dict[int, tuple[int, list[tuple[object, int]]]] = {}
+_LEVELS_LOCK = threading.Lock()
 
 
 def _nothing() -> None:

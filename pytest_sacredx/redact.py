@@ -23,6 +23,15 @@ a reader reports. Everything that stores or prints them goes through these helpe
 
 A user name alone (``https://token@host``) is kept: it usually names a database role, and telling the
 two apart is guesswork. Redaction is idempotent and never raises.
+
+The rule for config keys: a key whose last dotted part is secret-named (:func:`is_secret_key`; the words
+above plus ``SETTINGS.SECRET_WORDS``) shows ``***`` for its value everywhere a run's *metadata* or a
+report shows it — ``meta`` in every store, the "Conflicting configuration values" of an error, under
+pytest the case ids (so node ids, the summary and JUnit XML), the failure's config changes and reproduce
+lines. The config itself keeps the value, as Sacred does: the run needs it.
+
+>>> shown_value("db.password", "hunter2"), shown_value("lr", 0.1)
+('***', 0.1)
 """
 
 from __future__ import annotations
@@ -31,7 +40,16 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["REDACTED", "redact_url", "redact_argv", "redact_options", "redact_meta", "is_secret_name"]
+__all__ = [
+    "REDACTED",
+    "redact_url",
+    "redact_argv",
+    "redact_options",
+    "redact_meta",
+    "is_secret_name",
+    "is_secret_key",
+    "shown_value",
+]
 
 REDACTED = "***"
 
@@ -70,7 +88,31 @@ def is_secret_name(name: str) -> bool:
     (True, True, False)
     """
     parts = [p.lower() for p in _NAME_PARTS.split(name.lstrip("-")) if p]
-    return any(p in _SECRET_WORDS for p in parts)
+    words = _secret_words()
+    return any(p in words for p in parts)
+
+
+def _secret_words() -> frozenset[str]:
+    from .settings import SETTINGS  # lazily: errors import this module, and settings import errors
+
+    extra = SETTINGS.get("SECRET_WORDS") or ()
+    if not extra:
+        return _SECRET_WORDS
+    return _SECRET_WORDS | {str(w).lower() for w in extra}
+
+
+def is_secret_key(key: str) -> bool:
+    """A dotted config key (``db.password``) whose last part is secret-named: its value is not shown.
+
+    >>> is_secret_key("db.password"), is_secret_key("password.length"), is_secret_key("lr")
+    (True, False, False)
+    """
+    return isinstance(key, str) and _is_secret_path(key)
+
+
+def shown_value(key: str, value: Any) -> Any:
+    """``value`` as metadata and reports show the config entry ``key``: ``***`` when the key is secret."""
+    return REDACTED if is_secret_key(key) and value is not None else value
 
 
 def redact_url(url: str) -> str:

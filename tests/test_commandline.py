@@ -156,7 +156,7 @@ def test_print_config_flag_prints_before_running(capsys: pytest.CaptureFixture[s
 
 def test_print_named_configs(capsys: pytest.CaptureFixture[str]) -> None:
     cli(hello(), "print_named_configs", "-l", "ERROR")
-    assert capsys.readouterr().out.splitlines() == ["Named Configurations (doc):", "  rude   # A rude greeting."]
+    assert capsys.readouterr().out.splitlines() == ["Named Configurations (# doc):", "  rude   # A rude greeting."]
 
 
 def test_save_config_writes_the_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -299,3 +299,47 @@ def test_debug_flag_reraises() -> None:
         cli(ex, "crash", "-d", "-l", "CRITICAL")
     with pytest.raises(CommandLineError):
         cli(ex, "--nope", "-d")
+
+
+# --------------------------------------------------------------------------- values no store can write
+BIG = """
+from pytest_sacredx import Experiment
+ex = Experiment("big")
+
+@ex.config
+def cfg():
+    n = 0
+
+@ex.automain
+def main(n):
+    return 1
+"""
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("9" * 5000, "Error: Cannot parse update n=…: '99999999999999999999…99999' is an integer of 5000 digits"),
+        ("0x" + "f" * 5000, "Error: Config entry 'n' is an integer of 6021 digits"),
+    ],
+    ids=["decimal", "hex"],
+)
+def test_a_huge_integer_is_one_error_line_and_no_run(tmp_path: Path, value: str, message: str) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "exp.py").write_text(BIG)
+    proc = subprocess.run(
+        [sys.executable, "exp.py", "-F", "runs", "-t", "db", "with", f"n={value}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), proc.stderr
+    assert "PYTHONINTMAXSTRDIGITS=0" in lines[0] and "Observer" not in lines[0]
+    # no half run anywhere: no run folder, no TinyDB run
+    assert not (tmp_path / "runs").exists() or [p.name for p in (tmp_path / "runs").iterdir()] == []
+    if (tmp_path / "db").exists():
+        from pytest_sacredx.observers.tinydb_hashfs import TinyDbReader
+
+        assert list(TinyDbReader(str(tmp_path / "db")).list_runs()) == []

@@ -82,7 +82,7 @@ def test_print_named_configs_lists_the_tree_with_docs(capsys: pytest.CaptureFixt
 
     ex.run("print_named_configs", options=QUIET)
     assert capsys.readouterr().out.splitlines() == [
-        "Named Configurations (doc):",
+        "Named Configurations (# doc):",
         "  fast",
         '    """Fewer epochs,',
         '          for a quick look."""',

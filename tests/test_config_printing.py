@@ -98,7 +98,7 @@ def test_named_configs():
     )
     assert text == "\n".join(
         [
-            "Named Configurations (doc):",
+            "Named Configurations (# doc):",
             "  fast   # fewer epochs",
             "  big",
             "  multi",
@@ -106,7 +106,7 @@ def test_named_configs():
             '  line two"""',
         ]
     )
-    assert format_named_configs({}) == "Named Configurations (doc):\n  No named configs"
+    assert format_named_configs({}) == "Named Configurations (# doc):\n  No named configs"
 
 
 def test_named_configs_accept_objects_with_docstrings():

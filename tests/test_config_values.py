@@ -122,7 +122,7 @@ def test_strict_arbitrary_text_raises_only_update_syntax_error(text):
         "(" * 5000 + ")" * 5000,
         "[" * 100 + "1" + "]" * 100,
         "-" * 10000 + "1",
-        "9" * 10000,
+        "9" * 4300,  # longer: an error (test_an_integer_over_pythons_digit_limit_is_an_error_not_a_string)
         "'" + "a" * 200_000 + "'",
         "\x00",
         "1" + "e9" * 3,
@@ -155,3 +155,24 @@ def test_jsonpickle_tags_are_not_decoded(monkeypatch):
     key, value = parse_update("x=" + text)
     assert value == {"py/reduce": [{"py/function": "os.getcwd"}, {"py/tuple": []}]}
     assert calls == []
+
+
+# --------------------------------------------------------------------------- Python's int-text limit
+def test_an_integer_over_pythons_digit_limit_is_an_error_not_a_string() -> None:
+    limit = __import__("sys").get_int_max_str_digits()
+    with pytest.raises(UpdateSyntaxError, match=rf"Cannot parse update n=…: .* integer of {limit + 700} digits"):
+        parse_update("n=" + "9" * (limit + 700))
+    with pytest.raises(UpdateSyntaxError, match="PYTHONINTMAXSTRDIGITS=0"):
+        parse_value("[1, " + "9" * (limit + 1) + "]")
+    assert parse_value("9" * limit) == int("9" * limit)  # at the limit: a number
+    assert parse_value("'" + "9" * (limit + 1) + "'") == "9" * (limit + 1)  # quoted: a string
+    assert parse_value("x" + "9" * (limit + 1)) == "x" + "9" * (limit + 1)  # not a number: text
+
+
+def test_config_ints_no_store_could_write_are_named() -> None:
+    from pytest_sacredx.config.values import check_int_sizes
+    from pytest_sacredx.errors import InvalidConfigError
+
+    check_int_sizes({"n": 10**4000, "a": [True, 2.5, "x" * 10_000]})  # within the limit: fine
+    with pytest.raises(InvalidConfigError, match=r"Config entry 'a\.b\[1\]' is an integer of \d+ digits"):
+        check_int_sizes({"a": {"b": [0, int("f" * 5000, 16)]}})

@@ -104,6 +104,7 @@ def test_queued_run_has_sacreds_keys_and_stores_sources_from_anywhere(
     entry = run_json(obs, run_id)
     assert set(entry) == {"experiment", "command", "host", "meta", "status"}
     assert entry["status"] == "QUEUED"
+    assert entry["meta"] == {"command": "main"}  # as given: the run puts queue_time there, not the store
     (stored,) = entry["experiment"]["sources"]
     assert stored[0] == "exp.py"
     assert (tmp_path / "runs" / stored[1]).read_text() == "print(1)\n"
@@ -269,7 +270,7 @@ def test_artifacts_are_copied_once_listed(tmp_path: Path) -> None:
     assert run_json(lazy)["artifacts"] == ["model.bin"]
 
 
-def test_resources_are_stored_by_content_relative_to_basedir(tmp_path: Path) -> None:
+def test_resources_are_stored_by_content_and_recorded_with_sacreds_path(tmp_path: Path) -> None:
     a, b = tmp_path / "data.csv", tmp_path / "other" / "data.csv"
     b.parent.mkdir()
     a.write_text("1,2\n")
@@ -282,8 +283,10 @@ def test_resources_are_stored_by_content_relative_to_basedir(tmp_path: Path) -> 
     resources = run_json(obs)["resources"]
     assert [r[0] for r in resources] == [str(a), str(b)]
     assert resources[0][1] == resources[1][1]
-    assert resources[0][1].startswith("_resources/data_") and resources[0][1].endswith(".csv")
-    assert len(os.listdir(tmp_path / "runs" / "_resources")) == 1
+    (stored,) = os.listdir(tmp_path / "runs" / "_resources")
+    # Sacred records the stored copy's path under the resource folder, not one relative to basedir
+    assert resources[0][1] == str(tmp_path / "runs" / "_resources" / stored)
+    assert stored.startswith("data_") and stored.endswith(".csv")
 
 
 def test_no_temporary_files_are_left(tmp_path: Path, src: Path) -> None:
@@ -418,3 +421,51 @@ def test_a_writer_lists_the_folder_once_without_keeping_the_names(
     monkeypatch.setattr(os, "listdir", lambda *_: pytest.fail("listdir builds the whole list"))
     fresh = FileStorageObserver(tmp_path / "runs")  # another process
     assert start(fresh) == "6"
+
+def test_started_run_json_is_sacreds_with_isoformat_times_and_an_empty_cout(tmp_path: Path) -> None:
+    obs = FileStorageObserver(tmp_path / "runs")
+    whole_second = dt.datetime(1999, 5, 4, 3, 2, 1)
+    run_id = obs.started_event(ex(), "main", HOST, whole_second, {"a": 1}, {"c": 1}, None)
+    entry = run_json(obs, run_id)
+    # Sacred writes isoformat text: no microseconds when they are zero
+    assert entry["start_time"] == "1999-05-04T03:02:01"
+    assert (entry["heartbeat"], entry["resources"], entry["artifacts"]) == (None, [], [])
+    assert (tmp_path / "runs" / run_id / "cout.txt").read_text() == ""
+    obs.heartbeat_event({}, "", T, None)
+    obs.completed_event(T, 1)
+    entry = run_json(obs, run_id)
+    assert (entry["heartbeat"], entry["stop_time"]) == (T.isoformat(), T.isoformat())
+    assert FileStorageReader(tmp_path / "runs").load_run(run_id).start_time == whole_second
+
+
+def test_a_fail_trace_given_as_text_is_stored_as_that_text(tmp_path: Path) -> None:
+    obs = FileStorageObserver(tmp_path / "runs")
+    start(obs)
+    obs.failed_event(T, "one\ntwo")
+    assert run_json(obs)["fail_trace"] == "one\ntwo"
+    assert FileStorageReader(tmp_path / "runs").load_run("1").fail_trace == ["one\n", "two"]
+
+
+def test_save_file_copies_into_the_run_and_refuses_the_runs_own_files(tmp_path: Path) -> None:
+    obs = FileStorageObserver(tmp_path / "runs")
+    start(obs)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("n\n")
+    obs.save_file(str(notes))
+    obs.save_file(str(notes), "copy.txt")
+    assert (tmp_path / "runs" / "1" / "notes.txt").read_text() == "n\n"
+    assert (tmp_path / "runs" / "1" / "copy.txt").read_text() == "n\n"
+    with pytest.raises(FileExistsError, match="reserved"):
+        obs.save_file(str(notes), "cout.txt")
+    with pytest.raises(ArtifactNameError):  # the same error, a ValueError too
+        obs.save_file(str(notes), "run.json")
+    assert (tmp_path / "runs" / "1" / "cout.txt").read_text() == ""
+
+def test_a_start_that_fails_leaves_no_run_folder(tmp_path: Path) -> None:
+    obs = FileStorageObserver(str(tmp_path / "runs"))
+    with pytest.raises(ValueError, match="integer string conversion"):  # a value json cannot write
+        start(obs, config={"n": 10**5000})
+    assert [p.name for p in (tmp_path / "runs").iterdir() if p.name != "_sources"] == []
+    run_id = start(obs)  # the observer still records the next run
+    assert run_json(obs, run_id)["status"] == "RUNNING"
+    assert [r.id for r in FileStorageReader(str(tmp_path / "runs")).list_runs()] == [run_id]

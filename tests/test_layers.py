@@ -20,13 +20,14 @@ PACKAGE = Path(__file__).resolve().parents[1] / "pytest_sacredx"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     (
         "base",
-        ("_version", "errors", "settings", "atomic", "serialize", "serializer", "redact", "artifacts", "logs",
+        ("_version", "errors", "settings", "atomic", "serialize", "redact", "artifacts", "logs",
          "optional"),
     ),
     ("config", ("config.*", "arg_parser")),
     ("provenance", ("provenance.*", "dependencies", "host_info")),
     ("run", ("run.*", "metrics_logger", "commands")),
-    ("observers", ("observers.*",)),
+    # serializer: Sacred's flatten/restore write the stores' value forms (observers/document.py)
+    ("observers", ("observers.*", "serializer")),
     ("experiment", ("ingredient", "experiment", "strategies", "utils", "stflow.*", "remote", "")),
     ("query", ("query.*", "report.*")),
     ("cli", ("cli.*",)),

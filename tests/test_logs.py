@@ -189,3 +189,24 @@ def test_a_script_leaves_the_root_logger_unconfigured(tmp_path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "0 30\n"  # no handler, default WARNING level: nothing configured behind our back
     assert "WARNING - main - from main" in proc.stderr
+
+
+def test_runs_in_threads_leave_the_level_as_it_was(restore_sacredx_logger: logging.Logger) -> None:
+    """Overlapping ``-l ERROR`` runs end in any order; the logger's own level comes back (it once
+    stayed at ERROR when one run restored the level another had set)."""
+    import threading
+
+    ex = new_experiment("overlap")
+    started = threading.Barrier(3)
+
+    @ex.main
+    def main():
+        started.wait()
+
+    before = restore_sacredx_logger.level
+    threads = [threading.Thread(target=ex.run, kwargs={"options": {"--loglevel": "ERROR"}}) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert restore_sacredx_logger.level == before

@@ -406,7 +406,9 @@ def test_collection_prefix(mongo_url: str, db_name: str, experiment_dir: dict[st
 
 @pytest.mark.service
 def test_queued_event(observer: MongoObserver, experiment_dir: dict[str, Any]) -> None:
-    run_id = observer.queued_event(experiment_dir["ex_info"], "main", HOST, T0, {"a": 1}, META, None)
+    # the run puts the queue time into meta before the event, as Sacred's does; the store keeps meta
+    meta = {**META, "queue_time": T0}
+    run_id = observer.queued_event(experiment_dir["ex_info"], "main", HOST, T0, {"a": 1}, meta, None)
     doc = observer.runs.find_one({"_id": run_id})
     # Sacred's queued document: the queue time in meta, no start time
     assert (doc["status"], doc["meta"]["queue_time"]) == ("QUEUED", T0)
@@ -1025,6 +1027,40 @@ def test_queue_observer_survives_a_server_restart(
 
 @pytest.mark.slow
 @pytest.mark.service
+def test_queue_retries_a_start_while_the_server_is_down(
+    own_server: NxServer, experiment_dir: dict[str, Any], mongo_log: _ListHandler
+) -> None:
+    """A run that starts while the server is down (after the observer had connected) starts once it is
+    back: the queue tries the start again instead of failing the run."""
+    mongo = MongoObserver(url=own_server.url, db_name="outage", serverSelectionTimeoutMS=300)
+    queued = QueueObserver(mongo, interval=0.05, retry_interval=0.1, start_retries=600)
+    assert start(queued, experiment_dir) == 1
+    queued.completed_event(_t(1), 1)
+    own_server.kill()
+
+    def start_failed() -> bool:
+        return any("started_event failed" in r.getMessage() for r in mongo_log.at(logging.WARNING))
+
+    box: dict[str, Any] = {}
+    worker = threading.Thread(target=lambda: box.update(id=start(queued, experiment_dir)), daemon=True)
+    worker.start()
+    assert _wait_until(start_failed, 60), "the start never met the outage"
+    own_server.start()
+    worker.join(timeout=60)
+    assert box.get("id") == 2, box
+    queued.completed_event(_t(2), 2)
+    client = pymongo.MongoClient(own_server.url, serverSelectionTimeoutMS=5000)
+    try:
+        runs = client["outage"]["runs"]
+        assert [(d["_id"], d["status"], d["result"]) for d in runs.find({}).sort("_id")] == [
+            (1, "COMPLETED", 1), (2, "COMPLETED", 2)]
+    finally:
+        client.close()
+    assert not mongo_log.at(logging.ERROR)
+
+
+@pytest.mark.slow
+@pytest.mark.service
 def test_without_queue_an_outage_logs_one_warning(
     own_server: NxServer, experiment_dir: dict[str, Any], mongo_log: _ListHandler
 ) -> None:
@@ -1055,3 +1091,39 @@ def test_ids_restart_from_one_after_the_runs_are_deleted(
     other.completed_event(_t(1), None)
     assert start(observer, experiment_dir) == 3  # the other writer's run is skipped on a clash
     observer.completed_event(_t(1), None)
+
+
+def test_a_string_fail_trace_is_stored_as_that_string(mock_observer: MongoObserver) -> None:
+    """A trace handed over as one string stays one string (not a list of its characters)."""
+    ex_info = {"name": "x", "base_dir": "", "sources": [], "dependencies": []}
+    mock_observer.started_event(ex_info, "main", {}, T0, {}, {}, None)
+    mock_observer.failed_event(T0, "lots of errors and\nso\non...")
+    assert mock_observer.runs.find_one()["fail_trace"] == "lots of errors and\nso\non..."
+    assert mock_observer.load_run(1).fail_trace == ["lots of errors and\n", "so\n", "on..."]
+
+
+def test_queue_tries_a_lost_mongo_connection_at_start_again(
+    mock_db: Any, mongo_log: _ListHandler
+) -> None:
+    """A start that meets a lost connection (pymongo's AutoReconnect) is tried again by the queue;
+    the run is stored once, and the queue equals a MongoObserver over the same collection."""
+    runs = mock_db["runs"]
+    inserts = {"n": 0}
+    real_insert = runs.insert_one
+
+    def flaky_insert(doc: Any, *args: Any, **kwargs: Any) -> Any:
+        inserts["n"] += 1
+        if inserts["n"] <= 2:
+            raise AutoReconnect("connection lost")
+        return real_insert(doc, *args, **kwargs)
+
+    runs.insert_one = flaky_insert  # type: ignore[method-assign]
+    queued = QueueObserver(MongoObserver.create_from(runs, gridfs.GridFS(mock_db)),
+                           interval=0.01, retry_interval=0.001)
+    ex_info = {"name": "x", "base_dir": "", "sources": [], "dependencies": []}
+    assert queued.started_event(ex_info, "main", {}, T0, {}, {}, "A") == "A"
+    queued.completed_event(T0, 1)
+    assert inserts["n"] == 3 and runs.count_documents({}) == 1
+    assert any("started_event failed (AutoReconnect" in r.getMessage()
+               for r in mongo_log.at(logging.WARNING))
+    assert queued == MongoObserver.create_from(runs, gridfs.GridFS(mock_db))

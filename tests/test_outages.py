@@ -384,6 +384,44 @@ def test_postgres_restart_with_queue_observer_loses_no_event(
           f"{len(deliveries.failures)} failed attempt(s), {len(deliveries.delivered)} events delivered")
 
 
+def test_postgres_gone_for_good_queue_gives_up_and_dumps_the_rest(
+    own_pg: PgServer, caplog: pytest.LogCaptureFixture, tmp_path: Any
+) -> None:
+    """The server never comes back: after ``max_retries`` failed attempts of one event the queue stops
+    trying, writes every event it could not deliver (the end of the run included) as JSON into
+    ``failure_dir``, and the run ends with its result; the store keeps what arrived before."""
+    import json
+
+    from pytest_sacredx.observers.sql import SqlObserver
+
+    caplog.set_level(logging.INFO)
+    sql = SqlObserver(own_pg.url)
+    deliveries = Deliveries(sql)
+    memory = MemoryObserver()
+    queued = QueueObserver(sql, interval=0.05, retry_interval=0.05, max_retries=3,
+                           failure_dir=tmp_path / "dump")
+    run = _run_with_outage([memory, queued], own_pg.stop, lambda: None, lambda: bool(deliveries.failures))
+    _assert_result_kept(run, memory)
+    (dump_file,) = (tmp_path / "dump").iterdir()
+    dump = json.loads(dump_file.read_text())
+    names = [e["event"] for e in dump["events"]]
+    assert names[-2:] == ["completed_event", "join"] and "heartbeat_event" in names
+    completed = dump["events"][-2]
+    assert RESULT in completed["args"] or completed["kwargs"].get("result") == RESULT, completed
+    assert str(dump["run_id"]) == str(run._id)
+    delivered = [n for n, _ in deliveries.delivered]
+    assert "completed_event" not in delivered and delivered  # what came before the outage did arrive
+    queue_warnings = [w for w in _warnings(caplog) if w.startswith("QueueObserver")]
+    assert len(queue_warnings) == 2 and "gave up" in queue_warnings[1], queue_warnings
+    assert str(dump_file) in queue_warnings[1]
+    assert not _errors(caplog)
+    own_pg.start()  # the events before the outage are in the database
+    record = SqlObserver(own_pg.url).load_run(run._id)
+    assert record.status == "RUNNING"
+    steps = list(record.metrics["loss"]["steps"])
+    assert steps == list(range(len(steps))) and len(steps) <= OUTAGE_FROM
+
+
 def test_postgres_restart_without_queue_keeps_the_result(
     own_pg: PgServer, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pytest_sacredx.observers.record import RunRecord
@@ -100,7 +100,10 @@ def test_where_agrees_with_python(expr: tuple[str, Pred], runs: list[RunRecord])
 
 @given(st.text(alphabet=st.sampled_from(list("config.gamma<>=!() 0.5and or not in,'\"[]~:metrics")),
                min_size=1, max_size=40))
+@example(" ")  # blanks only: quoted as typed
 def test_anything_typed_parses_or_points_at_a_column(text: str) -> None:
+    """Any text: a filter, or one line that quotes the expression as typed (blanks too) and names a
+    column or says it is empty."""
     runs = [RunRecord(id="1", status="COMPLETED", config={"gamma": 1})]
     try:
         parse_where(text).filter(runs)

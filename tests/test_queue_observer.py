@@ -404,3 +404,124 @@ def test_final_heartbeat_goes_through_the_queue_in_order() -> None:
     queue.completed_event(now, 1)
     queue.join()
     assert covered.calls == ["started_event", "heartbeat_event", "final_heartbeat_event", "completed_event"]
+
+
+class _SacredStyle:
+    """An observer written for Sacred's queue: not a RunObserver, per-metric ``log_metrics``, no join."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+
+    def started_event(self, *args: Any, **kwargs: Any) -> str:
+        self.calls.append(("started_event", args, kwargs))
+        return "7"
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return lambda *args, **kwargs: self.calls.append((name, args, kwargs))
+
+
+def test_events_keep_their_keyword_arguments_and_order() -> None:
+    covered = _SacredStyle()
+    q = QueueObserver(covered, interval=0.01, retry_interval=0.01)
+    assert q.started_event("ex", kwds="start") == "7"
+    q.heartbeat_event(info={}, captured_out="x", beat_time=T0, result=1)
+    q.artifact_event("model", filename="m.pt")
+    run_in_thread(lambda: q.completed_event(stop_time=_t(1), result=2))
+    assert covered.calls == [
+        ("started_event", ("ex",), {"kwds": "start"}),
+        ("heartbeat_event", (), {"info": {}, "captured_out": "x", "beat_time": T0, "result": 1}),
+        ("artifact_event", ("model",), {"filename": "m.pt"}),
+        ("completed_event", (), {"stop_time": _t(1), "result": 2}),
+    ]
+    # the terminal event stopped the worker; join is not forwarded to a class without one
+    assert q._worker is not None and not q._worker.is_alive()
+    q.join()
+    assert [c[0] for c in covered.calls][-1] == "completed_event"
+
+
+def test_log_metrics_goes_per_metric_to_sacred_style_observers() -> None:
+    covered = _SacredStyle()
+    q = QueueObserver(covered, interval=0.01)
+    q.started_event()
+    q.log_metrics({"a": [1], "b": [2]}, "info")
+    q.join()
+    assert covered.calls[1:] == [("log_metrics", ("a", [1], "info"), {}),
+                                 ("log_metrics", ("b", [2], "info"), {})]
+
+
+def test_log_metrics_per_metric_for_a_run_observer_with_sacreds_signature() -> None:
+    class PerMetric(RunObserver):
+        def __init__(self) -> None:
+            self.got: list[tuple[Any, ...]] = []
+
+        def started_event(self, *args: Any, **kwargs: Any) -> str:
+            return "1"
+
+        def log_metrics(self, metric_name: str, metric_values: Any, info: Any) -> None:  # type: ignore[override]
+            self.got.append((metric_name, metric_values, info))
+
+    covered = PerMetric()
+    q = QueueObserver(covered, interval=0.01)
+    q.started_event()
+    q.log_metrics({"a": [1], "b": [2]}, {})
+    q.join()
+    assert covered.got == [("a", [1], {}), ("b", [2], {})]
+
+
+class _StartsAfter(RunObserver):
+    """``started_event`` raises ``error`` for the first ``failures`` attempts."""
+
+    def __init__(self, failures: int, error: type[Exception] = ConnectionError) -> None:
+        self.failures, self.error, self.attempts = failures, error, 0
+
+    def started_event(self, *args: Any, **kwargs: Any) -> str:
+        self.attempts += 1
+        if self.attempts <= self.failures:
+            raise self.error("store unavailable")
+        return "1"
+
+
+def test_a_transient_start_failure_is_tried_again(queue_log: _ListHandler) -> None:
+    covered = _StartsAfter(failures=3)
+    q = QueueObserver(covered, interval=0.01, retry_interval=0.001)
+    assert q.started_event(EX, "main", {}, T0, {}, {}, None) == "1"
+    assert covered.attempts == 4
+    (warning,) = queue_log.warnings()
+    assert "started_event failed (ConnectionError: store unavailable)" in warning
+    q.join()
+
+
+def test_a_start_that_keeps_failing_propagates_after_start_retries() -> None:
+    covered = _StartsAfter(failures=100)
+    q = QueueObserver(covered, retry_interval=0.001, start_retries=2)
+    with pytest.raises(ConnectionError):
+        q.started_event(EX, "main", {}, T0, {}, {}, None)
+    assert covered.attempts == 3
+
+
+def test_other_start_errors_propagate_at_once() -> None:
+    covered = _StartsAfter(failures=1, error=ValueError)
+    q = QueueObserver(covered, retry_interval=0.001)
+    with pytest.raises(ValueError):
+        q.started_event(EX, "main", {}, T0, {}, {}, None)
+    assert covered.attempts == 1
+
+
+def test_the_covered_observers_transient_errors_decide() -> None:
+    class Declares(_StartsAfter):
+        transient_errors = (KeyError,)
+
+    covered = Declares(failures=1, error=KeyError)
+    assert QueueObserver(covered, retry_interval=0.001).started_event() == "1"
+    covered = Declares(failures=1, error=ConnectionError)  # not declared: not retried
+    with pytest.raises(ConnectionError):
+        QueueObserver(covered, retry_interval=0.001).started_event()
+
+
+def test_a_queue_equals_the_observer_it_covers() -> None:
+    memory = MemoryObserver()
+    q = QueueObserver(memory)
+    assert q == memory and not q != memory and q == QueueObserver(memory)
+    assert q != MemoryObserver() and q != "foo" and hash(q) == hash(memory)

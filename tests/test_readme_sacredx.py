@@ -46,7 +46,7 @@ def _sweeps(observer: Any) -> None:
 def test_the_readme_shows_the_commands() -> None:
     commands = readme_commands()
     assert {c.split()[1] for c in commands} == {"runs", "compare", "show", "plot", "export", "copy",
-                                                "report"}
+                                                "convert", "report"}
 
 
 @pytest.mark.parametrize("command", readme_commands())
@@ -74,3 +74,6 @@ def test_readme_command_runs(command: str, tmp_path: Path, monkeypatch: pytest.M
         assert out.startswith("sweep b19dc672cd83 against 9b9759946acc: 8 cases on both sides")
     if args[0] == "copy":
         assert out.startswith("copied 16 runs to sqlite:///all_runs.db, skipped 16 already there")
+    if args[0] == "convert":
+        assert out.startswith("converted 16 runs into tinydb:sacred_runs (sacred format)")
+        assert (tmp_path / "sacred_runs" / "metadata.json").read_text().startswith('{"runs": {"1": ')

@@ -101,7 +101,7 @@ def read_json(obs: S3Observer, key: str) -> Any:
 
 @pytest.mark.service
 def test_full_run_round_trips_in_filestorage_layout(obs: S3Observer, tmp_path: Path) -> None:
-    assert drive(obs, tmp_path, result={"acc": 0.9, "pair": (1, "a")}) == "1"
+    assert drive(obs, tmp_path, result={"acc": 0.9, "pair": (1, "a")}) == 1  # an int, as Sacred's
     assert keys(obs) == [
         "runs/demo/1/config.json",
         "runs/demo/1/cout.txt",
@@ -135,7 +135,7 @@ def test_full_run_round_trips_in_filestorage_layout(obs: S3Observer, tmp_path: P
     assert rec.metrics["loss"]["timestamps"][0] == T0 + dt.timedelta(seconds=1)
     assert rec.artifacts == ["model.bin"]
     assert rec.resources == [
-        [str(tmp_path / "data.csv"), "_resources/data_e5ebd4c02cefbe7955977c67ada242b7.csv"]
+        [str(tmp_path / "data.csv"), "runs/demo/_resources/data_e5ebd4c02cefbe7955977c67ada242b7.csv"]
     ]
     assert rec.store == f"s3://{obs.bucket}/runs/demo"
     assert obs.load_artifact("1", "model.bin") == b"\x00weights\xff"
@@ -165,6 +165,23 @@ def test_failed_and_interrupted_runs(obs: S3Observer, tmp_path: Path) -> None:
 
 
 @pytest.mark.service
+def test_started_run_is_sacreds_dir_cout_isoformat_times_and_text_trace(
+    obs: S3Observer, tmp_path: Path
+) -> None:
+    assert obs.dir is None
+    whole_second = dt.datetime(1999, 5, 4, 3, 2, 1)
+    run_id = obs.started_event(ex_info(tmp_path), "main", HOST, whole_second, {}, {}, None)
+    assert run_id == 1 and obs.dir == "runs/demo/1"
+    assert obs.s3.get_object(Bucket=obs.bucket, Key="runs/demo/1/cout.txt")["Body"].read() == b""
+    entry = read_json(obs, "runs/demo/1/run.json")
+    assert (entry["start_time"], entry["heartbeat"]) == ("1999-05-04T03:02:01", None)
+    obs.failed_event(T0, "went wrong\nbadly")
+    entry = read_json(obs, "runs/demo/1/run.json")
+    assert (entry["stop_time"], entry["fail_trace"]) == (T0.isoformat(), "went wrong\nbadly")
+    assert obs.load_run(1).start_time == whole_second
+
+
+@pytest.mark.service
 def test_queued_run_has_sacreds_keys(obs: S3Observer, tmp_path: Path) -> None:
     run_id = obs.queued_event(ex_info(tmp_path), "main", HOST, T0, {"a": 1}, META, None)
     assert set(read_json(obs, f"runs/demo/{run_id}/run.json")) == {
@@ -175,8 +192,8 @@ def test_queued_run_has_sacreds_keys(obs: S3Observer, tmp_path: Path) -> None:
 
 @pytest.mark.service
 def test_requested_ids_and_existing_ids(obs: S3Observer, tmp_path: Path) -> None:
-    assert drive(obs, tmp_path, _id="5") == "5"
-    assert drive(obs, tmp_path) == "6"  # one more than the largest listed id
+    assert drive(obs, tmp_path, _id="5") == "5"  # a given id comes back as given
+    assert drive(obs, tmp_path) == 6  # one more than the largest listed id, an int as in Sacred
     with pytest.raises(RunIdExistsError) as info:
         drive(obs, tmp_path, _id="5")
     assert isinstance(info.value, FileExistsError)
@@ -196,7 +213,7 @@ def test_two_observers_interleaved_never_share_an_id(
         got.append(a.started_event(ex_info(tmp_path), "main", HOST, T0, {}, {}, None))
         got.append(b.started_event(ex_info(tmp_path), "main", HOST, T0, {}, {}, None))
         got.append(b.started_event(ex_info(tmp_path), "main", HOST, T0, {}, {}, None))
-    assert sorted(got, key=int) == [str(i) for i in range(1, 16)]
+    assert sorted(got) == list(range(1, 16))
 
 
 @pytest.mark.service
@@ -229,7 +246,7 @@ def test_bucket_is_created_when_missing_and_reused(
     drive(obs, tmp_path)
     assert obs.bucket in [b["Name"] for b in obs.s3.list_buckets()["Buckets"]]
     again = S3Observer(obs.bucket, "runs/demo", region="us-east-1", endpoint_url=s3_endpoint)
-    assert drive(again, tmp_path) == "2"
+    assert drive(again, tmp_path) == 2
 
 
 @pytest.mark.service
@@ -263,7 +280,7 @@ def test_from_uri_with_endpoint(s3_endpoint: str, s3_bucket: str, tmp_path: Path
         "us-east-1",
         s3_endpoint,
     )
-    assert drive(obs, tmp_path) == "1"
+    assert drive(obs, tmp_path) == 1
     assert [k for k in keys(obs) if k.endswith("run.json")] == ["a/b/1/run.json"]
 
 
@@ -303,7 +320,7 @@ def test_two_processes_into_one_bucket_get_distinct_ids(
         for _ in range(2)
     ]
     go.touch()
-    ids: list[str] = []
+    ids: list[int] = []
     for proc in procs:
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
@@ -311,7 +328,7 @@ def test_two_processes_into_one_bucket_get_distinct_ids(
     assert len(ids) == 200 and len(set(ids)) == 200
     reader = S3Observer(s3_bucket, "race", region="us-east-1", endpoint_url=s3_endpoint)
     records = list(reader.list_runs())
-    assert sorted(r.id for r in records) == sorted(ids)
+    assert sorted(r.id for r in records) == sorted(str(i) for i in ids)
     # every run.json belongs to the writer that claimed it: nobody overwrote anybody
     assert len({tuple(r.result) for r in records}) == 200
     assert all(r.status == "COMPLETED" and r.host["pid"] == r.result[0] for r in records)

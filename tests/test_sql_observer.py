@@ -189,6 +189,47 @@ def test_failed_run_keeps_its_trace(obs: SqlObserver, tmp_path: Path) -> None:
     assert rec.stop_time == T0 + dt.timedelta(seconds=2)
 
 
+def test_the_trace_column_holds_sacreds_text(obs: SqlObserver, tmp_path: Path) -> None:
+    obs.started_event(ex_info(tmp_path), "main", HOST, T0, {}, {}, None)
+    obs.failed_event(T0, ["first", "second"])  # Sacred joins the lines with newlines
+    with obs.engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT fail_trace FROM run")) == "first\nsecond"
+    obs.started_event(ex_info(tmp_path), "main", HOST, T0, {}, {}, None)
+    obs.failed_event(T0, ["Traceback:\n", "E: x\n"])  # lines that end in a newline get no second
+    with obs.engine.connect() as conn:
+        texts = conn.scalars(sa.text("SELECT fail_trace FROM run ORDER BY id")).all()
+    assert texts == ["first\nsecond", "Traceback:\nE: x\n"]
+    assert obs.load_run(2).fail_trace == ["Traceback:\n", "E: x\n"]
+
+
+def test_a_trace_stored_as_a_json_list_by_earlier_versions_reads_back(
+    obs: SqlObserver, tmp_path: Path
+) -> None:
+    obs.started_event(ex_info(tmp_path), "main", HOST, T0, {}, {}, None)
+    obs.failed_event(T0, ["x"])
+    with obs.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE run SET fail_trace = :t"), {"t": json.dumps(["a\n", "b\n"])})
+    assert obs.load_run(1).fail_trace == ["a\n", "b\n"]
+
+
+def test_observers_over_one_engine_and_session_are_equal(obs: SqlObserver) -> None:
+    twin = SqlObserver.create_from(obs.engine, obs.session)
+    assert twin == obs and not twin != obs and hash(twin) == hash(obs)
+    assert SqlObserver.create_from(obs.engine, object()) != obs
+    assert obs != "foo"
+
+
+def test_sacreds_run_to_json_keys(obs: SqlObserver, tmp_path: Path) -> None:
+    from pytest_sacredx.observers.sql_bases import Run
+
+    ex = {"name": "e", "base_dir": "/tmp", "sources": [], "dependencies": [], "repositories": []}
+    obs.started_event(ex, "run", HOST, T0, {"a": 1}, {"comment": "c"}, None)
+    with obs._sessions() as session:
+        data = session.scalars(sa.select(Run)).one().to_json()
+    assert "info" not in data and data["experiment"] == ex and data["fail_trace"] is None
+    assert obs.load_run(1).info == {}
+
+
 @pytest.mark.parametrize("status", ["INTERRUPTED", "TIMEOUT", "MY_CUSTOM_STOP"])
 def test_interrupted_run_keeps_its_status(obs: SqlObserver, tmp_path: Path, status: str) -> None:
     drive(obs, tmp_path, end=status)
@@ -199,6 +240,7 @@ def test_queued_run(obs: SqlObserver, tmp_path: Path) -> None:
     run_id = obs.queued_event(ex_info(tmp_path), "main", HOST, T0, {"a": 1}, META, None)
     rec = obs.load_run(run_id)
     assert rec.status == "QUEUED" and rec.queue_time == T0 and rec.start_time is None
+    assert rec.meta == {**META, "options": rec.meta["options"]}  # stored as given, secrets hidden
 
 
 def test_ids_are_sequential_and_requested_ids_are_kept(obs: SqlObserver, tmp_path: Path) -> None:

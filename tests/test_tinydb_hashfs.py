@@ -187,7 +187,7 @@ def test_compaction_keeps_everything_and_other_processes_follow(tmp_path: Path) 
     assert reader.load_run(ids[-1]).captured_out == "out\nmore\n"
 
 
-def test_a_stock_tinydb_file_is_imported(tmp_path: Path) -> None:
+def test_a_stock_tinydb_file_is_read_and_stays_a_stock_file(tmp_path: Path) -> None:
     root = tmp_path / "db"
     root.mkdir()
     legacy = TinyDB(str(root / "metadata.json"), storage=JSONStorage)
@@ -208,9 +208,15 @@ def test_a_stock_tinydb_file_is_imported(tmp_path: Path) -> None:
         3,
         dt.datetime(2020, 1, 1),
     )
-    new = full_run(TinyDbObserver(root))  # the first writer converts it to a log
-    assert log_lines(root)[0].startswith(b'{"sacredx_tinydb_log"')
+    before = (root / "metadata.json").read_bytes()
+    new = full_run(TinyDbObserver(root))  # appended in TinyDB's own format (sacred_formats)
+    after = (root / "metadata.json").read_bytes()
+    assert not after.startswith(b'{"sacredx_tinydb_log"')
+    assert after.startswith(before[: -len(b"}}")])  # the old run's text is untouched
     assert [r.id for r in TinyDbReader(root).list_runs()] == ["old", new]
+    stock = TinyDB(str(root / "metadata.json"), storage=JSONStorage)
+    assert stock.table("runs").get(doc_id=2)["start_time"].startswith("{TinyDate}:")
+    stock.close()
 
 
 def test_queued_run_then_started_with_overwrite(tmp_path: Path) -> None:
@@ -262,15 +268,20 @@ def test_reader_api(tmp_path: Path) -> None:
     with files["artifacts"]["model.txt"] as fh:
         assert fh.read() == b"weights"
     (report,) = reader.fetch_report(exp_name="cifar")
-    for part in (
-        "Experiment: cifar",
-        "opt.lr = 0.01",
-        "0.5",
-        "Duration: 0:01:15",
-        "model.txt",
-        "numpy==2.0",
-    ):
-        assert part in report
+    cifar_id = reader.search(exp_name="cifar")[0]["_id"]
+    assert report == (  # Sacred's report: top-level entries, weekday date, HH:MM:SS.s, None if empty
+        "\n-------------------------------------------------\n"
+        "Experiment: cifar\n"
+        "-------------------------------------------------\n"
+        f"ID: {cifar_id}\n"
+        "Date: Mon 01 Jan 2024    Duration: 00:01:15.0\n\n"
+        "Parameters:\n    opt: {'lr': 0.01}\n\n"
+        "Result:\n    0.5\n\n"
+        "Dependencies:\n    numpy==2.0\n\n"
+        "Resources:\n    None\n\n"
+        "Source Files:\n    None\n\n"
+        "Outputs:\n    model.txt\n"
+    )
     with pytest.raises(FileNotFoundError):
         TinyDbReader(tmp_path / "nope")
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..config.values import is_update, parse_update
 from ..errors import (
+    ArtifactNameError,
     CommandLineError,
     MissingConfigError,
     ObserverError,
@@ -28,7 +29,7 @@ from ..errors import (
     did_you_mean,
     one_line,
 )
-from ..run.run import Terminated
+from ..run.signals import Terminated
 from .options import BUILTIN_OPTIONS, CommandLineOption
 
 if TYPE_CHECKING:
@@ -130,10 +131,11 @@ def _tidy(message: str) -> str:
 
 
 def _program_name(ex: Experiment) -> str:
+    """The main file relative to the experiment's folder, as Sacred names it in the usage."""
     main = ex.mainfile
     if main:
         try:
-            return os.path.relpath(main)
+            return os.path.relpath(main, ex.base_dir or None)
         except ValueError:
             return os.path.basename(main)
     return ex.path
@@ -149,7 +151,8 @@ def get_usage(ex: Experiment, program_name: str | None = None) -> tuple[str, str
         f"  {prog} (-h | --help)\n"
         f"  {prog} COMMAND [(with UPDATE...)] [options]\n"
     )
-    lines = [ex.doc.strip() + "\n" if ex.doc else "", short, "Options:"]
+    # Sacred's layout: the usage, the experiment's doc, the options, the arguments, the commands.
+    lines = [short, *([ex.doc.strip(), ""] if ex.doc else []), "Options:"]
     for opt in _all_options(ex):
         flags = ", ".join(n for n in (opt.short_flag, opt.long_flag) if n)
         if opt.arg:
@@ -157,15 +160,19 @@ def get_usage(ex: Experiment, program_name: str | None = None) -> tuple[str, str
         lines.append(f"  {flags:<34} {opt.help}")
     lines += [
         "",
+        "",
         "Arguments:",
         "  COMMAND   Name of command to run (see below for list of commands)",
         "  UPDATE    Configuration assignments of the form foo.bar=17",
         "",
+        "",
         "Commands:",
     ]
-    for name, cmd in ex.gather_commands():
+    commands = list(ex.gather_commands())
+    width = max([len(name) for name, _ in commands] + [8])
+    for name, cmd in commands:
         doc = (inspect.getdoc(cmd.__wrapped__) or "").split("\n")[0]
-        lines.append(f"  {name:<26} {doc}")
+        lines.append(f"  {name:<{width}}  {doc}")
     long = "\n".join(lines) + "\n"
     return short, long, short
 
@@ -227,20 +234,22 @@ def run_commandline(ex: Experiment, argv: str | Sequence[str] | None = None) -> 
     except SacredxError as e:
         if run.debug:
             raise
-        if run.status is None or isinstance(e, (MissingConfigError, ObserverError)):
+        if run.status is None or isinstance(e, (MissingConfigError, ObserverError, ArtifactNameError)):
             # Refused before the main function ran (an observer that cannot record the start ends
-            # the run as FAILED before anything ran), or the config lacks an argument: bad input,
-            # not a bug in the user's code, so one line and exit 2 instead of a traceback.
+            # the run as FAILED before anything ran), the config lacks an argument, or an artifact
+            # name no store can keep (refused before any store saw it): bad input, not a bug in the
+            # user's code, so one line and exit 2 instead of a traceback (the run is FAILED).
             _fail(e, prog)
         _print_failure(e)
         sys.exit(1)
     except BaseException as e:
-        if run.debug or isinstance(e, SystemExit):
-            raise
-        if isinstance(e, (KeyboardInterrupt, SacredInterrupt)):
+        if isinstance(e, (KeyboardInterrupt, SacredInterrupt, Terminated)):
             # Recorded as INTERRUPTED (or the interrupt's status); no traceback for a deliberate stop.
+            # 143 for SIGTERM, 130 for Ctrl-C: what a shell reports for a process the signal ended.
             print(f"Interrupted: run ended with status {run.status}", file=sys.stderr)
             sys.exit(143 if isinstance(e, Terminated) else 130)
+        if run.debug or isinstance(e, SystemExit):
+            raise
         if run.pdb:
             import pdb
             import traceback

@@ -8,16 +8,18 @@
                     [--kind curves|final|parallel] -o FILE.png|svg
     sacredx export  [--format csv|json] [-o FILE] [--where EXPR]
     sacredx copy    --from URI [--from URI …] --to URI [--where EXPR]
+    sacredx convert --from URI --to URI [--format sacredx|sacred] [--where EXPR]
+                    a new store from an old one: Sacred's TinyDB file <-> our TinyDB log
     sacredx report  [--where EXPR] -o report.html
     sacredx dead    [--after SECONDS]                 RUNNING runs whose heartbeat is stale
     sacredx list    (the older name of runs: --status, --experiment, --json)
     sacredx check-sweep SWEEP (--expect-cases FILE | --from-collect -- PYTEST ARGS) [--store URI …]
 
 Every command takes ``--store URI`` (default ``tinydb:.sacredx``, the pytest plugin's store; ``copy``
-takes ``--from``/``--to``). Paths (``config.gamma``, ``metrics.loss:min``, ``status``, ``case``,
+and ``convert`` take ``--from``/``--to``). Paths (``config.gamma``, ``metrics.loss:min``, ``status``, ``case``,
 ``sweep``…) are described in :mod:`pytest_sacredx.query.fields`, the ``--where`` grammar in
 :mod:`pytest_sacredx.query.where`. Bad input is one ``Error:`` line and exit status 2; only ``copy``
-writes, and only to ``--to``. This module parses arguments; the work is in ``query/`` and ``report/``.
+and ``convert`` write, and only to ``--to``. This module parses arguments; the work is in ``query/`` and ``report/``.
 """
 
 from __future__ import annotations
@@ -113,6 +115,17 @@ def _parser() -> argparse.ArgumentParser:
                       help="a store to copy from (repeat to merge several)")
     copy.add_argument("--to", dest="dest", required=True, metavar="URI", help="the store to copy into")
     copy.add_argument("--where", metavar="EXPR", help="copy only the runs where EXPR holds")
+
+    convert = sub.add_parser(
+        "convert", help="a new store from an old one, in our format or Sacred's (TinyDB: log or file)")
+    convert.add_argument("--from", dest="source", required=True, metavar="URI", help="the store to convert")
+    convert.add_argument("--to", dest="dest", required=True, metavar="URI",
+                         help="a store that holds no runs yet (a new folder, database, …)")
+    convert.add_argument("--format", choices=("sacredx", "sacred"), default="sacredx",
+                         help="sacredx: a tinydb: destination is our append log (default); sacred: "
+                              "Sacred 0.8.7's single-file metadata.json, which Sacred's TinyDbReader "
+                              "opens. Other stores have one layout (Sacred's) either way")
+    convert.add_argument("--where", metavar="EXPR", help="convert only the runs where EXPR holds")
 
     report = sub.add_parser("report", parents=[common], help="one self-contained HTML file")
     report.add_argument("--where", metavar="EXPR", help="only the runs where EXPR holds")
@@ -457,6 +470,21 @@ def _cmd_copy(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
+def _cmd_convert(args: argparse.Namespace, out: IO[str]) -> int:
+    from ..observers.redact import redact_url
+    from ..query.convert import convert_store
+
+    report = convert_store(args.source, args.dest, args.format, where=args.where)
+    out.write(f"converted {len(report.copied)} runs into {redact_url(args.dest)} "
+              f"({args.format} format)\n")
+    if report.skipped:
+        out.write(f"{report.skipped} runs were left out as duplicates of others\n")
+    if report.missing_artifacts:
+        out.write(f"{len(report.missing_artifacts)} artifacts could not be read from their store: "
+                  + ", ".join(f"{r}/{n}" for r, n in report.missing_artifacts[:5]) + "\n")
+    return 0
+
+
 def _cmd_plot(args: argparse.Namespace, out: IO[str]) -> int:
     from ..query.stores import find_run
     from ..query.table import select
@@ -505,6 +533,7 @@ _COMMANDS = {
     "plot": _cmd_plot,
     "export": _cmd_export,
     "copy": _cmd_copy,
+    "convert": _cmd_convert,
     "report": _cmd_report,
 }
 

@@ -197,7 +197,7 @@ def format_named_config(indent: int, path: str, named_config: Any, color: bool =
 
 def format_named_configs(named: Mapping[str, Any], indent: int = 2, *, color: bool = False) -> str:
     """The ``print_named_configs`` text for ``{name: named config, or its doc as a string}``."""
-    doc_word = f"{COLOR_DOC}doc{ENDC}" if color else "doc"
+    doc_word = f"{COLOR_DOC}doc{ENDC}" if color else "# doc"  # the plain legend print_config has
     lines = [f"Named Configurations ({doc_word}):"]
     for path, named_config in named.items():
         lines.append(format_named_config(indent, path, named_config, color))

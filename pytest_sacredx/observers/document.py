@@ -11,9 +11,9 @@ and only persists and loads what they return, so the stores cannot drift apart. 
   We never write the forms that rebuild arbitrary objects when decoded: datetimes are text (or native
   dates where the store has them), other objects their ``repr``. :func:`encode` never raises, so a value
   can never decide a run's final status.
-- **Times** have one format, :data:`TIME_FORMAT` (``2024-05-01T12:00:00.000000``, the text of Sacred's
-  TinyDate and what ``isoformat`` writes whenever there are microseconds); stores with a native date
-  type (MongoDB, SQL, memory) keep ``datetime`` objects (``native_times=True``).
+- **Times** are :data:`TIME_FORMAT` text (``2024-05-01T12:00:00.000000``, the text of Sacred's
+  TinyDate), or ``isoformat`` text where Sacred writes that (FileStorage and S3: ``iso_times=True``);
+  stores with a native date type (MongoDB, SQL, memory) keep ``datetime`` objects (``native_times=True``).
 - **Secrets** in ``meta`` (options, argv, config updates, comment) are redacted by
   :func:`~pytest_sacredx.redact.redact_meta`, the same way in every store.
 - **Captured output** can be capped (the tail is kept behind a one-line marker) by stores whose document
@@ -123,10 +123,19 @@ def parse_time(value: Any) -> _dt.datetime | None:
     return None
 
 
-def _time(value: Any, native: bool) -> Any:
+def _time(value: Any, native: bool, iso: bool = False) -> Any:
     if isinstance(value, _dt.datetime):
-        return value if native else format_time(value)
+        if native:
+            return value
+        return _iso(value) if iso else format_time(value)
     return value
+
+
+def _iso(value: _dt.datetime) -> str:
+    """``value`` as ``isoformat`` text, Sacred's FileStorage and S3 form (no microseconds when zero)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    return value.isoformat()
 
 
 # -- values --------------------------------------------------------------------------------------------
@@ -436,9 +445,12 @@ def queued(
     *,
     native_times: bool = False,
 ) -> dict[str, Any]:
-    """The document of a queued run (keys :data:`QUEUED_KEYS`)."""
-    if "queue_time" not in (meta_info or {}):
-        meta_info = {**(meta_info or {}), "queue_time": queue_time}
+    """The document of a queued run (keys :data:`QUEUED_KEYS`).
+
+    ``meta`` is stored as it comes, as in Sacred: the run puts the queue time into it
+    (``meta.queue_time``) before it sends the event; ``queue_time`` itself is not stored here (a store
+    with a queue-time column of its own, SQL's, takes it from the event).
+    """
     doc = _begin(ex_info, command, host_info, config, meta_info, native_times)
     doc["status"] = "QUEUED"
     return doc
@@ -453,12 +465,17 @@ def started(
     meta_info: Mapping[str, Any],
     *,
     native_times: bool = False,
+    iso_times: bool = False,
 ) -> dict[str, Any]:
-    """The document of a run that just started (keys :data:`STARTED_KEYS`)."""
+    """The document of a run that just started (keys :data:`STARTED_KEYS`).
+
+    ``iso_times=True`` writes the event times as ``isoformat`` text, as Sacred's FileStorage and S3
+    observers do (``1999-05-04T03:02:01``); otherwise :data:`TIME_FORMAT`.
+    """
     doc = _begin(ex_info, command, host_info, config, meta_info, native_times)
     doc.update(
         status="RUNNING",
-        start_time=_time(start_time, native_times),
+        start_time=_time(start_time, native_times, iso_times),
         heartbeat=None,
         resources=[],
         artifacts=[],
@@ -477,42 +494,66 @@ def heartbeat(
     native_times: bool = False,
     output_limit: int | None = None,
     store: str = "this store",
+    iso_times: bool = False,
 ) -> dict[str, Any]:
     """The fields a heartbeat changes: ``info``, ``captured_out`` (capped to ``output_limit``), ``heartbeat``,
     ``result``."""
     return {
         "info": encode(dict(info or {}), native_times=native_times),
         "captured_out": cap_output(captured_out or "", output_limit, store),
-        "heartbeat": _time(beat_time, native_times),
+        "heartbeat": _time(beat_time, native_times, iso_times),
         "result": encode(result, native_times=native_times),
     }
 
 
-def completed(stop_time: _dt.datetime, result: Any, *, native_times: bool = False) -> dict[str, Any]:
+def completed(
+    stop_time: _dt.datetime, result: Any, *, native_times: bool = False, iso_times: bool = False
+) -> dict[str, Any]:
     """The fields of a completed run's end."""
     return {
-        "stop_time": _time(stop_time, native_times),
+        "stop_time": _time(stop_time, native_times, iso_times),
         "result": encode(result, native_times=native_times),
         "status": "COMPLETED",
     }
 
 
-def interrupted(interrupt_time: _dt.datetime, status: str, *, native_times: bool = False) -> dict[str, Any]:
+def interrupted(
+    interrupt_time: _dt.datetime, status: str, *, native_times: bool = False, iso_times: bool = False
+) -> dict[str, Any]:
     """The fields of an interrupted run's end (``status`` is INTERRUPTED, TIMEOUT or a custom one)."""
-    return {"stop_time": _time(interrupt_time, native_times), "status": str(status)}
+    return {"stop_time": _time(interrupt_time, native_times, iso_times), "status": str(status)}
 
 
-def failed(fail_time: _dt.datetime, fail_trace: list[str] | None, *, native_times: bool = False) -> dict[str, Any]:
-    """The fields of a failed run's end (the trace as a list of strings, as Sacred stores it)."""
+def failed(
+    fail_time: _dt.datetime,
+    fail_trace: list[str] | str | None,
+    *,
+    native_times: bool = False,
+    iso_times: bool = False,
+) -> dict[str, Any]:
+    """The fields of a failed run's end. The trace is stored as it comes, as Sacred stores it: the list of
+    lines a run sends, or a text given as one string (never split into characters).
+
+    >>> failed(None, "boom\\nagain")["fail_trace"], failed(None, ["a\\n", "b\\n"])["fail_trace"]
+    ('boom\\nagain', ['a\\n', 'b\\n'])
+    """
+    trace: list[str] | str
+    if isinstance(fail_trace, str):
+        trace = fail_trace
+    else:
+        trace = [str(line) for line in fail_trace or []]
     return {
-        "stop_time": _time(fail_time, native_times),
+        "stop_time": _time(fail_time, native_times, iso_times),
         "status": "FAILED",
-        "fail_trace": [str(line) for line in fail_trace or []],
+        "fail_trace": trace,
     }
 
 
 def metrics_delta(
-    metrics_by_name: Mapping[str, Mapping[str, Any]], *, native_times: bool = False
+    metrics_by_name: Mapping[str, Mapping[str, Any]],
+    *,
+    native_times: bool = False,
+    iso_times: bool = False,
 ) -> dict[str, dict[str, list[Any]]]:
     """The points of one ``log_metrics`` call: ``{name: {steps, values, timestamps}}``, empty series left out.
 
@@ -533,7 +574,10 @@ def metrics_delta(
         out[str(name)] = {
             "steps": steps,
             "values": values,
-            "timestamps": [_time(t, native_times) if isinstance(t, _dt.datetime) else encode(t) for t in stamps],
+            "timestamps": [
+                _time(t, native_times, iso_times) if isinstance(t, _dt.datetime) else encode(t)
+                for t in stamps
+            ],
         }
     return out
 

@@ -21,7 +21,9 @@ and why:
   ``cout.txt``, ``metrics.json``, ``metrics.jsonl``, ``info.json``) nor contain a path separator
   (:class:`~pytest_sacredx.errors.ArtifactNameError`); **sources** of queued runs are stored like those
   of started runs (Sacred resolved them against the working directory); **resources** are stored by
-  content (``_resources/<stem>_<md5><ext>``, de-duplicated) and recorded relative to ``basedir``.
+  content (``_resources/<stem>_<md5><ext>``, de-duplicated) and recorded, as in Sacred, as
+  ``[filename, <resource_dir>/<stored name>]``.
+- **Times** in ``run.json`` and ``metrics.json`` are ``isoformat`` text, as Sacred writes them.
 
 >>> import datetime as dt, tempfile
 >>> obs = FileStorageObserver(tempfile.mkdtemp() + "/runs")
@@ -42,6 +44,7 @@ import datetime as _dt
 import functools
 import json
 import os
+import shutil
 import stat
 import threading
 import warnings
@@ -307,16 +310,24 @@ class FileStorageObserver(RunObserver):
         meta_info: dict[str, Any],
         _id: Any,
     ) -> str:
-        doc = document.started(ex_info, command, host_info, start_time, config, meta_info)
-        return self._begin(doc, _id)
+        doc = document.started(ex_info, command, host_info, start_time, config, meta_info, iso_times=True)
+        name = self._begin(doc, _id)
+        self._save_cout("")  # as Sacred: cout.txt exists (empty) from the start
+        return name
 
     def _begin(self, doc: dict[str, Any], _id: Any) -> str:
         name = self._make_run_dir(_id)
-        self._reset_run_state(os.path.join(self.basedir, name), doc["config"])
-        doc["experiment"] = self._save_sources(doc["experiment"])
-        self.run_entry = {k: v for k, v in doc.items() if k not in _OWN_FILES}
-        write_json_atomic(self._path("config.json"), self.config)
-        self._save_run()
+        try:
+            self._reset_run_state(os.path.join(self.basedir, name), doc["config"])
+            doc["experiment"] = self._save_sources(doc["experiment"])
+            self.run_entry = {k: v for k, v in doc.items() if k not in _OWN_FILES}
+            write_json_atomic(self._path("config.json"), self.config)
+            self._save_run()
+        except BaseException:
+            # A start that failed leaves no run folder behind (an empty one would read as a run).
+            shutil.rmtree(os.path.join(self.basedir, name), ignore_errors=True)
+            self.run_entry = None
+            raise
         return name
 
     @_serialized
@@ -335,7 +346,7 @@ class FileStorageObserver(RunObserver):
 
     def _beat(self, info: dict[str, Any], captured_out: str, beat_time: _dt.datetime, result: Any) -> None:
         assert self.run_entry is not None
-        fields = document.heartbeat(info, captured_out, beat_time, result)
+        fields = document.heartbeat(info, captured_out, beat_time, result, iso_times=True)
         self.info = fields["info"]
         self.run_entry["heartbeat"] = fields["heartbeat"]
         self.run_entry["result"] = fields["result"]
@@ -352,15 +363,15 @@ class FileStorageObserver(RunObserver):
 
     @_serialized
     def completed_event(self, stop_time: _dt.datetime, result: Any) -> None:
-        self._end(document.completed(stop_time, result))
+        self._end(document.completed(stop_time, result, iso_times=True))
 
     @_serialized
     def interrupted_event(self, interrupt_time: _dt.datetime, status: str) -> None:
-        self._end(document.interrupted(interrupt_time, status))
+        self._end(document.interrupted(interrupt_time, status, iso_times=True))
 
     @_serialized
-    def failed_event(self, fail_time: _dt.datetime, fail_trace: list[str]) -> None:
-        self._end(document.failed(fail_time, fail_trace))
+    def failed_event(self, fail_time: _dt.datetime, fail_trace: list[str] | str) -> None:
+        self._end(document.failed(fail_time, fail_trace, iso_times=True))
 
     @_serialized
     def resource_event(self, filename: str) -> None:
@@ -374,11 +385,23 @@ class FileStorageObserver(RunObserver):
             if (inside and not self.copy_artifacts)
             else self._find_or_save(filename, self.resource_dir)
         )
-        entry = [filename, self._rel(stored)]
+        entry = [filename, stored]
         resources = self.run_entry.setdefault("resources", [])
         if entry not in resources:
             resources.append(entry)
             self._save_run()
+
+    @_serialized
+    def save_file(self, filename: str | os.PathLike[str], target_name: str | None = None) -> None:
+        """Copy ``filename`` into the run's folder as ``target_name`` (its own name by default).
+
+        A name taken by the run's own records (``cout.txt``, ``run.json``…) raises
+        :class:`~pytest_sacredx.errors.ReservedArtifactNameError`, a ``FileExistsError`` as in Sacred.
+        """
+        name = check_artifact_name(target_name or os.path.basename(os.fspath(filename)))
+        target = self._path(name)
+        if os.path.abspath(os.fspath(filename)) != os.path.abspath(target):
+            copy_atomic(os.fspath(filename), target)
 
     @_serialized
     def artifact_event(
@@ -399,7 +422,7 @@ class FileStorageObserver(RunObserver):
 
     @_serialized
     def log_metrics(self, metrics_by_name: dict[str, dict[str, Any]], info: dict[str, Any]) -> None:
-        delta = document.metrics_delta(metrics_by_name)
+        delta = document.metrics_delta(metrics_by_name, iso_times=True)
         for name, part in delta.items():
             stored = self._metrics.setdefault(name, {"steps": [], "values": [], "timestamps": []})
             for key, items in part.items():

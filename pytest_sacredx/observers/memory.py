@@ -97,7 +97,8 @@ class MemoryObserver(RunObserver):
         doc = document.queued(
             ex_info, command, host_info, queue_time, config, meta_info, native_times=True
         )
-        return self._new_run(_id, doc)
+        # meta is kept as given (as in every store); the record's queue time comes from the event
+        return self._new_run(_id, {**doc, "queue_time": queue_time})
 
     def started_event(
         self,

@@ -311,6 +311,13 @@ class MongoObserver(RunObserver):
             return redact_url(f"{head}://{hosts}/{self._db_name}.{self._runs_name}")
         return f"mongodb://<client>/{self._db_name}.{self._runs_name}"
 
+    @property
+    def transient_errors(self) -> tuple[type[BaseException], ...]:
+        """Errors that a later attempt may not meet (a lost connection; not "cannot reach at all",
+        which :meth:`check_connection` reports as :class:`MongoConnectionError`). QueueObserver retries
+        a start that failed with one of these."""
+        return _connection_errors()
+
     def check_connection(self) -> None:
         """Ping the server; :class:`MongoConnectionError` (one line, with the fix) when it does not answer."""
         if self._connected:

@@ -318,6 +318,8 @@ class S3Observer(RunObserver):
 
     def _reset_run(self) -> None:
         self.run_id: str | None = None
+        #: the current run's key prefix (``<basedir>/<id>``), as Sacred's ``dir``; None before a run
+        self.dir: str | None = None
         self.run_entry: dict[str, Any] = {}
         self.metrics: dict[str, dict[str, list[Any]]] = {}
         self._last_out: str | None = None
@@ -407,16 +409,22 @@ class S3Observer(RunObserver):
 
     # -- events -----------------------------------------------------------------------------------
 
-    def _start(self, doc: dict[str, Any], _id: Any, ex_info: dict[str, Any]) -> str:
+    def _start(self, doc: dict[str, Any], _id: Any, ex_info: dict[str, Any]) -> Any:
+        """Claim the run's folder and write its first files; the id as Sacred returns it: an ``int``
+        when the observer numbered the run, the given ``_id`` otherwise."""
         with self._lock:
             self._ensure_bucket()
             self._reset_run()
             doc["experiment"] = {**doc["experiment"], "sources": self._store_sources(ex_info)}
             entry = {k: v for k, v in doc.items() if k not in _OWN_FILES}
             self.run_id = self._claim(_dumps(entry), _id)
+            self.dir = self._key(self.run_id)
             self.run_entry = entry
             self._put(self._run_key("config.json"), _dumps(doc["config"]))
-            return self.run_id
+            if doc["status"] == "RUNNING":  # as Sacred: cout.txt exists (empty) from the start
+                self._put(self._run_key("cout.txt"), b"")
+                self._last_out = ""
+            return int(self.run_id) if _id is None else _id
 
     def started_event(
         self,
@@ -427,8 +435,10 @@ class S3Observer(RunObserver):
         config: dict[str, Any],
         meta_info: dict[str, Any],
         _id: Any,
-    ) -> str:
-        doc = document.started(ex_info, command, host_info, start_time, config, meta_info)
+    ) -> Any:
+        doc = document.started(
+            ex_info, command, host_info, start_time, config, meta_info, iso_times=True
+        )
         return self._start(doc, _id, ex_info)
 
     def queued_event(
@@ -440,14 +450,14 @@ class S3Observer(RunObserver):
         config: dict[str, Any],
         meta_info: dict[str, Any],
         _id: Any,
-    ) -> str:
+    ) -> Any:
         doc = document.queued(ex_info, command, host_info, queue_time, config, meta_info)
         return self._start(doc, _id, ex_info)
 
     def heartbeat_event(
         self, info: dict[str, Any], captured_out: str, beat_time: _dt.datetime, result: Any
     ) -> None:
-        fields = document.heartbeat(info, captured_out, beat_time, result)
+        fields = document.heartbeat(info, captured_out, beat_time, result, iso_times=True)
         with self._lock:
             if self.run_id is None:
                 return
@@ -474,13 +484,13 @@ class S3Observer(RunObserver):
             self._save_run_json()
 
     def completed_event(self, stop_time: _dt.datetime, result: Any) -> None:
-        self._finish(document.completed(stop_time, result))
+        self._finish(document.completed(stop_time, result, iso_times=True))
 
     def interrupted_event(self, interrupt_time: _dt.datetime, status: str) -> None:
-        self._finish(document.interrupted(interrupt_time, status))
+        self._finish(document.interrupted(interrupt_time, status, iso_times=True))
 
-    def failed_event(self, fail_time: _dt.datetime, fail_trace: list[str]) -> None:
-        self._finish(document.failed(fail_time, fail_trace))
+    def failed_event(self, fail_time: _dt.datetime, fail_trace: list[str] | str) -> None:
+        self._finish(document.failed(fail_time, fail_trace, iso_times=True))
 
     def resource_event(self, filename: str) -> None:
         with open(filename, "rb") as fh:
@@ -491,7 +501,7 @@ class S3Observer(RunObserver):
             if self.run_id is None:
                 return
             self._put_new(key, data)  # content-addressed: an existing key already holds these bytes
-            entry = [filename, self._relative(key)]
+            entry = [filename, key]  # as Sacred: the stored copy's whole key
             resources = self.run_entry.setdefault("resources", [])
             if entry not in resources:
                 self._save_run_json_with("resources", [*resources, entry])
@@ -523,7 +533,7 @@ class S3Observer(RunObserver):
             # retried (QueueObserver) must not add the same values twice.
             merged = {name: {k: list(v) for k, v in series.items()}
                       for name, series in self.metrics.items()}
-            for name, part in document.metrics_delta(metrics_by_name).items():
+            for name, part in document.metrics_delta(metrics_by_name, iso_times=True).items():
                 stored = merged.setdefault(name, {"steps": [], "values": [], "timestamps": []})
                 for key in ("steps", "values", "timestamps"):
                     stored[key].extend(part[key])

@@ -75,6 +75,13 @@ def _bases() -> Any:
     return sql_bases
 
 
+def _compat() -> Any:
+    _import_sqlalchemy()
+    from . import sql_compat
+
+    return sql_compat
+
+
 def _dumps(value: Any) -> str:
     """JSON text of a document value; ASCII-escaped, so text that is not UTF-8 (lone surrogates from
     ``os.fsdecode``) is kept exactly as ``\\udcxx`` escapes in any database."""
@@ -185,6 +192,7 @@ class SqlObserver(RunObserver):
         self._sessions = sessionmaker(bind=engine, expire_on_commit=False)
         self._lock = threading.RLock()
         self._tables_ready = False
+        self._schema_gaps: Any = None
         self._experiment_ids: dict[str, int] = {}
         self._host_ids: dict[str, int] = {}
         self.run_pk: int | None = None
@@ -192,6 +200,21 @@ class SqlObserver(RunObserver):
 
     def __repr__(self) -> str:
         return f"SqlObserver({self.url!r}, priority={self.priority})"
+
+    def __eq__(self, other: object) -> bool:
+        """As in Sacred: observers over the same engine and session are equal.
+
+        >>> import sqlalchemy as sa
+        >>> engine, session = sa.create_engine("sqlite://"), object()
+        >>> SqlObserver.create_from(engine, session) == SqlObserver.create_from(engine, session)
+        True
+        """
+        if not isinstance(other, SqlObserver):
+            return NotImplemented
+        return self.engine is other.engine and self.session is other.session
+
+    def __hash__(self) -> int:
+        return hash((id(self.engine), id(self.session)))
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -226,6 +249,7 @@ class SqlObserver(RunObserver):
         from sqlalchemy import exc as sa_exc
 
         metadata = _bases().Base.metadata
+        _sqlite_wal(self.engine)
         for attempt in range(10):
             try:
                 with self.engine.begin() as conn:
@@ -235,6 +259,12 @@ class SqlObserver(RunObserver):
                             sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_DDL_LOCK}
                         )
                     metadata.create_all(conn, checkfirst=True)
+                    # a database Sacred created: add our columns, continue its id numbering
+                    gaps = _compat().schema_gaps(conn)
+                    if gaps.any:
+                        _compat().upgrade(conn, gaps)
+                    _compat().add_statuses(conn, gaps)
+                    _compat().sync_sequences(conn)
                 break
             except (sa_exc.IntegrityError, sa_exc.ProgrammingError, sa_exc.OperationalError):
                 # Another writer created a table between our check and our CREATE: check again.
@@ -242,6 +272,25 @@ class SqlObserver(RunObserver):
                     raise
                 time.sleep(0.02 * (attempt + 1))
         self._tables_ready = True
+        self._schema_gaps = None
+
+    def _gaps(self) -> Any:
+        """What of our schema the database lacks (a database Sacred created), checked once."""
+        gaps = self._schema_gaps
+        if gaps is None:
+            gaps = self._schema_gaps = _compat().schema_gaps(self.engine)
+        return gaps
+
+    def _status(self, status: str) -> Any:
+        """The status to write: as it is, or cast to the enum type of a database Sacred made on
+        PostgreSQL (its ``run.status`` is ``status_enum``, which a text parameter does not fit)."""
+        enum = self._gaps().status_enum
+        if enum is None:
+            return status
+        import sqlalchemy as sa
+        from sqlalchemy.dialects.postgresql import ENUM
+
+        return sa.cast(status, ENUM(name=enum, create_type=False))
 
     def _tables_exist(self) -> bool:
         import sqlalchemy as sa
@@ -350,14 +399,14 @@ class SqlObserver(RunObserver):
         comment = meta.get("comment")
         row: dict[str, Any] = {
             "command": self._text(_clip(doc["command"], 256)),
-            "status": doc["status"],
+            "status": self._status(doc["status"]),
             "config": _dumps(doc["config"]),
             "info": "{}",
             "meta": _dumps(meta),
             "priority": priority if priority is not None else 0.0,
             "comment": None if comment is None else self._text(str(comment)),
             "start_time": _naive_utc(doc.get("start_time")),
-            "queue_time": _naive_utc(document.parse_time(meta.get("queue_time")))
+            "queue_time": _naive_utc(document.parse_time(meta.get("queue_time")) or doc.get("queue_time"))
             if doc["status"] == "QUEUED"
             else None,
         }
@@ -441,7 +490,7 @@ class SqlObserver(RunObserver):
             doc = document.queued(
                 ex_info, command, host_info, queue_time, config, meta_info, native_times=True
             )
-            return self._insert_run(doc, _id)
+            return self._insert_run({**doc, "queue_time": queue_time}, _id)
 
     def _update_run(self, **values: Any) -> None:
         import sqlalchemy as sa
@@ -468,20 +517,20 @@ class SqlObserver(RunObserver):
         fields = document.completed(stop_time, result, native_times=True)
         self._update_run(
             stop_time=_naive_utc(fields["stop_time"]),
-            status=fields["status"],
+            status=self._status(fields["status"]),
             **_result_columns(fields["result"]),
         )
 
     def interrupted_event(self, interrupt_time: _dt.datetime, status: str) -> None:
         fields = document.interrupted(interrupt_time, status, native_times=True)
-        self._update_run(stop_time=_naive_utc(fields["stop_time"]), status=fields["status"][:32])
+        self._update_run(stop_time=_naive_utc(fields["stop_time"]), status=self._status(fields["status"][:32]))
 
-    def failed_event(self, fail_time: _dt.datetime, fail_trace: list[str]) -> None:
+    def failed_event(self, fail_time: _dt.datetime, fail_trace: list[str] | str) -> None:
         fields = document.failed(fail_time, fail_trace, native_times=True)
         self._update_run(
             stop_time=_naive_utc(fields["stop_time"]),
-            status=fields["status"],
-            fail_trace=_dumps(fields["fail_trace"]),
+            status=self._status(fields["status"]),
+            fail_trace=self._text(_trace_text(fields["fail_trace"])),
         )
 
     def resource_event(self, filename: str) -> None:
@@ -591,14 +640,17 @@ class SqlObserver(RunObserver):
         if not self._tables_exist():
             raise run_not_found(run_id, self.url)
         with self._sessions() as session:
+            gaps = self._gaps()
             run = session.scalars(
                 sa.select(b.Run)
                 .where(b.Run.run_id == str(run_id))
-                .options(undefer(b.Run.captured_out))
+                .options(undefer(b.Run.captured_out), *_compat().load_options(gaps))
             ).first()
             if run is None:
                 raise run_not_found(run_id, self.url)
+            _compat().fill_missing(run, gaps)
             data = run.to_json()
+            data["info"] = json.loads(run.info) if run.info else {}
             data["metrics"] = self._metrics(session, [run.run_id]).get(run.run_id, {})
             return data
 
@@ -637,14 +689,17 @@ class SqlObserver(RunObserver):
         if not self._tables_exist():
             return
         with self._sessions() as session:
+            gaps = self._gaps()
             stmt = (
                 sa.select(b.Run)
                 .where(b.Run.run_id.is_not(None))
-                .options(undefer(b.Run.captured_out))
+                .options(undefer(b.Run.captured_out), *_compat().load_options(gaps))
             )
             if run_id is not None:
                 stmt = stmt.where(b.Run.run_id == run_id)
             runs = list(session.scalars(stmt.order_by(b.Run.id)))
+            for run in runs:
+                _compat().fill_missing(run, gaps)
             metrics = self._metrics(
                 session, [r.run_id for r in runs] if run_id is not None else None
             )
@@ -656,6 +711,8 @@ class SqlObserver(RunObserver):
     ) -> dict[str, dict[str, dict[str, list[Any]]]]:
         import sqlalchemy as sa
 
+        if self._gaps().metrics_table:
+            return {}
         table = _bases().Metric.__table__
         stmt = sa.select(
             table.c.run_id, table.c.name, table.c.step, table.c.value, table.c.timestamp
@@ -674,6 +731,7 @@ class SqlObserver(RunObserver):
 
     def _record(self, run: Any, metrics: dict[str, dict[str, list[Any]]]) -> RunRecord:
         data = run.to_json()
+        data["info"] = json.loads(run.info) if run.info else {}
         data["meta"] = json.loads(run.meta) if run.meta else {}
         data["command"] = run.command or ""
         data["captured_out"] = run.captured_out or ""
@@ -684,6 +742,21 @@ class SqlObserver(RunObserver):
             metrics=metrics,
             artifacts=[a.filename for a in run.artifacts],
         )
+
+
+def _trace_text(trace: list[str] | str) -> str:
+    """The trace as the text Sacred's SQL observer stores: the lines joined by newlines, without a
+    second newline after a line that already ends with one (a real traceback's lines do).
+
+    >>> _trace_text(["a", "b"]), _trace_text(["Traceback:\\n", "  x\\n", "E\\n"])
+    ('a\\nb', 'Traceback:\\n  x\\nE\\n')
+    """
+    if isinstance(trace, str):
+        return trace
+    return "".join(
+        line if i == len(trace) - 1 or line.endswith("\n") else line + "\n"
+        for i, line in enumerate(trace)
+    )
 
 
 def _create_engine(sa: Any, url: str, echo: bool) -> Engine:
@@ -719,21 +792,29 @@ def _create_engine(sa: Any, url: str, echo: bool) -> Engine:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """WAL and ``synchronous=NORMAL`` on a SQLite file: one run costs a few fsyncs, not one per event.
-
-    Committed events survive a killed process (the guarantee the stores give); only a power loss may
-    drop the last transactions. Readers no longer block writers either. A file system without the
-    shared memory WAL needs keeps the default journal.
-    """
+    """``synchronous=NORMAL`` on every connection to a SQLite file: with WAL (:func:`_sqlite_wal`),
+    one run costs a few fsyncs, not one per event. Committed events survive a killed process (the
+    guarantee the stores give); only a power loss may drop the last transactions."""
     cursor = dbapi_connection.cursor()
     try:
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-        except Exception:
-            return
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
+
+
+def _sqlite_wal(engine: Engine) -> None:
+    """Switch a SQLite file to WAL (it stays so: the mode is kept in the file) before the first
+    write, so readers never block writers. Done when writing, not when connecting: reading a
+    database (one Sacred wrote, say) leaves its file as it was. A file system without the shared
+    memory WAL needs keeps the default journal."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+            conn.commit()
+    except Exception:
+        return
 
 
 def _read_text(base_dir: str, filename: str) -> str | None:

@@ -11,8 +11,9 @@ working. Where Sacred's schema loses data, we add columns instead of changing me
   is the id the run is known by — ``str(id)``, or the ``_id`` the user asked for;
 - ``run.result`` stays a Float, filled only when the result is a real number; ``run.result_json``
   always holds the JSON text of the result, whatever its type (Sacred's Float column breaks on a dict);
-- ``run.meta`` (JSON text) keeps the whole ``meta_info``; ``run.fail_trace`` holds the trace as a JSON
-  list of strings (Sacred joins it with newlines, so it cannot be split back faithfully);
+- ``run.meta`` (JSON text) keeps the whole ``meta_info``; ``run.fail_trace`` holds the trace as text,
+  as in Sacred (lines joined by newlines; a line that ends with one gets no second); rows of earlier
+  versions, which held a JSON list of lines, still read as that list;
 - a ``metrics`` table (``run_id``, ``name``, ``step``, ``value``, ``timestamp``) keeps the logged metrics,
   which Sacred's SQL observer drops;
 - ``host.host_info`` and ``experiment.mainfile`` keep what Sacred's narrow columns cannot; string columns
@@ -60,6 +61,18 @@ class Base(DeclarativeBase):
 
 def _loads(text: str | None, default: Any = None) -> Any:
     return default if text is None else json.loads(text)
+
+
+def _trace(text: str | None) -> str | list[str] | None:
+    """The stored trace: text (Sacred's form), or the JSON list of lines earlier versions stored."""
+    if text is not None and text.startswith('["'):
+        try:
+            lines = json.loads(text)
+        except ValueError:
+            return text
+        if isinstance(lines, list) and all(isinstance(line, str) for line in lines):
+            return lines
+    return text
 
 
 experiments_sources = sa.Table(
@@ -198,7 +211,7 @@ class Experiment(Base):
             "sources": sorted(s.to_json() for s in self.sources),
             "dependencies": sorted(d.to_json() for d in self.dependencies),
             "repositories": [r.to_json() for r in self.repositories],
-            "mainfile": self.mainfile,
+            **({"mainfile": self.mainfile} if self.mainfile is not None else {}),
         }
 
 
@@ -280,7 +293,7 @@ class Run(Base):
         return self.result
 
     def to_json(self) -> dict[str, Any]:
-        """Sacred's ``Run.to_json()`` shape (plus ``info``); ``meta`` holds the whole meta_info."""
+        """Sacred's ``Run.to_json()`` shape; ``meta`` holds the whole meta_info."""
         meta = _loads(self.meta, {}) or {}
         meta.setdefault("comment", self.comment)
         meta.setdefault("priority", self.priority)
@@ -299,7 +312,6 @@ class Run(Base):
             "host": self.host.to_json() if self.host is not None else {},
             "experiment": self.experiment.to_json() if self.experiment is not None else {},
             "config": _loads(self.config, {}),
-            "info": _loads(self.info, {}),
             "captured_out": self.captured_out,
-            "fail_trace": _loads(self.fail_trace),
+            "fail_trace": _trace(self.fail_trace),
         }

@@ -110,7 +110,7 @@ def _check_in_another_process(item: pytest.Item, first: Any) -> None:
     config = item.config
     with tempfile.TemporaryDirectory(prefix="sacredx-determinism-") as scratch:
         cmd = [
-            sys.executable, "-m", "pytest", *reproduce_args(item, first.variant),
+            sys.executable, "-m", "pytest", *reproduce_args(item, first.variant, show=False),
             "-p", "no:xdist", "-p", "no:randomly", "-p", "no:cacheprovider", "-q",
             "--rootdir", str(config.rootpath), "--exp-observer", f"tinydb:{scratch}", "--exp-summary=no",
         ]

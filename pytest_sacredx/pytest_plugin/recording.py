@@ -30,6 +30,8 @@ import attrs
 import pytest
 
 from ..errors import ObserverError, SacredxError
+from ..redact import shown_value
+from ..run.signals import Terminated
 from .keys import (
     CASE_EXECUTOR,
     CASE_ID,
@@ -323,6 +325,11 @@ def run_case(
         if len(run.observer_ids) == len(run.observers):
             raise  # every store took the start: not a store's refusal
         start_error = e  # a store refused the start: nothing ran
+    except Terminated as e:
+        # SIGTERM: the run is recorded INTERRUPTED. Stop the session as pytest stops on Ctrl-C (its
+        # summary, its hooks), keeping the exit status a SIGTERM gives (143); Ctrl-C itself raises
+        # KeyboardInterrupt, which pytest handles as always.
+        pytest.exit(f"{e}: the run of {case_id} ended {run.status}", returncode=143)
     finally:
         duration = time.perf_counter() - start
         problems = _watch_stores(config, run, session, skipped, case_id, start_error)
@@ -336,7 +343,7 @@ def run_case(
             metrics=dict(run.final_metrics),
             duration=duration,
             store=stores[0][0] if stores else "not recorded",
-            config_changes=updates,
+            config_changes={k: shown_value(k, v) for k, v in updates.items()},  # for reports
             stores=stores,
             store_problems=problems,
         )

@@ -36,6 +36,7 @@ from typing import Any
 import pytest
 
 from ..errors import SacredxError
+from ..redact import REDACTED, is_secret_key, shown_value
 from ..run.tracebacks import format_filtered_exception
 from .keys import ACTIVE, CASE_RESULT, SESSION_SEED, SWEEP_ID, CaseResult
 
@@ -216,14 +217,21 @@ def format_case_failure(item: Any, excinfo: pytest.ExceptionInfo[BaseException])
     changes = item.variant.config_updates
     if item.variant.named:
         lines.append(f"named configs: {', '.join(item.variant.named)}")
-    lines.append("config changes: " + (", ".join(f"{k}={v!r}" for k, v in changes.items()) or "none"))
+    lines.append(
+        "config changes: "
+        + (", ".join(f"{k}={shown_value(k, v)!r}" for k, v in changes.items()) or "none")
+    )
     seed = case.seed if case else None
     lines.append(f"case seed: {seed} ({_seed_origin(item, seed, session_seed)})")
-    lines.append("reproduce: " + shlex.join(["pytest", *reproduce_args(item, item.variant)]))
+    hidden = any(is_secret_key(k) for k in changes)
+    lines.append(
+        ("reproduce (give the secret values in place of ***): " if hidden else "reproduce: ")
+        + shlex.join(["pytest", *reproduce_args(item, item.variant)])
+    )
     if _runs_as_script(item):
         path = item.path.relative_to(config.rootpath) if item.path.is_relative_to(config.rootpath) else item.path
         script: list[str] = ["python", str(path), "with", *item.variant.named]
-        script += [f"{k}={_literal(v)}" for k, v in item.variant.updates]
+        script += [f"{k}={_shown_literal(k, v)}" for k, v in item.variant.updates]
         if seed is not None and "seed" not in changes:
             script.append(f"seed={seed}")  # the run's seed, also when a named config or scope set it
         lines.append("      or: " + shlex.join(script))
@@ -303,14 +311,22 @@ def _seed_origin(item: pytest.Item, seed: Any, session_seed: int) -> str:
     return f"set by the case's config, not derived from session seed {session_seed}"
 
 
-def reproduce_args(item: pytest.Item, variant: Any) -> list[str]:
-    """The pytest arguments that run just this case again, with the same seed."""
+def reproduce_args(item: pytest.Item, variant: Any, *, show: bool = True) -> list[str]:
+    """The pytest arguments that run just this case again, with the same seed.
+
+    ``show``: for people to read, so a secret-named key's value is ``***``; ``False`` gives the real
+    values (for running them).
+    """
     args = [item.nodeid.split("@")[0], f"--exp-seed={item.config.stash[SESSION_SEED]}"]
     for key, value in variant.updates:
-        args.append(f"--exp-config={key}={_literal(value)}")
+        args.append(f"--exp-config={key}={_shown_literal(key, value) if show else _literal(value)}")
     if variant.named:
         args.append(f"--exp-named-config={'+'.join(variant.named)}")
     return args
+
+
+def _shown_literal(key: str, value: Any) -> str:
+    return REDACTED if is_secret_key(key) else _literal(value)
 
 
 def _literal(value: Any) -> str:

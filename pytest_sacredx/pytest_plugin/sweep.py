@@ -31,6 +31,7 @@ import attrs
 
 from ..config.values import parse_value
 from ..errors import UpdateSyntaxError
+from ..redact import shown_value
 
 __all__ = [
     "Axis",
@@ -116,7 +117,8 @@ class Variant:
 
     updates: tuple[tuple[str, Any], ...] = ()
     named: tuple[str, ...] = ()
-    #: > 0 only when values with the same text (1 and '1') would give two cases one id
+    #: > 0 only when values with the same text (1 and '1', two values of a secret key, both shown
+    #: as ***) would give two cases one id
     dup: int = 0
     #: the i-th seed of ``--exp-seeds N`` (``…-seed0``), None outside a seed sweep
     seed_index: int | None = None
@@ -128,7 +130,10 @@ class Variant:
     @property
     def id(self) -> str:
         parts = ["+".join(self.named)] if self.named else []
-        parts += [f"{k}={format_value(v)}" for k, v in sorted(self.updates, key=lambda kv: kv[0])]
+        # a secret-named key shows *** (two values of it differ by their dup suffix)
+        parts += [
+            f"{k}={format_value(shown_value(k, v))}" for k, v in sorted(self.updates, key=lambda kv: kv[0])
+        ]
         if self.dup:
             parts.append(f"dup{self.dup}")
         if self.seed_index is not None:

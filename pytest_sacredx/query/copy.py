@@ -11,11 +11,14 @@ fingerprint the destination already holds is skipped, so copying twice, copying 
 stores that share runs leaves every run once. A run that changed in the source after it was copied is
 not updated.
 
-**What is copied.** Config, meta (plus ``meta.copied_from = {store, id}``), host, times, status,
-result, fail trace, info, captured output, metric series and artifacts (their bytes, through the
-source reader's ``load_artifact``). Source files and resources are inputs the destination records by
-name only (``meta.copied_from.sources``): their content in the source store is not readable through
-every store's reader, and attaching today's files would misstate the run.
+**What is copied.** Config, meta (plus ``meta.copied_from = {store, id, sources, base_dir,
+resources}``), host, times, status, result, fail trace, info, captured output, metric series and
+artifacts (their bytes, through the source reader's ``load_artifact``). Source files and resources are
+inputs the destination records by name only (``meta.copied_from.sources``, ``.resources``; the
+original ``base_dir`` too): their content in the source store is not readable through every store's
+reader, and attaching today's files would misstate the run. ``sacredx convert`` passes a
+``load_sources`` that reads the stored sources of TinyDB and FileStorage stores, so theirs come along.
+Values come back as readers give them: a NumPy array in a result is copied as its list of values.
 
 >>> import datetime
 >>> from pytest_sacredx.observers.memory import MemoryObserver
@@ -77,14 +80,21 @@ class CopyReport:
     missing_artifacts: list[tuple[str, str]] = attrs.field(factory=list)
 
 
+#: ``(reader, record) -> [(source name, bytes), …]``: the content of a run's source files, where the
+#: source store keeps it (``sacredx convert`` passes :func:`~pytest_sacredx.query.convert.source_files`)
+SourceLoader = Callable[[Any, RunRecord], list[tuple[str, bytes]]]
+
+
 def copy_runs(
     sources: Iterable[tuple[str, Sequence[RunRecord], RunReader | None]],
     observer: Any,
     dest_reader: RunReader | None,
     progress: Callable[[int], None] | None = None,
+    load_sources: SourceLoader | None = None,
 ) -> CopyReport:
     """Copy the runs of each ``(store name, records, reader)`` into ``observer``; ``dest_reader`` lists
-    what the destination holds already (None: an empty, new store)."""
+    what the destination holds already (None: an empty, new store). With ``load_sources``, source
+    files whose content it returns are stored in the destination too (by name only otherwise)."""
     existing = list(dest_reader.list_runs()) if dest_reader is not None else []
     seen = {fingerprint(r) for r in existing}
     taken = {str(r.id) for r in existing}
@@ -97,7 +107,7 @@ def copy_runs(
                     report.skipped += 1
                     continue
                 new_id = _replay(rec, store, reader, observer, None if str(rec.id) in taken else rec.id,
-                                 scratch, report)
+                                 scratch, report, load_sources)
                 seen.add(fp)
                 taken.add(str(new_id))
                 report.copied.append((str(rec.id), str(new_id)))
@@ -114,13 +124,28 @@ def _replay(
     _id: Any,
     scratch: str,
     report: CopyReport,
+    load_sources: SourceLoader | None = None,
 ) -> Any:
     ex_info = dict(rec.experiment)
     sources = [s[0] if isinstance(s, (list, tuple)) and s else s for s in ex_info.get("sources") or []]
     ex_info["sources"] = []
     ex_info["base_dir"] = scratch
+    files = load_sources(reader, rec) if load_sources is not None else []
+    if files:
+        base = tempfile.mkdtemp(dir=scratch)
+        for name, data in files:
+            path = os.path.join(base, name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as fh:
+                fh.write(data)
+            ex_info["sources"].append([name, hashlib.md5(data).hexdigest()])
+        ex_info["base_dir"] = base
     meta = dict(rec.meta)
     meta["copied_from"] = {"store": store, "id": str(rec.id), "sources": sources}
+    if rec.experiment.get("base_dir"):  # the destination's base_dir is where the copy put the sources
+        meta["copied_from"]["base_dir"] = rec.experiment["base_dir"]
+    if rec.resources:
+        meta["copied_from"]["resources"] = [r[0] if isinstance(r, list) and r else r for r in rec.resources]
     if rec.status == "QUEUED":
         when = rec.queue_time or rec.start_time or _dt.datetime(1970, 1, 1)
         new_id = observer.queued_event(ex_info, rec.command, rec.host, when, rec.config, meta, _id)

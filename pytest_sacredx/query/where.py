@@ -219,7 +219,7 @@ def parse_where(text: str) -> Where:
 class _Parser:
     def __init__(self, text: str) -> None:
         if not text.strip():
-            raise WhereSyntaxError("--where '': empty expression; e.g. --where 'config.gamma > 0.5'")
+            raise WhereSyntaxError(f"--where {text!r}: empty expression; e.g. --where 'config.gamma > 0.5'")
         self.text = text
         self.toks = _tokens(text)
         self.i = 0

@@ -35,6 +35,7 @@ from ..config.paths import (
     join_paths,
     set_by_dotted_path,
 )
+from ..config.values import check_int_sizes
 from ..errors import (
     CommandNotFoundError,
     ConfigAddedError,
@@ -282,6 +283,7 @@ def _assemble(
     for sc in order:
         modifications.update_add(sc.summary, sc.path)
         _check_added(sc, force, run_logger, config)
+    check_int_sizes(config)  # one no store could write: refused here, not blamed on a store
     for key, (old, new) in sorted(modifications.typechanged.items()):
         if old in (int, float) and new in (int, float):
             continue  # recorded, but no warning (Sacred's rule)

@@ -36,6 +36,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from ..errors import CaptureModeError
+from . import signals
 
 __all__ = [
     "CAPTURE_MODES",
@@ -443,20 +444,22 @@ class OutputCapture:
         if self._state != "active":
             return
         self._state = "done"
-        # Nested finally blocks: even a Ctrl-C in the middle of one step runs the others.
-        try:
-            if self._fd is not None:
-                _flush_all()
-        finally:
+        # SIGTERM/SIGINT wait until the streams are restored and the output collected (signals.held);
+        # nested finally blocks run every step even after an interrupt raised elsewhere (a thread).
+        with signals.held():
             try:
-                self._untee_streams()
-            finally:
                 if self._fd is not None:
-                    try:
-                        self._fd.stop()
-                    finally:
-                        with _fd_owner_lock:
-                            _fd_owners.remove(self._fd_owner)
+                    _flush_all()
+            finally:
+                try:
+                    self._untee_streams()
+                finally:
+                    if self._fd is not None:
+                        try:
+                            self._fd.stop()
+                        finally:
+                            with _fd_owner_lock:
+                                _fd_owners.remove(self._fd_owner)
 
     def get(self) -> str:
         """The captured text so far (all of it, filtered); thread-safe and cheap when nothing is new."""

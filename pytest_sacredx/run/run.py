@@ -2,9 +2,10 @@
 
 ``Run`` is Sacred's ``sacred.run.Run``: the same attributes and methods. What differs is how it keeps its
 promises: the active run is a context variable (several runs can happen at once in one process), the
-output and metrics are flushed with a last heartbeat on every exit path (also with ``-b 0``), SIGTERM
-ends a run as INTERRUPTED instead of leaving it RUNNING, and an observer that fails later than the start
-is warned about once and skipped, so a broken store never decides a run's status.
+output and metrics are flushed with a last heartbeat on every exit path (also with ``-b 0``), SIGTERM and
+SIGINT end a run as INTERRUPTED instead of leaving it RUNNING — also when they arrive while an observer
+handles an event (see :mod:`pytest_sacredx.run.signals`) — and an observer that fails later than the
+start is warned about once and skipped, so a broken store never decides a run's status.
 
 >>> from pytest_sacredx import Experiment
 >>> ex = Experiment("demo", interactive=True)
@@ -21,7 +22,6 @@ import datetime as _dt
 import heapq
 import logging
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -30,12 +30,14 @@ from typing import Any
 from ..artifacts import check_artifact_name
 from ..errors import ObserverError, SacredInterrupt
 from ..logs import td_format
+from . import signals
 from .context import ACTIVE_RUNS, CURRENT_RUN
 from .metrics import MetricsLogger
 from .seeding import set_global_seed
+from .signals import Terminated
 from .tracebacks import format_filtered_exception
 
-__all__ = ["Run", "utcnow"]
+__all__ = ["Run", "Terminated", "utcnow"]
 
 
 def utcnow() -> _dt.datetime:
@@ -43,10 +45,8 @@ def utcnow() -> _dt.datetime:
     return _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
 
 
-class Terminated(SacredInterrupt):
-    """Raised in the main thread when the process receives SIGTERM during a run."""
-
-    STATUS = "INTERRUPTED"
+#: what ends a run as INTERRUPTED (or the exception's ``STATUS``) instead of FAILED
+_INTERRUPTS = (SacredInterrupt, KeyboardInterrupt, Terminated)
 
 
 class Run:
@@ -107,6 +107,7 @@ class Run:
         self._failed_observers: list[Any] = []
         self._emit_lock = threading.RLock()
         self._heartbeat: int | None = None
+        self._final_beat_sent = False
         self._capture: Any = None
         #: last value of each metric, updated as metrics are flushed
         self.final_metrics: dict[str, Any] = {}
@@ -176,18 +177,20 @@ class Run:
     def _execute(self, *args: Any) -> Any:
         if not self.observers and not self.debug and not self.unobserved:
             self.run_logger.warning("No observers have been added to this run")
-        self.run_logger.info("Running command '%s'", self.command)
         set_global_seed(self.seed)
         from .capture import OutputCapture, resolve_capture_mode
 
         self.capture_mode = resolve_capture_mode(self.capture_mode, bool(self.observers))
+        # Sacred's debug lines, in Sacred's order (-l DEBUG prints the same log).
+        self.run_logger.debug('Using capture mode "%s"', self.capture_mode)
+        self.run_logger.info("Running command '%s'", self.command)
         if self.queue_only:
             self._emit_queued()
             self._join_observers()  # a QueueObserver started a worker for this run; let it finish
             return None
         token = CURRENT_RUN.set(self)
         ACTIVE_RUNS.append(self)
-        restore_sigterm = _install_sigterm_handler()
+        restore_signals = signals.install()
         try:
             try:
                 with OutputCapture(self.capture_mode, self.captured_out_filter) as self._capture:
@@ -204,30 +207,45 @@ class Run:
                     self.run_logger.info("Completed after %s", self._elapsed())
                 self._stop_heartbeat("COMPLETED")
                 self._emit_terminal("completed_event", "COMPLETED", stop_time=self.stop_time, result=self.result)
-            except (SacredInterrupt, KeyboardInterrupt) as exc:
-                status = getattr(exc, "STATUS", "INTERRUPTED")
-                self.stop_time = self.stop_time or utcnow()
-                self.run_logger.warning("Aborted after %s!", self._elapsed())
-                self._stop_heartbeat(status)
-                self._emit_terminal("interrupted_event", status, interrupt_time=self.stop_time, status=status)
+            except _INTERRUPTS as exc:
+                # Held: a signal now must not cut the record of the end short (it is raised after).
+                with signals.held():
+                    status = getattr(exc, "STATUS", "INTERRUPTED")
+                    self.stop_time = self.stop_time or utcnow()
+                    self._stop_heartbeat(status)
+                    self.run_logger.warning("Aborted after %s!", self._elapsed())
+                    self._emit_terminal(
+                        "interrupted_event", status, interrupt_time=self.stop_time, status=status
+                    )
                 raise
             except BaseException as exc:
-                self.stop_time = utcnow()
-                self.fail_trace = format_filtered_exception(exc)
-                if not isinstance(exc, ObserverError) or self.status is not None:
-                    self.run_logger.error("Failed after %s!", self._elapsed())
-                self._stop_heartbeat("FAILED")
-                if self.status == "RUNNING":
-                    self._emit_terminal("failed_event", "FAILED", fail_time=self.stop_time, fail_trace=self.fail_trace)
-                else:
-                    self.status = "FAILED"
+                with signals.held():
+                    self.stop_time = utcnow()
+                    self.fail_trace = format_filtered_exception(exc)
+                    self._stop_heartbeat("FAILED")
+                    if not isinstance(exc, ObserverError) or self.status is not None:
+                        self.run_logger.error("Failed after %s!", self._elapsed())
+                    if self.status == "RUNNING":
+                        self._emit_terminal(
+                            "failed_event", "FAILED", fail_time=self.stop_time, fail_trace=self.fail_trace
+                        )
+                    else:
+                        self.status = "FAILED"
                 raise
         finally:
-            restore_sigterm()
-            CURRENT_RUN.reset(token)
-            ACTIVE_RUNS.remove(self)
-            self._join_observers()
+            try:
+                with signals.held():
+                    CURRENT_RUN.reset(token)
+                    ACTIVE_RUNS.remove(self)
+                    self._join_observers()
+            finally:
+                restore_signals()  # raises a signal that arrived meanwhile: never swallowed
         return self.result
+
+    @property
+    def _started_observers(self) -> list[Any]:
+        """The observers that recorded the start: only they get the run's later events."""
+        return [observer for observer, _ in self.observer_ids]
 
     def _join_observers(self) -> None:
         for observer in self.observers:
@@ -279,37 +297,43 @@ class Run:
         self.status = "RUNNING"
         self.start_time = utcnow()
         started: list[Any] = []
-        for observer in self.observers:
-            try:
-                _id = observer.started_event(
-                    ex_info=self.experiment_info,
-                    command=self.command,
-                    host_info=self.host_info,
-                    start_time=self.start_time,
-                    config=self.config,
-                    meta_info=self.meta_info,
-                    _id=requested,
-                )
-            except Exception as e:
-                # Tell the observers that did record the start, then stop: nothing ran yet.
-                self.status = None
-                for o in started:
-                    _call_quietly(o, "failed_event", fail_time=utcnow(), fail_trace=[str(e)])
-                raise ObserverError(
-                    f"{type(observer).__name__} could not record the start of the run: {e} "
-                    "(the run did not start; fix the observer or run with -u/--unobserved)"
-                ) from e
-            started.append(observer)
-            self.observer_ids.append((observer, _id))
-            if self._id is None:
-                self._id = _id
+        # Held as a whole: a signal during the start is raised once every observer has recorded the
+        # run, so every store holds it and hears how it ended (INTERRUPTED).
+        with signals.held():
+            for observer in self.observers:
+                try:
+                    _id = observer.started_event(
+                        ex_info=self.experiment_info,
+                        command=self.command,
+                        host_info=self.host_info,
+                        start_time=self.start_time,
+                        config=self.config,
+                        meta_info=self.meta_info,
+                        _id=requested,
+                    )
+                except _INTERRUPTS:
+                    raise
+                except Exception as e:
+                    # Tell the observers that did record the start, then stop: nothing ran yet.
+                    self.status = None
+                    for o in started:
+                        _call_quietly(o, "failed_event", fail_time=utcnow(), fail_trace=[str(e)])
+                    raise ObserverError(
+                        f"{type(observer).__name__} could not record the start of the run: {e} "
+                        "(the run did not start; fix the observer or run with -u/--unobserved)"
+                    ) from e
+                started.append(observer)
+                self.observer_ids.append((observer, _id))
+                if self._id is None:
+                    self._id = _id
         if self._id is None:
             self.run_logger.info("Started")
         else:
             self.run_logger.info('Started run with ID "%s"', self._id)
 
     def _emit_heartbeat(self, final: bool = False) -> None:
-        with self._emit_lock:
+        # Held as a whole: the metrics drained here reach every store before a signal is raised.
+        with signals.held(), self._emit_lock:
             beat_time = utcnow()
             if self._capture is not None:
                 self.captured_out = self._capture.get()
@@ -330,8 +354,11 @@ class Run:
             if not final:
                 self._safe_emit("heartbeat_event", **beat)
                 return
+            # Once: a signal raised after the last beat reached every store ends the run with no
+            # second one (a store merges the last beat into the terminal event).
+            self._final_beat_sent = True
             # The last beat: observers that can skip what the terminal event repeats say so.
-            for observer in self.observers:
+            for observer in self._started_observers:
                 # Looked up on the class: a mock (or any object answering every attribute) is an
                 # observer of Sacred's events only, and gets heartbeat_event as in Sacred.
                 final = hasattr(type(observer), "final_heartbeat_event")
@@ -339,12 +366,16 @@ class Run:
                 self._safe_emit(event, _only=observer, **beat)
 
     def _safe_emit(self, event: str, _only: Any = None, **kwargs: Any) -> None:
-        with self._emit_lock:
-            for observer in self.observers if _only is None else (_only,):
+        # Held: an artifact, resource or metrics event reaches every store, then a signal is raised.
+        with signals.held(), self._emit_lock:
+            interrupt: BaseException | None = None
+            for observer in self._started_observers if _only is None else (_only,):
                 if observer in self._failed_observers:
                     continue
                 try:
                     getattr(observer, event)(**kwargs)
+                except _INTERRUPTS as e:  # a signal, or an observer that ends the run: not its failure
+                    interrupt = interrupt or e
                 except Exception as e:  # noqa: BLE001 - a failing store must not end the run
                     self._failed_observers.append(observer)
                     self.run_logger.warning(
@@ -352,14 +383,24 @@ class Run:
                         "of this run but its final one; its record of the run may be incomplete)",
                         type(observer).__name__, type(e).__name__, e,
                     )
+            if interrupt is not None:
+                raise interrupt
 
     def _emit_terminal(self, event: str, status: str, /, **kwargs: Any) -> None:
         # Positional-only: interrupted_event itself takes a keyword named status.
         self.status = status
+        interrupt: BaseException | None = None
         with self._emit_lock:
-            for observer in self.observers:
+            for observer in self._started_observers:
                 try:
-                    getattr(observer, event)(**kwargs)
+                    # Held per observer: a signal during the completion of the run is raised before
+                    # the next store completes it, and every store then records it INTERRUPTED.
+                    with signals.held():
+                        getattr(observer, event)(**kwargs)
+                except _INTERRUPTS as e:
+                    if event == "completed_event":
+                        raise
+                    interrupt = interrupt or e  # the others still hear how the run ended
                 except Exception as e:  # noqa: BLE001 - isolated: the others still get the event
                     if observer not in self._failed_observers:
                         self._failed_observers.append(observer)
@@ -367,14 +408,18 @@ class Run:
                         "An error occurred in the '%s' observer during %s: %s: %s",
                         type(observer).__name__, event, type(e).__name__, e,
                     )
+        if interrupt is not None:
+            raise interrupt
 
     # ------------------------------------------------------------------ heartbeat
     def _start_heartbeat(self) -> None:
+        self.run_logger.debug("Starting Heartbeat")
         if self.beat_interval > 0:
             self._heartbeat = _BEATS.schedule(self.beat_interval, self._emit_heartbeat)
 
     def _stop_heartbeat(self, status: str) -> None:
         """Stop the thread and send one last beat, always: output and metrics are never left behind."""
+        self.run_logger.debug("Stopping Heartbeat")
         for callback in self._finish_callbacks:
             callback(self, status)
         if self._heartbeat is not None:
@@ -382,7 +427,7 @@ class Run:
             self._heartbeat = None
         if self._capture is not None:
             self.captured_out = self._capture.get()
-        if self.status == "RUNNING":
+        if self.status == "RUNNING" and not self._final_beat_sent:
             self._emit_heartbeat(final=True)
 
     def _captured_state(self, cf: Any) -> Any:
@@ -472,26 +517,3 @@ def _call_quietly(observer: Any, event: str, **kwargs: Any) -> None:
         getattr(observer, event)(**kwargs)
     except Exception:  # noqa: BLE001
         pass
-
-
-def _install_sigterm_handler() -> Callable[[], None]:
-    """Turn SIGTERM into an INTERRUPTED run (Sacred leaves it RUNNING forever); only in the main
-    thread and only when nobody else handles SIGTERM."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    try:
-        previous = signal.getsignal(signal.SIGTERM)
-    except (ValueError, AttributeError):
-        return lambda: None
-    if previous not in (signal.SIG_DFL, None):
-        return lambda: None
-
-    def handler(signum: int, frame: Any) -> None:
-        raise Terminated("received SIGTERM")
-
-    signal.signal(signal.SIGTERM, handler)
-
-    def restore() -> None:
-        signal.signal(signal.SIGTERM, previous)
-
-    return restore

@@ -20,6 +20,10 @@ document shape, with three deliberate differences:
   at all); times are ``%Y-%m-%dT%H:%M:%S.%f`` strings (Sacred's ``TinyDate`` text without the tag); file entries are
   ``[name, id]`` (sources), ``[filename, id]`` (resources) and ``[name, filename, id]`` (artifacts) —
   Sacred's entries without the file handle, which the reader opens on demand.
+- **Sacred's own format on request.** ``TinyDbObserver.create(path)``, ``TinyDbObserver(path=...)``
+  (Sacred's spellings) and ``TinyDbObserver.create_from(tinydb, hashfs)`` with a ``hashfs.HashFS`` write
+  Sacred's file format and documents instead (:mod:`~pytest_sacredx.observers.tinydb_sacred`), unless the
+  folder already holds our log, which keeps its format; ``TinyDbReader`` reads both.
 - **More kept.** Metrics are stored (``metrics: {name: {steps, values, timestamps}}``; Sacred's TinyDB
   dropped them) and queued runs are stored with status ``QUEUED`` (Sacred raised NotImplementedError).
 
@@ -51,13 +55,15 @@ import attrs
 from tinydb import Query, TinyDB
 from tinydb.table import Document, Table
 
-from ..errors import ArtifactNameError, RunIdExistsError, run_not_found
-from . import document
-from .base import RunObserver
-from .lazy_record import LazyRunRecord, gc_paused
-from .record import RunRecord
-from .tinydb_bases import HashStore, LogStorage, LogTinyDB, apply_patch, dumps_line
-from .tinydb_index import (
+from ...errors import ArtifactNameError, RunIdExistsError, SacredxError, run_not_found
+from .. import document
+from .. import tinydb_sacred as _sacred
+from ..base import RunObserver
+from ..lazy_record import LazyRunRecord, gc_paused
+from ..record import RunRecord
+from ..sacred_formats import SacredTinyDB, SacredTinyStorage, is_sacred_tinydb
+from ..tinydb_bases import HashStore, LogStorage, LogTinyDB, apply_patch, dumps_line
+from ..tinydb_index import (
     RunIndex,
     StaleIndexError,
     find_run_lines,
@@ -66,7 +72,7 @@ from .tinydb_index import (
     read_lines,
 )
 
-__all__ = ["TinyDbObserver", "TinyDbReader", "HashStore", "LogStorage"]
+__all__ = ["TinyDbObserver", "TinyDbReader", "HashStore", "LogStorage", "tiny_db_option"]
 
 DATE_FORMAT = document.TIME_FORMAT
 _TABLE = "runs"
@@ -75,7 +81,12 @@ FORMAT_VERSION = "TinyDbObserver-0.8.7+sacredx"
 
 
 def _open_db(root: str, read_only: bool = False) -> tuple[TinyDB, HashStore]:
-    db = LogTinyDB(os.path.join(root, "metadata.json"), storage=LogStorage, read_only=read_only)
+    path = os.path.join(root, "metadata.json")
+    db: TinyDB
+    if is_sacred_tinydb(path):  # a store Sacred wrote stays in Sacred's format (sacred_formats)
+        db = SacredTinyDB(path, storage=SacredTinyStorage, read_only=read_only)
+    else:
+        db = LogTinyDB(path, storage=LogStorage, read_only=read_only)
     return db, HashStore(os.path.join(root, "hashfs"))
 
 
@@ -94,17 +105,20 @@ class TinyDbObserver(RunObserver):
     def create(
         cls, path: str | os.PathLike[str] = "./runs_db", overwrite: Any = None
     ) -> TinyDbObserver:
-        """Sacred's constructor: a store in folder ``path``; ``overwrite`` is the ``_id`` of a run to replace."""
-        return cls(path, overwrite=overwrite)
+        """Sacred's constructor: a store in Sacred's format in folder ``path`` (an existing append-log
+        store there keeps its format); ``overwrite`` is the ``_id`` of a run to replace."""
+        return cls(path=path, overwrite=overwrite)
 
     @classmethod
     def create_from(
-        cls, db: TinyDB, fs: HashStore, overwrite: Any = None, root: str | None = None
+        cls, db: TinyDB, fs: Any, overwrite: Any = None, root: str | None = None
     ) -> TinyDbObserver:
-        """Use an existing TinyDB and file store (with any storage; ours keeps writes O(1))."""
+        """Use an existing TinyDB and file store: with our :class:`HashStore`, our documents (with any
+        TinyDB storage; ours keeps writes O(1)); with a ``hashfs.HashFS`` (Sacred's), Sacred's documents."""
         self = cls(root or os.path.dirname(getattr(fs, "root", ".")), overwrite=overwrite)
         self._db, self._fs = db, fs
         self._runs = db.table(_TABLE)
+        self._sacred = not isinstance(fs, HashStore)
         return self
 
     def __init__(
@@ -114,9 +128,16 @@ class TinyDbObserver(RunObserver):
         priority: int = 20,
         *,
         path: str | os.PathLike[str] | None = None,
+        format: str | None = None,  # noqa: A002 - the store's format, "log" or "sacred"
     ) -> None:
-        # ``path=`` is the name Sacred's constructor uses
+        # ``path=`` is the name Sacred's constructor uses: it asks for Sacred's format
         self.root = os.path.abspath(os.fspath(path if path is not None else root_dir))
+        fmt = format if format is not None else ("sacred" if path is not None else "log")
+        if fmt not in ("log", "sacred"):
+            raise TinyDbFormatError(
+                f"Unknown TinyDB store format {fmt!r}: give format='log' (ours, the default) or "
+                "format='sacred' (Sacred 0.8.7's file)."
+            )
         self.overwrite = overwrite
         self.priority = priority
         self._db: TinyDB | None = None
@@ -130,6 +151,12 @@ class TinyDbObserver(RunObserver):
         self._pending: tuple[dict[str, Any], dict[str, str] | None] | None = None
         self._ex_info_cache: tuple[dict[str, Any], dict[str, Any]] | None = None
         self._overwrite_used = False
+        #: whether runs are written in Sacred's format (module tinydb_sacred)
+        self._sacred = fmt == "sacred" and not _is_log_store(self.root)
+        if self._sacred:  # created at once, as Sacred does
+            os.makedirs(self.root, exist_ok=True)
+            self._db, self._fs = _sacred.get_db_file_manager(self.root)
+            self._runs = self._db.table(_TABLE)
 
     # -- lazily opened store (Sacred's attribute names) -----------------------------------------------
 
@@ -277,6 +304,8 @@ class TinyDbObserver(RunObserver):
         meta_info: dict[str, Any],
         _id: Any,
     ) -> str:
+        if self._sacred:
+            return _sacred.queued_event(self)  # type: ignore[no-any-return]
         doc = document.queued(ex_info, command, host_info, queue_time, config, meta_info)
         return self._begin(doc, _id)
 
@@ -290,6 +319,9 @@ class TinyDbObserver(RunObserver):
         meta_info: dict[str, Any],
         _id: Any,
     ) -> str:
+        if self._sacred:
+            return str(_sacred.started_event(self, ex_info, command, host_info, start_time, config,
+                                             meta_info, _id))
         doc = document.started(ex_info, command, host_info, start_time, config, meta_info)
         return self._begin(doc, _id)
 
@@ -302,6 +334,8 @@ class TinyDbObserver(RunObserver):
     def heartbeat_event(
         self, info: dict[str, Any], captured_out: str, beat_time: _dt.datetime, result: Any
     ) -> None:
+        if self._sacred:
+            return _sacred.heartbeat_event(self, info, captured_out, beat_time, result)
         fields, cat = self._beat_patch(info, captured_out, beat_time, result)
         self._patch(set=fields, cat=cat)
 
@@ -310,6 +344,8 @@ class TinyDbObserver(RunObserver):
     ) -> None:
         """The last beat of a run: kept and appended together with the terminal event (one append
         instead of two; a process killed in between loses only this beat)."""
+        if self._sacred:
+            return _sacred.heartbeat_event(self, info, captured_out, beat_time, result)
         self._pending = self._beat_patch(info, captured_out, beat_time, result)
 
     def _beat_patch(
@@ -334,15 +370,23 @@ class TinyDbObserver(RunObserver):
             self._patch(set={**pending[0], **fields}, cat=pending[1])
 
     def completed_event(self, stop_time: _dt.datetime, result: Any) -> None:
+        if self._sacred:
+            return _sacred.completed_event(self, stop_time, result)
         self._finish(document.completed(stop_time, result))
 
     def interrupted_event(self, interrupt_time: _dt.datetime, status: str) -> None:
+        if self._sacred:
+            return _sacred.interrupted_event(self, interrupt_time, status)
         self._finish(document.interrupted(interrupt_time, status))
 
     def failed_event(self, fail_time: _dt.datetime, fail_trace: list[str]) -> None:
+        if self._sacred:
+            return _sacred.failed_event(self, fail_time, fail_trace)
         self._finish(document.failed(fail_time, fail_trace))
 
     def resource_event(self, filename: str) -> None:
+        if self._sacred:
+            return _sacred.resource_event(self, filename)
         filename = os.path.abspath(os.fspath(filename))
         entry = [filename, self.fs.put(filename)]
         current = self.run_entry or {}
@@ -360,9 +404,13 @@ class TinyDbObserver(RunObserver):
             raise ArtifactNameError(
                 f"Artifact name {name!r} is empty; give a file name such as 'model.pt'."
             )
+        if self._sacred:
+            return _sacred.artifact_event(self, name, os.fspath(filename), metadata, content_type)
         self._patch(ext=[(["artifacts"], [[name, os.fspath(filename), self.fs.put(filename)]])])
 
     def log_metrics(self, metrics_by_name: dict[str, dict[str, Any]], info: dict[str, Any]) -> None:
+        if self._sacred:
+            return _sacred.log_metrics(self, metrics_by_name, info)
         ext: list[tuple[list[str], list[Any]]] = []
         for name, part in document.metrics_delta(metrics_by_name).items():
             ext += [(["metrics", name, key], part[key]) for key in ("steps", "values", "timestamps")]
@@ -371,6 +419,22 @@ class TinyDbObserver(RunObserver):
 
 
 _FIELDS = [f.name for f in attrs.fields(RunRecord)]
+
+
+class TinyDbFormatError(SacredxError, ValueError):
+    """An unknown ``format=`` for a TinyDB store."""
+
+
+def _is_log_store(root: str) -> bool:
+    """Whether ``root`` holds our append-log ``metadata.json`` already."""
+    path = os.path.join(root, "metadata.json")
+    return os.path.isfile(path) and os.path.getsize(path) > 0 and not _sacred.is_sacred_store(root)
+
+
+def tiny_db_option(args: Any, run: Any) -> None:
+    """Sacred's ``-t/--tiny_db`` flag as a function: add a TinyDbObserver in Sacred's format for the
+    folder ``args`` to ``run`` (a run or an experiment). The command line has the flag built in."""
+    run.observers.append(TinyDbObserver(path=args))
 
 
 def _record(doc: Mapping[str, Any], root: str) -> RunRecord:
@@ -418,7 +482,11 @@ class _LogHandle:
 
 
 class TinyDbReader:
-    """Read a TinyDB store (ours, or Sacred's ``metadata.json``) while writers keep writing.
+    """Read a TinyDB store — ours (the append log) or one in Sacred's format — while writers keep writing.
+
+    Sacred's reader API (``search``, ``fetch_metadata``, ``fetch_files``, ``fetch_report``) gives
+    Sacred's documents for a store in Sacred's format (datetimes, open files); our log gives its plain
+    documents. ``list_runs``/``load_run`` give :class:`RunRecord` for both.
 
     >>> reader = TinyDbReader("runs_db")  # doctest: +SKIP
     >>> print(reader.fetch_report(exp_name="mnist", indices=-1)[0])  # doctest: +SKIP
@@ -430,7 +498,13 @@ class TinyDbReader:
             raise FileNotFoundError(
                 f"No TinyDB store at {self.root!r} (expected a folder with metadata.json)"
             )
-        self.db, self.fs = _open_db(self.root, read_only=True)
+        self._sacred = _sacred.is_sacred_store(self.root)
+        self.db: TinyDB
+        self.fs: Any
+        if self._sacred:
+            self.db, self.fs = _sacred.get_db_file_manager(self.root, read_only=True)
+        else:
+            self.db, self.fs = _open_db(self.root, read_only=True)
         self.runs = self.db.table(_TABLE)
         self._handles: list[_LogHandle] = []
 
@@ -438,6 +512,9 @@ class TinyDbReader:
 
     def _docs(self) -> list[Document]:
         return sorted(self.runs.all(), key=lambda d: d.doc_id)
+
+    def _as_record(self, doc: Mapping[str, Any]) -> RunRecord:
+        return _record(_sacred.plain(doc) if self._sacred else doc, self.root)
 
     def list_runs(self) -> Iterator[RunRecord]:
         """All runs, oldest first (in the order they were recorded).
@@ -448,7 +525,7 @@ class TinyDbReader:
         log = self._log()
         if log is None:  # not a log (Sacred's metadata.json) or no file yet: TinyDB reads it whole
             for doc in self._docs():
-                yield _record(doc, self.root)
+                yield self._as_record(doc)
             return
         handle, index = log
         store = f"tinydb:{self.root}"
@@ -524,7 +601,7 @@ class TinyDbReader:
         return doc
 
     def load_run(self, run_id: Any) -> RunRecord:
-        return _record(self._doc(run_id), self.root)
+        return self._as_record(self._doc(run_id))
 
     def load_artifact(self, run_id: Any, name: str) -> bytes:
         """The bytes of one artifact of a run (from the hash store); ``KeyError`` when there is none."""
@@ -534,7 +611,7 @@ class TinyDbReader:
             doc = {}
         for entry in doc.get("artifacts") or []:
             if entry and entry[0] == name:
-                handle = self._open(entry[-1])
+                handle = self._open(_file_ref(entry, 2))
                 if handle is not None:
                     with handle:
                         return handle.read()
@@ -547,6 +624,7 @@ class TinyDbReader:
     ) -> list[Document]:
         """Run documents, oldest first, filtered by ``exp_name`` (a regex searched in the experiment
         name), a TinyDB ``query``, then picked by position (``indices``: an int or a list; negative ok).
+        ``search(query)`` is Sacred's form.
 
         >>> reader.search(query=Query().status == "FAILED", indices=-1)  # doctest: +SKIP
         """
@@ -566,94 +644,148 @@ class TinyDbReader:
         return docs
 
     def fetch_metadata(
-        self, exp_name: Any = None, query: Any = None, indices: int | list[int] | None = None
-    ) -> list[dict[str, Any]]:
-        """The full run documents (plain dicts) that ``search`` selects."""
-        return [dict(d) for d in self.search(exp_name, query, indices)]
+        self, exp_name: Any = None, query: Any = None, indices: int | list[int] | tuple[int, ...] | None = None
+    ) -> list[Document]:
+        """The run documents chosen by experiment name (a regex), a TinyDB query, or positions
+        (``indices``, an int or a list; negative ones count from the end), as in Sacred: without any of
+        them, or with a position out of range, ``ValueError``."""
+        if not exp_name and query is None and not indices and indices != 0:
+            raise ValueError(
+                "fetch_metadata needs exp_name=..., query=... or indices=...: say which runs to fetch"
+            )
+        if exp_name or query is not None:
+            return self.search(exp_name or None, query)
+        picks = [indices] if isinstance(indices, int) else list(indices or [])
+        docs = self._docs()
+        for index in picks:
+            if not -len(docs) <= index < len(docs):
+                raise ValueError(
+                    f"Index value ({index}) must be less than number of records ({len(docs)})"
+                )
+        return [docs[i] for i in picks]
 
-    def _open(self, file_id: str | None) -> IO[bytes] | None:
-        if not file_id or not self.fs.exists(file_id):
+    def _open(self, file_id: Any) -> IO[bytes] | None:
+        if not isinstance(file_id, str) or not file_id or not self.fs.exists(file_id):
             return None
-        return self.fs.open(file_id)
+        return self.fs.open(file_id)  # type: ignore[no-any-return]
+
+    def _handle(self, entry: list[Any], id_index: int) -> Any:
+        """The open file of a file entry: the decoded one of a Sacred store, else opened from the store."""
+        if self._sacred and len(entry) > id_index + 1 and not isinstance(entry[-1], str):
+            return entry[-1]
+        return self._open(_file_ref(entry, id_index))
 
     def fetch_files(
         self, exp_name: Any = None, query: Any = None, indices: int | list[int] | None = None
     ) -> list[dict[str, Any]]:
-        """Per run: ``exp_name``, ``exp_id``, ``date`` and open binary handles (the caller closes them) for
-        ``sources``, ``resources`` and ``artifacts``, each ``{name: handle}``."""
+        """Per run: ``exp_name``, ``exp_id``, ``date`` (the start) and, when the run has any, open binary
+        files (the caller closes them) as ``sources``, ``resources`` and ``artifacts``, each
+        ``{name: file}``; selection as in :meth:`fetch_metadata`."""
         out = []
-        for doc in self.search(exp_name, query, indices):
-            out.append(
-                {
-                    "exp_name": (doc.get("experiment") or {}).get("name"),
-                    "exp_id": doc.get("_id"),
-                    "date": document.parse_time(doc.get("start_time") or doc.get("queue_time")),
-                    "sources": {
-                        s[0]: self._open(s[1])
-                        for s in (doc.get("experiment") or {}).get("sources", [])
-                    },
-                    "resources": {r[0]: self._open(r[1]) for r in doc.get("resources") or []},
-                    "artifacts": {a[0]: self._open(a[-1]) for a in doc.get("artifacts") or []},
-                }
+        for doc in self.fetch_metadata(exp_name, query, indices):
+            experiment = doc.get("experiment") or {}
+            rec: dict[str, Any] = {
+                "exp_name": experiment.get("name"),
+                "exp_id": doc.get("_id"),
+                "date": document.parse_time(doc.get("start_time") or doc.get("queue_time")),
+            }
+            groups = (
+                ("sources", experiment.get("sources") or [], 1),
+                ("resources", doc.get("resources") or [], 1),
+                ("artifacts", doc.get("artifacts") or [], 2),
             )
+            for key, entries, id_index in groups:
+                files = {e[0]: self._handle(list(e), id_index) for e in entries if e}
+                if files:
+                    rec[key] = files
+            out.append(rec)
         return out
 
     def fetch_report(
         self, exp_name: Any = None, query: Any = None, indices: int | list[int] | None = None
     ) -> list[str]:
-        """A plain-text report per selected run (config, result, dependencies, files)."""
-        return [self._report(doc) for doc in self.search(exp_name, query, indices)]
-
-    @staticmethod
-    def _report(doc: Mapping[str, Any]) -> str:
-        experiment = doc.get("experiment") or {}
-        start, stop = document.parse_time(doc.get("start_time")), document.parse_time(doc.get("stop_time"))
-        duration = str(stop - start).split(".")[0] if start and stop else "-"
-
-        def flat(value: Any, prefix: str = "") -> list[str]:
-            if isinstance(value, Mapping) and value:
-                lines: list[str] = []
-                for key in sorted(value):
-                    lines += flat(value[key], f"{prefix}{key}.")
-                return lines
-            return [f"    {prefix[:-1]} = {value!r}"] if prefix else [f"    {value!r}"]
-
-        def block(items: list[Any]) -> str:
-            return "\n".join(f"    {item}" for item in items) or "    -"
-
-        bar = "-" * 49
-        return "\n".join(
-            [
-                bar,
-                f"Experiment: {experiment.get('name', '')}",
-                bar,
-                f"ID: {doc.get('_id')}",
-                f"Status: {doc.get('status')}",
-                f"Date: {start.strftime('%m/%d/%Y %H:%M:%S') if start else '-'}    Duration: {duration}",
-                "",
-                "Parameters:",
-                "\n".join(flat(doc.get("config") or {})) or "    -",
-                "",
-                "Result:",
-                f"    {doc.get('result')!r}",
-                "",
-                "Dependencies:",
-                block(list(experiment.get("dependencies", []))),
-                "",
-                "Resources:",
-                block([r[0] for r in doc.get("resources") or []]),
-                "",
-                "Source Files:",
-                block([s[0] for s in experiment.get("sources", [])]),
-                "",
-                "Outputs:",
-                block([a[0] for a in doc.get("artifacts") or []]),
-                "",
-            ]
-        )
+        """Sacred's plain-text report per selected run (config, result, dependencies, files);
+        selection as in :meth:`fetch_metadata`."""
+        return [_report(doc) for doc in self.fetch_metadata(exp_name, query, indices)]
 
     def close(self) -> None:
         # the listing's log stays open for its lazy records (closed when the last of them goes), so a
         # record reads its run even after the reader closed or the store was removed
         self._handles.clear()
         self.db.close()
+
+
+def _file_ref(entry: list[Any], id_index: int) -> Any:
+    """The file id of a stored file entry: ``[name, id]``/``[name, filename, id]``, with or without
+    Sacred's open file after it."""
+    if len(entry) > id_index and isinstance(entry[id_index], str):
+        return entry[id_index]
+    return entry[-1] if entry else None
+
+
+_REPORT = """
+-------------------------------------------------
+Experiment: {exp_name}
+-------------------------------------------------
+ID: {exp_id}
+Date: {start_date}    Duration: {duration}
+
+Parameters:
+{parameters}
+
+Result:
+{result}
+
+Dependencies:
+{dependencies}
+
+Resources:
+{resources}
+
+Source Files:
+{sources}
+
+Outputs:
+{artifacts}
+"""
+
+
+def _indent(text: str, prefix: str = "    ") -> str:
+    """Every line of ``text`` behind ``prefix``, wrapped at 150 columns (Sacred's report)."""
+    import textwrap
+
+    wrapper = textwrap.TextWrapper(initial_indent=prefix, width=150, subsequent_indent=prefix)
+    return "\n".join(wrapper.fill(line) for line in text.splitlines())
+
+
+def _report(doc: Mapping[str, Any]) -> str:
+    """Sacred's report of one run: start date with weekday, duration ``HH:MM:SS.s``, top-level config
+    entries sorted, ``None`` for an empty section."""
+    experiment = doc.get("experiment") or {}
+    start = document.parse_time(doc.get("start_time"))
+    stop = document.parse_time(doc.get("stop_time"))
+    start_date = start.strftime("%a %d %b %Y") if start else "-"
+    if start and stop:
+        hours, rest = divmod((stop - start).total_seconds(), 3600)
+        minutes, seconds = divmod(rest, 60)
+        duration = f"{int(hours):02d}:{int(minutes):02d}:{seconds:04.1f}"
+    else:
+        duration = "-"
+    config = doc.get("config") or {}
+    parameters = _indent("\n".join(f"{k}: {config[k]}" for k in sorted(config)))
+    none = "    None"
+    sections = {
+        "result": _indent(repr(doc.get("result"))),
+        "dependencies": _indent("\n".join(experiment.get("dependencies") or [])),
+        "resources": _indent("\n".join(str(r[0]) for r in doc.get("resources") or [])),
+        "sources": _indent("\n".join(str(s[0]) for s in experiment.get("sources") or [])),
+        "artifacts": _indent("\n".join(str(a[0]) for a in doc.get("artifacts") or [])),
+    }
+    return _REPORT.format(
+        exp_name=experiment.get("name", ""),
+        exp_id=doc.get("_id"),
+        start_date=start_date,
+        duration=duration,
+        parameters=parameters or none,
+        **{k: v or none for k, v in sections.items()},
+    )
