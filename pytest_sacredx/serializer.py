@@ -73,7 +73,7 @@ def _flatten(obj: Any) -> Any:
 
 def _key(key: Any) -> str:
     """A key as the store writes it: text as it is, anything else ``json://<JSON>``."""
-    return key if isinstance(key, str) else next(iter(encode({key: None})))
+    return key if isinstance(key, str) and not key.startswith("json://") else next(iter(encode({key: None})))
 
 
 def restore(flat: Any) -> Any:

@@ -465,6 +465,15 @@ def test_json_values_round_trip_exactly(store: Store, config: dict[str, Any], re
     assert same(rec.result, as_stored(store, result))
 
 
+def test_a_text_key_that_looks_like_a_jsonpickle_key_reads_back_as_written(store: Store) -> None:
+    """jsonpickle writes a key that is not text as ``json://<JSON>``; a text key starting so is escaped
+    (``json://"json://1"``), as jsonpickle escapes it, instead of reading back as ``"1"``."""
+    config = {"json://1": 1, "json://": 2, "json://x": 3}
+    rec = store.reader.load_run(play_run(store.observer, config=config, result={"json://1": 4}))
+    assert same(rec.config, as_stored(store, config))
+    assert same(rec.result, as_stored(store, {"json://1": 4}))
+
+
 def test_many_runs_through_one_observer_keep_separate_state(store: Store) -> None:
     first = play_run(store.observer, outputs=("one\n",), metrics=(metric("m", [0], [1.0], 0),))
     second = play_run(store.observer, outputs=("two\n",), metrics=(metric("m", [0], [2.0], 0),))

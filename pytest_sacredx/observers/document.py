@@ -167,7 +167,7 @@ def _encode(value: Any, native: bool, seen: set[int], tuples: bool = True) -> An
             if kind is list:
                 return [v if type(v) in _SCALARS else _encode(v, native, seen, tuples) for v in value]
             return {
-                (k if type(k) is str else _key(k, native)): (
+                (k if type(k) is str and not k.startswith("json://") else _key(k, native)): (
                     v if type(v) in _SCALARS else _encode(v, native, seen, tuples)
                 )
                 for k, v in value.items()
@@ -194,7 +194,7 @@ def _encode(value: Any, native: bool, seen: set[int], tuples: bool = True) -> An
     seen.add(marker)
     try:
         if isinstance(value, Mapping):
-            return {(k if type(k) is str else _key(k, native)): _encode(v, native, seen, tuples) for k, v in value.items()}
+            return {(k if type(k) is str and not k.startswith("json://") else _key(k, native)): _encode(v, native, seen, tuples) for k, v in value.items()}
         if isinstance(value, tuple):
             items = [_encode(v, native, seen, tuples) for v in value]
             return {"py/tuple": items} if tuples else items
@@ -226,9 +226,11 @@ def _repr(value: Any) -> str:
 
 
 def _key(key: Any, native: bool) -> str:
-    """A dict key as text: a string as it is, other keys as jsonpickle's ``json://<JSON>``."""
+    """A dict key as text: a string as it is, other keys as jsonpickle's ``json://<JSON>``. A string
+    that itself starts with ``json://`` is escaped as jsonpickle escapes it (``json://"json://x"``), so
+    it reads back as written."""
     if isinstance(key, str):
-        return str(key)
+        return "json://" + json.dumps(key) if key.startswith("json://") else str(key)
     try:
         return "json://" + json.dumps(_encode(key, False, set()), sort_keys=True)
     except (TypeError, ValueError):
@@ -316,7 +318,7 @@ def _plain_key(key: str) -> str:
     try:
         parsed = json.loads(text)
     except ValueError:
-        return text
+        return key  # not jsonpickle's form: a key that happens to start so
     if isinstance(parsed, str):
         return parsed
     if isinstance(parsed, bool) or parsed is None:

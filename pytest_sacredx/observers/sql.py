@@ -83,9 +83,10 @@ def _compat() -> Any:
 
 
 def _dumps(value: Any) -> str:
-    """JSON text of a document value; ASCII-escaped, so text that is not UTF-8 (lone surrogates from
-    ``os.fsdecode``) is kept exactly as ``\\udcxx`` escapes in any database."""
-    return json.dumps(document.encode(value), sort_keys=True)
+    """JSON text of a value already in the document's form (what ``document`` built: encoding it again
+    would escape a ``json://`` key twice); ASCII-escaped, so text that is not UTF-8 (lone surrogates
+    from ``os.fsdecode``) is kept exactly as ``\\udcxx`` escapes in any database."""
+    return json.dumps(value, sort_keys=True, default=document.encode)  # native datetimes become text
 
 
 def _naive_utc(value: _dt.datetime | None) -> _dt.datetime | None:
@@ -591,7 +592,7 @@ class SqlObserver(RunObserver):
                     filename=stored_name,
                     content=content,
                     content_type=content_type,
-                    metadata_json=None if metadata is None else _dumps(metadata),
+                    metadata_json=None if metadata is None else _dumps(document.encode(metadata)),
                 )
             )
 
