@@ -379,3 +379,27 @@ def test_sigterm_ends_a_run_interrupted_with_its_record(tmp_path: Path) -> None:
     assert record["status"] == "INTERRUPTED"
     assert record["stop_time"]
     assert "ready" in (tmp_path / "runs" / "1" / "cout.txt").read_text()
+
+
+def test_a_run_driven_by_hand_before_its_start_sends_events_to_every_observer(tmp_path: Path) -> None:
+    """Sacred's tests call ``run.add_artifact`` on a run that was never started; its observers hear it.
+    (Once a run has started, only the observers that recorded the start get its later events.)"""
+
+    class Heard(RunObserver):
+        def __init__(self) -> None:
+            self.events: list[tuple[str, Any]] = []
+
+        def artifact_event(self, name, filename, metadata=None, content_type=None):
+            self.events.append(("artifact", name))
+
+        def resource_event(self, filename):
+            self.events.append(("resource", filename))
+
+    heard = Heard()
+    run = simple()._create_run(options=QUIET)
+    run.observers = [heard]
+    path = tmp_path / "a.txt"
+    path.write_text("x")
+    run.add_artifact(str(path), name="a")
+    run.open_resource(str(path)).close()
+    assert heard.events == [("artifact", "a"), ("resource", str(path))]

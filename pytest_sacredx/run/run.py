@@ -244,7 +244,10 @@ class Run:
 
     @property
     def _started_observers(self) -> list[Any]:
-        """The observers that recorded the start: only they get the run's later events."""
+        """The observers that recorded the start: only they get the run's later events. Before any
+        start was sent (a Run driven by hand, as Sacred's tests do), every observer gets them."""
+        if self.start_time is None:
+            return list(self.observers)
         return [observer for observer, _ in self.observer_ids]
 
     def _join_observers(self) -> None:
