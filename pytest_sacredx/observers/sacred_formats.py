@@ -35,9 +35,9 @@ from typing import Any
 
 from tinydb import TinyDB
 from tinydb.storages import Storage
-from tinydb.table import Table
 
 from .atomic import FileLock, write_bytes_atomic
+from .tinydb_bases import LockedInserts
 
 __all__ = [
     "SACRED_TINYDB_TAGS",
@@ -293,7 +293,7 @@ class SacredTinyStorage(Storage):
         self.lock.close()
 
 
-class SacredTable(Table):
+class SacredTable(LockedInserts):
     """A TinyDB table whose writes hold the storage's lock from reading the file to replacing it, and
     take the next document id from the file as it is then (another process may have added runs)."""
 
@@ -302,22 +302,6 @@ class SacredTable(Table):
     def _update_table(self, updater: Any) -> None:
         with self._storage.locked():
             super()._update_table(updater)
-
-    def insert(self, document: Mapping[Any, Any]) -> int:
-        with self._storage.locked():
-            self._next_id = None
-            try:
-                return super().insert(document)
-            finally:
-                self._next_id = None
-
-    def insert_multiple(self, documents: Any) -> list[int]:
-        with self._storage.locked():
-            self._next_id = None
-            try:
-                return super().insert_multiple(documents)
-            finally:
-                self._next_id = None
 
     def search(self, cond: Any) -> list[Any]:
         self.clear_cache()  # other processes may have written since the cached result

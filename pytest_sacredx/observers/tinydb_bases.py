@@ -670,7 +670,30 @@ class _TouchTracker(dict):  # type: ignore[type-arg]
         dict.__setitem__(self, key, value)
 
 
-class LogTable(Table):
+class LockedInserts(Table):
+    """Inserts hold the storage's lock (``storage.locked()``) and take a fresh next id each time:
+    another process may have added documents since this Table object last looked."""
+
+    _storage: Any
+
+    def insert(self, document: Mapping[Any, Any]) -> int:
+        with self._storage.locked():
+            self._next_id = None
+            try:
+                return super().insert(document)
+            finally:
+                self._next_id = None
+
+    def insert_multiple(self, documents: Any) -> list[int]:
+        with self._storage.locked():
+            self._next_id = None
+            try:
+                return super().insert_multiple(documents)
+            finally:
+                self._next_id = None
+
+
+class LogTable(LockedInserts):
     """A TinyDB table over :class:`LogStorage`: each operation runs under the store's lock, gets its ids
     from the log and appends only the documents it changed; cached query results are dropped when other
     processes changed the store."""
@@ -698,22 +721,6 @@ class LogTable(Table):
         next_id = self._storage.max_doc_id(self.name) + 1 if current is None else current
         self._next_id = next_id + 1  # type: ignore[assignment]
         return next_id
-
-    def insert(self, document: Mapping[Any, Any]) -> int:
-        with self._storage.locked():
-            self._next_id = None
-            try:
-                return super().insert(document)
-            finally:
-                self._next_id = None
-
-    def insert_multiple(self, documents: Any) -> list[int]:
-        with self._storage.locked():
-            self._next_id = None
-            try:
-                return super().insert_multiple(documents)
-            finally:
-                self._next_id = None
 
     def _update_table(self, updater: Callable[[dict[int, Any]], None]) -> None:
         storage = self._storage
