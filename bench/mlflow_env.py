@@ -16,19 +16,15 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import venv
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sacred_env import build_venv, venv_python  # noqa: E402 - the path above
 
 BENCH_DIR = Path(__file__).resolve().parent
 VENV_DIR = BENCH_DIR / ".venv-mlflow"
 MLFLOW_VERSION = "3.17.2"
 REQUIREMENTS: tuple[str, ...] = (f"mlflow=={MLFLOW_VERSION}",)
-_MARKER = VENV_DIR / ".bench-requirements"
-
-
-def venv_python(venv_dir: Path = VENV_DIR) -> Path:
-    posix = venv_dir / "bin" / "python"
-    return posix if posix.exists() or sys.platform != "win32" else venv_dir / "Scripts" / "python.exe"
 
 
 def _is_ready(python: Path) -> bool:
@@ -44,16 +40,7 @@ def ensure_mlflow_venv(quiet: bool = True) -> Path:
     python = venv_python()
     if _is_ready(python):
         return python
-    if not python.exists():
-        print(f"[mlflow_env] creating {VENV_DIR} ...", file=sys.stderr, flush=True)
-        venv.EnvBuilder(with_pip=True, clear=False).create(VENV_DIR)
-    print(f"[mlflow_env] installing {' '.join(REQUIREMENTS)} from PyPI ...", file=sys.stderr, flush=True)
-    pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
-    if quiet:
-        pip.append("-q")
-    subprocess.run([*pip, *REQUIREMENTS], check=True)
-    _MARKER.write_text("\n".join(REQUIREMENTS) + "\n", encoding="utf-8")
-    return python
+    return build_venv(VENV_DIR, REQUIREMENTS, "mlflow_env", quiet)
 
 
 def main(argv: list[str] | None = None) -> int:

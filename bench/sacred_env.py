@@ -93,19 +93,22 @@ def ensure_sacred_venv(quiet: bool = True) -> Path:
     python = venv_python()
     if _is_ready(python):
         return python
+    return build_venv(VENV_DIR, REQUIREMENTS, "sacred_env", quiet)
+
+
+def build_venv(venv_dir: Path, requirements: tuple[str, ...], tag: str, quiet: bool = True) -> Path:
+    """Create ``venv_dir`` if missing, pip-install ``requirements`` into it and record them in its
+    marker file; return its python. Shared by the anchors' venvs (Sacred's here, MLflow's)."""
+    python = venv_python(venv_dir)
     if not python.exists():
-        print(f"[sacred_env] creating {VENV_DIR} ...", file=sys.stderr, flush=True)
-        venv.EnvBuilder(with_pip=True, clear=False).create(VENV_DIR)
-    print(
-        f"[sacred_env] installing {' '.join(REQUIREMENTS)} from PyPI ...",
-        file=sys.stderr,
-        flush=True,
-    )
+        print(f"[{tag}] creating {venv_dir} ...", file=sys.stderr, flush=True)
+        venv.EnvBuilder(with_pip=True, clear=False).create(venv_dir)
+    print(f"[{tag}] installing {' '.join(requirements)} from PyPI ...", file=sys.stderr, flush=True)
     pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
     if quiet:
         pip.append("-q")
-    subprocess.run([*pip, *REQUIREMENTS], check=True)
-    _MARKER.write_text("\n".join(REQUIREMENTS) + "\n", encoding="utf-8")
+    subprocess.run([*pip, *requirements], check=True)
+    (venv_dir / ".bench-requirements").write_text("\n".join(requirements) + "\n", encoding="utf-8")
     return python
 
 
