@@ -37,7 +37,7 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 
 from .atomic import FileLock, write_bytes_atomic
-from .tinydb_bases import LockedInserts
+from .tinydb_bases import LOG_HEADER, LockedInserts
 
 __all__ = [
     "SACRED_TINYDB_TAGS",
@@ -55,7 +55,6 @@ _FRAME, _SERIES = "{TinyDataFrame}:", "{TinySeries}:"
 SACRED_TINYDB_TAGS = (_DATE, _FILE, _ARRAY, _FRAME, _SERIES)
 #: top-level keys whose text values are times (Sacred stores datetimes there)
 TIME_KEYS = ("start_time", "stop_time", "heartbeat", "queue_time")
-_LOG_HEADER = b'{"sacredx_tinydb_log"'
 
 
 def is_sacred_tinydb(path: str | os.PathLike[str]) -> bool:
@@ -75,7 +74,7 @@ def is_sacred_tinydb(path: str | os.PathLike[str]) -> bool:
             head = fh.read(64).lstrip()
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return False
-    return head.startswith(b"{") and not head.startswith(_LOG_HEADER)
+    return head.startswith(b"{") and not head.startswith(LOG_HEADER)
 
 
 # -- Sacred's tags -> our document form -----------------------------------------------------------------

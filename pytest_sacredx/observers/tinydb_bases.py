@@ -64,10 +64,11 @@ from tinydb.table import Table
 from .atomic import FileLock, write_bytes_atomic
 from .tinydb_index import DOC, DROP, IndexFile, classify
 
-__all__ = ["HashStore", "LogStorage", "LogTable", "LogTinyDB", "apply_patch", "dumps_line"]
+__all__ = ["LOG_HEADER", "HashStore", "LogStorage", "LogTable", "LogTinyDB", "apply_patch", "dumps_line"]
 
 _HEADER_KEY = "sacredx_tinydb_log"
-_HEADER_PREFIX = b'{"' + _HEADER_KEY.encode() + b'"'
+#: the first bytes of our append log's ``metadata.json``; other JSON there is a stock TinyDB file (Sacred's)
+LOG_HEADER = b'{"' + _HEADER_KEY.encode() + b'"'
 _TINYDATE = "{TinyDate}:"
 #: the fields of a run that hold its bulk, kept on lines of their own by a compaction
 _BULK = ("captured_out", "metrics")
@@ -228,8 +229,8 @@ class LogStorage(Storage):
             if size == self._offset:
                 return
             data = os.pread(self._fd, size - self._offset, self._offset)
-            if self._offset == 0 and not data.startswith(_HEADER_PREFIX):
-                if _HEADER_PREFIX.startswith(data):
+            if self._offset == 0 and not data.startswith(LOG_HEADER):
+                if LOG_HEADER.startswith(data):
                     return  # the header is being written (or was torn: the next writer redoes it)
                 if self.read_only or self.lock.held:
                     self._import_legacy(data)
@@ -423,8 +424,8 @@ class LogStorage(Storage):
             self._wsnap = None
         fd = self._wfd
         size = os.fstat(fd).st_size
-        head = os.pread(fd, len(_HEADER_PREFIX), 0)
-        if head and not head.startswith(_HEADER_PREFIX) and not _HEADER_PREFIX.startswith(head):
+        head = os.pread(fd, len(LOG_HEADER), 0)
+        if head and not head.startswith(LOG_HEADER) and not LOG_HEADER.startswith(head):
             # a stock TinyDB file (Sacred's): the full path imports and converts it, once
             self.catch_up()
             self._drop_full()

@@ -48,6 +48,7 @@ from tinydb.storages import JSONStorage
 
 from ..redact import redact_meta
 from ..serialize import to_jsonable
+from .sacred_formats import is_sacred_tinydb
 from .tinydb_bases import HashStore
 
 __all__ = [
@@ -67,8 +68,6 @@ __all__ = [
 
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
 _MD5 = re.compile(r"[0-9a-f]{32}")
-#: the first bytes of our append-log ``metadata.json`` (anything else is a stock TinyDB file)
-_LOG_HEADER = b'{"sacredx_tinydb_log"'
 
 
 class _Never:
@@ -365,13 +364,7 @@ def get_db_file_manager(root_dir: str | os.PathLike[str], read_only: bool = Fals
 
 def is_sacred_store(root: str | os.PathLike[str]) -> bool:
     """Whether the folder's ``metadata.json`` is a stock TinyDB file (Sacred's), not our append log."""
-    path = os.path.join(os.fspath(root), "metadata.json")
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(len(_LOG_HEADER)).lstrip()
-    except OSError:
-        return False
-    return bool(head) and not head.startswith(_LOG_HEADER)
+    return is_sacred_tinydb(os.path.join(os.fspath(root), "metadata.json"))
 
 
 def plain(value: Any) -> Any:

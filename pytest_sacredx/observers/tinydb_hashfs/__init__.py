@@ -62,7 +62,7 @@ from ..base import RunObserver
 from ..lazy_record import LazyRunRecord, gc_paused
 from ..record import RunRecord
 from ..sacred_formats import SacredTinyDB, SacredTinyStorage, is_sacred_tinydb
-from ..tinydb_bases import HashStore, LogStorage, LogTinyDB, apply_patch, dumps_line
+from ..tinydb_bases import LOG_HEADER, HashStore, LogStorage, LogTinyDB, apply_patch, dumps_line
 from ..tinydb_index import (
     RunIndex,
     StaleIndexError,
@@ -547,7 +547,7 @@ class TinyDbReader:
         except FileNotFoundError:
             return None
         head = os.pread(handle.fd(), 64, 0)
-        if head and not head.startswith(b'{"sacredx_tinydb_log"'):
+        if head and not head.startswith(LOG_HEADER):
             handle.close()
             return None
         self._handles.append(handle)
@@ -583,7 +583,7 @@ class TinyDbReader:
             fd = os.open(storage.path, os.O_RDONLY)
             try:
                 head = os.pread(fd, 64, 0)
-                if not head or head.startswith(b'{"sacredx_tinydb_log"'):
+                if not head or head.startswith(LOG_HEADER):
                     doc_id = find_run_lines(storage.index, fd, os.fstat(fd).st_size, run_id, dumps_line)
                     doc = None if doc_id is None else read_doc(storage.index, fd, doc_id)
                     if doc is None:
