@@ -8,9 +8,16 @@ deadline and no ``too_slow`` health check; the search itself stays random (each 
 seed and a blob that replays it). Tests whose claim is about behaviour rather than search pin their
 examples with ``@settings(derandomize=True)``. ``--hypothesis-profile=default`` (or
 ``HYPOTHESIS_PROFILE=default``) gives hypothesis' own defaults back.
+
+Signals start with the dispositions a terminal gives. A job started in the background of a
+non-interactive shell (``cmd &`` in a script, as CI runners and load tests do) inherits SIGINT *ignored*,
+and every process the suite starts would inherit that too: the tests that send Ctrl-C to a script would
+then wait for an interrupt that can never come. So an ignored SIGINT or SIGTERM is given back its default
+here, once, before any test runs.
 """
 
 import os
+import signal
 
 from hypothesis import HealthCheck, settings
 
@@ -21,6 +28,10 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "sacredx"))
+
+for _signum, _default in ((signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, signal.SIG_DFL)):
+    if signal.getsignal(_signum) == signal.SIG_IGN:
+        signal.signal(_signum, _default)
 
 pytest_plugins = ["pytester", "service_fixtures", "dask_fixtures"]
 
