@@ -18,7 +18,7 @@ import pytest
 from dask_fixtures import DaskCluster
 from hypothesis import given
 from hypothesis import strategies as st
-from plugin_helpers import OPT_IN, stored_runs
+from plugin_helpers import NO_HYPOTHESIS, OPT_IN, stored_runs
 
 from pytest_sacredx.pytest_plugin.executor import (
     parse_executor,
@@ -26,7 +26,7 @@ from pytest_sacredx.pytest_plugin.executor import (
     parse_size,
 )
 
-BASE = ("-p", "no:randomly", "-p", "no:benchmark", "-p", "no:cacheprovider", *OPT_IN, "-p", "no:xdist")
+BASE = ("-p", "no:randomly", "-p", "no:benchmark", "-p", "no:cacheprovider", *OPT_IN, *NO_HYPOTHESIS, "-p", "no:xdist")
 
 EXP = '''
 """An experiment for the executor tests."""
