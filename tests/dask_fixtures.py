@@ -1,5 +1,8 @@
 """A real Dask cluster on 127.0.0.1 for the executor tests: ``dask scheduler`` and two ``dask worker``
-processes (PyPI ``distributed``), started once per test process and stopped by PID.
+processes (PyPI ``distributed``), started once per test module and stopped by PID when the module
+is done: an idle cluster is five processes ticking their event loops, CPU that the rest of the suite
+waits for on a 2-core machine. Under ``--dist loadfile`` (as .ci/test runs) the module's tests run one
+after the other on one worker, under one cluster.
 
 The worker named ``gpu`` offers the resource ``GPU=1``, the one named ``cpu`` none; both run one
 thread. Each worker runs under its nanny, which restarts it when a test kills it (SIGKILL by PID).
@@ -73,7 +76,7 @@ def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
             proc.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskCluster]:
     try:
         import distributed  # noqa: F401

@@ -44,14 +44,23 @@ MODES = ["serial", "xdist"]
 #: what the scenarios' projects opt in to: their experiment files are named exp_<name>.py
 OPT_IN = ["-o", "sacredx_files=exp_*.py"]
 
+#: hypothesis' pytest plugin imports all of hypothesis at every session's end (its terminal summary),
+#: which is a third of a small pytest process's CPU time. The scenarios whose projects hold no
+#: hypothesis test leave it out; those that do (``hypothesis=True``) keep it.
+NO_HYPOTHESIS = ["-p", "no:hypothesispytest"]
 
-def run_pytest(pytester: pytest.Pytester, mode: str, *args: str, opt_in: bool = True) -> pytest.RunResult:
+
+def run_pytest(
+    pytester: pytest.Pytester, mode: str, *args: str, opt_in: bool = True, hypothesis: bool = False
+) -> pytest.RunResult:
     """Run pytest on the pytester dir: ``serial`` in this process (``runpytest_inprocess``: no
     interpreter start-up, no re-import of the plugin), ``xdist`` in a subprocess with ``-n 2`` — a
     controller and two worker processes, which is what that mode proves. ``subprocess`` runs the
     serial session in a fresh interpreter, for the tests where isolation is the point. The project
-    collects its ``exp_*.py`` files (``OPT_IN``) unless ``opt_in=False``."""
+    collects its ``exp_*.py`` files (``OPT_IN``) unless ``opt_in=False``; hypothesis' plugin is
+    loaded only with ``hypothesis=True`` (``NO_HYPOTHESIS``)."""
     base = ["-p", "no:randomly", "-p", "no:benchmark", *(OPT_IN if opt_in else ())]
+    base += [] if hypothesis else NO_HYPOTHESIS
     if mode == "xdist":
         return pytester.runpytest_subprocess(*base, "-n", "2", *args)
     if mode == "subprocess":

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from plugin_helpers import TOY
+from plugin_helpers import NO_HYPOTHESIS, TOY
 
-BASE = ["-p", "no:randomly", "-p", "no:xdist", "-p", "no:cacheprovider"]
+BASE = ["-p", "no:randomly", "-p", "no:xdist", "-p", "no:cacheprovider", *NO_HYPOTHESIS]
 SWEEP = ["exp_toy.py", "--exp-config", "C=1,2,3,4"]
 
 

@@ -174,7 +174,7 @@ def test_variants_hook_contributes_cases(pytester: pytest.Pytester, mode: str) -
 
 
 def test_help_lists_every_option(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess("--help")
+    result = run_pytest(pytester, "serial", "--help")
     assert result.ret == 0
     out = result.stdout.str()
     for option in ("--exp-config", "--exp-named-config", "--exp-seed", "--exp-observer", "--exp-summary"):

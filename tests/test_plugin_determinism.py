@@ -19,6 +19,7 @@ def mode(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+@pytest.mark.parametrize("mode", ["serial"])  # -n 2: test_deterministic_cases_pass_in_another_process_too
 def test_deterministic_cases_pass_and_are_recorded_once(pytester: pytest.Pytester, mode: str) -> None:
     pytester.makepyfile(exp_toy=TOY)
     result = run_pytest(pytester, mode, "--exp-config", "C=1,2", "--exp-check-determinism")
@@ -39,8 +40,8 @@ def test_hidden_state_is_found_and_the_key_named(pytester: pytest.Pytester, mode
         ]
     )
     assert "result.draw" not in result.stdout.str()  # the global RNG is reseeded: draws repeat
-    # without the flag the same sweep passes
-    run_pytest(pytester, mode, "--exp-config", "C=1,2").assert_outcomes(passed=2)
+    if mode == "serial":  # without the flag the same sweep passes (nothing here depends on -n 2)
+        run_pytest(pytester, mode, "--exp-config", "C=1,2").assert_outcomes(passed=2)
 
 
 @pytest.mark.parametrize("mode", ["serial"])  # no -n 2 variant: the second process of -n 2 is covered by the experiment-item tests
@@ -99,3 +100,4 @@ def test_deterministic_cases_pass_in_another_process_too(pytester: pytest.Pytest
     pytester.makepyfile(exp_toy=TOY)
     result = run_pytest(pytester, "xdist", "--exp-check-determinism", "--exp-config", "C=1,2", "--exp-seed=5")
     result.assert_outcomes(passed=2)
+    assert len(stored_runs(pytester)) == 2  # the checks' second runs are not recorded

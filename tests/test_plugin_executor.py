@@ -18,7 +18,7 @@ import pytest
 from dask_fixtures import DaskCluster
 from hypothesis import given
 from hypothesis import strategies as st
-from plugin_helpers import OPT_IN, stored_runs
+from plugin_helpers import NO_HYPOTHESIS, OPT_IN, stored_runs
 
 from pytest_sacredx.pytest_plugin.executor import (
     parse_executor,
@@ -26,7 +26,7 @@ from pytest_sacredx.pytest_plugin.executor import (
     parse_size,
 )
 
-BASE = ("-p", "no:randomly", "-p", "no:benchmark", "-p", "no:cacheprovider", *OPT_IN, "-p", "no:xdist")
+BASE = ("-p", "no:randomly", "-p", "no:benchmark", "-p", "no:cacheprovider", *OPT_IN, *NO_HYPOTHESIS, "-p", "no:xdist")
 
 EXP = '''
 """An experiment for the executor tests."""
@@ -164,7 +164,7 @@ def test_without_dask_installed_the_executor_says_what_to_install(pytester: pyte
 def test_bad_executor_settings_are_usage_errors(pytester: pytest.Pytester, args: tuple[str, ...], message: str) -> None:
     write_experiment(pytester)
     base = BASE[:-2] if "-n" in args else BASE  # -n needs xdist
-    result = pytester.runpytest_subprocess(*base, *args)
+    result = pytester.runpytest_inprocess(*base, *args)  # refused before any worker or cluster starts
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
 

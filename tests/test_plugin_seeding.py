@@ -6,7 +6,7 @@ import re
 
 import numpy  # noqa: F401 - imported before pytester snapshots sys.modules: NumPy cannot be imported twice
 import pytest
-from plugin_helpers import MODES, OPT_IN, TOY, results_by_case, run_pytest
+from plugin_helpers import MODES, NO_HYPOTHESIS, OPT_IN, TOY, results_by_case, run_pytest
 
 SWEEP = ["--exp-config", "gamma=0.1,0.7", "--exp-config", "C=1,10"]
 
@@ -87,7 +87,7 @@ def test_bad_seed_is_a_usage_error(pytester: pytest.Pytester) -> None:
 def test_pytest_randomly_seed_is_the_session_seed(pytester: pytest.Pytester, mode: str) -> None:
     pytest.importorskip("pytest_randomly")
     pytester.makepyfile(exp_toy=TOY)
-    base = ["-p", "no:benchmark", *OPT_IN, "-p", "randomly", "--randomly-seed=123"]
+    base = ["-p", "no:benchmark", *OPT_IN, *NO_HYPOTHESIS, "-p", "randomly", "--randomly-seed=123"]
     args = [*base, "-p", "xdist", "-n", "2"] if mode == "xdist" else [*base, "-p", "no:xdist"]
     result = pytester.runpytest_subprocess(*args)
     result.stdout.fnmatch_lines(["sacredx: --exp-seed=123 *"])

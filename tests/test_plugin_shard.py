@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from plugin_helpers import OPT_IN, TOY, stored_runs
+from plugin_helpers import NO_HYPOTHESIS, OPT_IN, TOY, stored_runs
 
 from pytest_sacredx.pytest_plugin.shard import (
     CI_RUN_IDS,
@@ -26,7 +26,7 @@ from pytest_sacredx.pytest_plugin.shard import (
     shard_of,
 )
 
-BASE = ("-p", "no:randomly", "-p", "no:benchmark", "-p", "no:cacheprovider", *OPT_IN)
+BASE = ("-p", "no:randomly", "-p", "no:benchmark", "-p", "no:cacheprovider", *OPT_IN, *NO_HYPOTHESIS)
 SWEEP = ("--exp-config", "C=1,2,3,4,5,6,7,8,9,10,11,12")
 
 

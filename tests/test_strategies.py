@@ -113,7 +113,7 @@ def test_small_scores(exp_run, updates):
 
 def test_only_the_falsifying_example_is_recorded(pytester: pytest.Pytester, mode: str) -> None:
     pytester.makepyfile(exp_toy=TOY, test_prop=PROPERTY)
-    result = run_pytest(pytester, mode, "test_prop.py")
+    result = run_pytest(pytester, mode, "test_prop.py", hypothesis=True)
     result.assert_outcomes(failed=1)
     # hypothesis headed the example it reports "Falsifying example"; newer releases say "Failing test
     # case": the claim is that it reported one, and that it is the recorded run
@@ -132,9 +132,9 @@ def test_only_the_falsifying_example_is_recorded(pytester: pytest.Pytester, mode
 @pytest.mark.parametrize("mode", ["serial"])  # no -n 2 variant: the same worker-to-store path as the -n 2 falsifying-example test
 def test_record_examples_records_every_example(pytester: pytest.Pytester, mode: str) -> None:
     pytester.makepyfile(exp_toy=TOY, test_prop=PROPERTY.replace("< 5", "< 1000"))
-    run_pytest(pytester, mode, "test_prop.py").assert_outcomes(passed=1)
+    run_pytest(pytester, mode, "test_prop.py", hypothesis=True).assert_outcomes(passed=1)
     assert not (pytester.path / ".sacredx").exists()  # nothing recorded
-    run_pytest(pytester, mode, "test_prop.py", "--exp-record-examples").assert_outcomes(passed=1)
+    run_pytest(pytester, mode, "test_prop.py", "--exp-record-examples", hypothesis=True).assert_outcomes(passed=1)
     assert len(stored_runs(pytester)) > 1
 
 
