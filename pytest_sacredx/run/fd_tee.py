@@ -3,8 +3,11 @@ the original fd (the user still sees the output as it comes) and into the run's 
 
 One reader thread serves every run of the process: starting a thread and joining it per run cost more
 than a whole trivial run (~1–3 ms on a loaded machine). The reader only has to keep the output moving
-while the run is going; at the end of a run the thread that ends it reads what is still in the pipes
-itself, under the session's lock (so the order of the chunks is kept), and returns without a handshake.
+while the run is going; at the end of a run the thread that ends it takes the pipes off the reader's
+list (before closing the write ends, so their EOF wakes nobody), reads what is still in them itself,
+under the session's lock (so the order of the chunks is kept), and returns without a handshake. It does
+so only where no signal can raise between a read and its capture (``signals.deferred()``); otherwise
+the reader reads and the ending thread waits, as it does when a child process still holds a pipe.
 
 A run's end reads to EOF: once fds 1 and 2 are restored and our write ends are closed, nothing else
 holds the pipes — unless a child process that inherited them is still alive. Then ``stop`` waits
@@ -168,12 +171,23 @@ class _Reader:
         return self.pid == os.getpid() and self._thread.is_alive()
 
     def add(self, session: _Session) -> None:
+        """Watch ``session``'s read ends that are still open."""
         with self._lock:
             for fd in session.readers:
-                self._by_fd[fd] = session
-                self._poller.register(fd, select.POLLIN)
+                if fd in session.live and fd not in self._by_fd:
+                    self._by_fd[fd] = session
+                    self._poller.register(fd, select.POLLIN)
         if not self._epoll:
             self._wake()
+
+    def detach(self, session: _Session) -> None:
+        """Stop watching ``session``: the run's end reads the rest itself. Done before the write ends
+        close, so their EOF does not wake the reader only to find that the run's end took it all."""
+        with self._lock:
+            for fd in session.readers:
+                if self._by_fd.get(fd) is session:
+                    del self._by_fd[fd]
+                    self._poller.unregister(fd)
 
     def retire(self, session: _Session, fd: int) -> None:
         """Close a read end at EOF (called under ``session.lock``); the forward fds go with the last."""
@@ -322,26 +336,32 @@ class FdTee:
         os.dup2(self._writers[1], 2)
 
     def stop(self) -> None:
+        reader, session = self._reader, self._session
+        assert reader is not None and session is not None
+        # Nothing can raise in this thread between a read and its capture (signals wait): this thread
+        # reads the rest. A nested capture's reader ends when it has nothing to watch, so it keeps it.
+        here = reader.shared and signals.deferred()
+        if here:
+            reader.detach(session)
         try:
             os.dup2(self._saved[0], 1)
             os.dup2(self._saved[1], 2)
         finally:
             for fd in (*self._saved, *self._writers):
                 _close(fd)
-            self._collect()
+            self._collect(reader, session, here)
 
-    def _collect(self) -> None:
+    def _collect(self, reader: _Reader, session: _Session, here: bool) -> None:
         """Take everything written so far; a Ctrl-C meanwhile waits its turn."""
-        session, reader = self._session, self._reader
-        assert session is not None and reader is not None
-        if signals.deferred():
-            # Nothing can raise in this thread between a read and its capture: read the rest here.
+        if here:
             with session.lock:
-                if session.drain():
-                    if reader.shared:  # a dedicated reader closes them itself, then ends
-                        for fd in session.readers:
-                            reader.retire(session, fd)
-                    return
+                done = session.drain()
+                for fd in session.readers:
+                    if fd not in session.open:
+                        reader.retire(session, fd)
+            if done:
+                return
+            reader.add(session)  # a child holds a pipe: the reader forwards it again
         # A child still holds a pipe, or a KeyboardInterrupt could land between a read and its
         # capture here: the reader (no signal reaches it) reads, this thread only waits.
         interrupted: BaseException | None = None
