@@ -87,18 +87,39 @@ def is_secret_name(name: str) -> bool:
     >>> is_secret_name("aws_secret_access_key"), is_secret_name("apiKey"), is_secret_name("keyspace")
     (True, True, False)
     """
-    parts = [p.lower() for p in _NAME_PARTS.split(name.lstrip("-")) if p]
     words = _secret_words()
-    return any(p in words for p in parts)
+    key = (name, words)
+    known = _VERDICTS.get(key)
+    if known is None:  # a sweep asks about the same few names for every case
+        parts = [p.lower() for p in _NAME_PARTS.split(name.lstrip("-")) if p]
+        known = any(p in words for p in parts)
+        if len(_VERDICTS) >= 4096:
+            _VERDICTS.clear()
+        _VERDICTS[key] = known
+    return known
+
+
+_VERDICTS: dict[tuple[str, frozenset[str]], bool] = {}
+_WORDS: list[Any] = [(), _SECRET_WORDS]  # [SETTINGS.SECRET_WORDS as last seen, the words then]
+_settings: Any = None
 
 
 def _secret_words() -> frozenset[str]:
-    from .settings import SETTINGS  # lazily: errors import this module, and settings import errors
+    global _settings
+    if _settings is None:
+        # lazily: errors import this module, and settings import errors
+        from .settings import SETTINGS
 
-    extra = SETTINGS.get("SECRET_WORDS") or ()
+        _settings = SETTINGS
+    extra = _settings.get("SECRET_WORDS") or ()
     if not extra:
         return _SECRET_WORDS
-    return _SECRET_WORDS | {str(w).lower() for w in extra}
+    given = tuple(extra)  # the setting is a list: compared by value, a change in place counts too
+    seen, words = _WORDS
+    if given != seen:
+        words = _SECRET_WORDS | {str(w).lower() for w in given}
+        _WORDS[:] = [given, words]
+    return words  # type: ignore[no-any-return]
 
 
 def is_secret_key(key: str) -> bool:
@@ -183,7 +204,7 @@ def redact_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
     """
     out = dict(meta)
     options = out.get("options")
-    if isinstance(options, Mapping) and any(_may_hold_secret(k, v) for k, v in options.items()):
+    if isinstance(options, Mapping) and _any_may_hold_secret(options):
         out["options"] = redact_options(options)
     argv = out.get("argv")
     if isinstance(argv, (list, tuple)):
@@ -195,6 +216,16 @@ def redact_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(comment, str) and comment:
         out["comment"] = redact_url(comment)
     return out
+
+
+def _any_may_hold_secret(options: Mapping[str, Any]) -> bool:
+    for key, value in options.items():
+        # most options are None, False or a number: nothing to look into (a sweep stores thousands)
+        if value is None or value is False or value is True or type(value) in (int, float):
+            continue
+        if _may_hold_secret(key, value):
+            return True
+    return False
 
 
 def _may_hold_secret(key: Any, value: Any) -> bool:

@@ -406,6 +406,96 @@ def test_fd_mode_does_not_hang_on_children_that_outlive_the_run(tmp_path: Path) 
     assert "child late" in out.splitlines()  # still reaches the user, after the run
 
 
+@posix_only
+@pytest.mark.slow
+def test_consecutive_fd_captures_share_one_reader_and_each_gets_only_its_output(tmp_path: Path) -> None:
+    out, _, report = run_python(
+        """
+        import threading
+        texts, readers = [], []  # the reader threads themselves: kept, so no id is reused
+        # the first run leaves a child behind that prints during the second run
+        with OutputCapture("fd") as first:
+            child = subprocess.Popen(
+                ["sh", "-c", "echo early; while [ ! -e go ]; do sleep 0.01; done; echo late"]
+            )
+            time.sleep(0.2)
+        with OutputCapture("fd") as second:
+            open("go", "w").close()
+            child.wait()
+            print("second")
+        texts += [first.get(), second.get()]
+        for i in range(200):
+            with OutputCapture("fd") as capture:
+                print("run", i)
+                if i % 50 == 0:
+                    os.write(2, b"x" * 100000 + b"\\n")  # more than a pipe holds
+            texts.append(capture.get())
+            readers += [t for t in threading.enumerate() if t.name == "sacredx-output-capture"]
+        report(texts=texts, readers=len({id(t) for t in readers}))
+        """,
+        tmp_path,
+    )
+    texts = report["texts"]
+    assert texts[0] == "early\n"
+    assert texts[1] == "second\n"  # the first run's child printed "late" meanwhile: not ours
+    assert "late" in out.splitlines()  # it still reached the user
+    for i, text in enumerate(texts[2:]):
+        expected = f"run {i}\n" + ("x" * 100000 + "\n" if i % 50 == 0 else "")
+        assert sorted(text.splitlines()) == sorted(expected.splitlines()), i
+    assert [line for line in out.splitlines() if line.startswith("run ")] == [
+        f"run {i}" for i in range(200)
+    ]
+    assert report["readers"] == 1  # one thread served every run
+
+
+@posix_only
+@pytest.mark.slow
+def test_nested_fd_captures_of_more_than_a_pipe_holds_do_not_block(tmp_path: Path) -> None:
+    out, err, report = run_python(
+        """
+        big = "y" * 200000
+        with OutputCapture("fd") as outer:
+            print("outer")
+            with OutputCapture("fd") as inner:
+                print(big)
+                os.write(2, b"inner error\\n")
+            print("outer again")
+        report(outer=outer.get(), inner=inner.get(), modes=[outer.mode, inner.mode])
+        """,
+        tmp_path,
+        timeout=120,
+    )
+    assert report["modes"] == ["fd", "fd"]
+    big = "y" * 200000
+    assert sorted(report["inner"].splitlines()) == sorted([big, "inner error"])
+    assert sorted(report["outer"].splitlines()) == sorted(["outer", big, "inner error", "outer again"])
+    assert out.splitlines() == ["outer", big, "outer again"]
+    assert err == "inner error\n"
+
+
+@posix_only
+@pytest.mark.slow
+def test_fd_capture_in_a_forked_child_after_one_in_the_parent(tmp_path: Path) -> None:
+    _, _, report = run_python(
+        """
+        with OutputCapture("fd") as parent:
+            print("parent")
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the parent's reader thread did not survive the fork; the child makes its own
+            with OutputCapture("fd") as child:
+                print("child")
+            os.write(w, child.get().encode())
+            os._exit(0)
+        os.close(w)
+        _, status = os.waitpid(pid, 0)
+        report(parent=parent.get(), child=os.read(r, 1000).decode(), status=status)
+        """,
+        tmp_path,
+    )
+    assert report == {"parent": "parent\n", "child": "child\n", "status": 0}
+
+
 # --- apply_backspaces_and_linefeeds -----------------------------------------------------------------
 
 

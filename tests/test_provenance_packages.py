@@ -17,7 +17,7 @@ import attrs
 import pytest
 
 from pytest_sacredx.errors import DiscoveryModeError
-from pytest_sacredx.provenance import PackageDependency, gather_dependencies
+from pytest_sacredx.provenance import PackageDependency, gather_dependencies, packages
 from pytest_sacredx.provenance.packages import clear_package_cache, distributions_of
 from pytest_sacredx.settings import SETTINGS
 
@@ -123,13 +123,31 @@ def test_unknown_mode_names_the_valid_ones() -> None:
 def test_import_map_is_computed_once_per_process(monkeypatch, no_numpy) -> None:
     clear_package_cache()
     calls = []
-    real = importlib.metadata.packages_distributions
-    monkeypatch.setattr(
-        importlib.metadata, "packages_distributions", lambda: calls.append(1) or real()
-    )
+    real = importlib.metadata.distributions
+    monkeypatch.setattr(importlib.metadata, "distributions", lambda: calls.append(1) or real())
     for _ in range(20):
         deps_of({"pytest": pytest, "attr": attr}, mode="imported")
     assert calls == [1]
+
+
+def test_the_import_map_is_the_standard_librarys(tmp_path) -> None:
+    clear_package_cache()
+    expected = {k: sorted(map(str, v)) for k, v in importlib.metadata.packages_distributions().items()}
+    got = {k: sorted(map(str, v)) for k, v in packages._packages_distributions().items()}
+    assert got == expected
+    # the unusual spellings a RECORD may hold, against PackagePath's reading of them
+    site = tmp_path / "site"
+    info = site / "odd_dist-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nname: Odd-Dist\nVersion: 1.0\n\nName: not this\n")
+    record = ["odd/__init__.py,,", "./dotted/x.py,,", "twice//y.py,,", "/abs/z.py,,", "single.py,,",
+              '"comma,name.py",,', ".py,,", "../up/w.py,,", "data/file.txt,,", "odd-1.0.dist-info/RECORD,,"]
+    (info / "RECORD").write_text("\n".join(record) + "\n")
+    dist = importlib.metadata.PathDistribution(info)
+    assert packages._metadata_name(dist) == dist.metadata["Name"] == "Odd-Dist"
+    assert packages._inferred_top_levels(dist) == {
+        f.parts[0] if len(f.parts) > 1 else f.with_suffix("").name for f in dist.files if f.suffix == ".py"
+    }
 
 
 def test_package_dependency_api() -> None:

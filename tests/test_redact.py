@@ -157,3 +157,18 @@ def test_secret_named_options_lose_their_values() -> None:
 )
 def test_is_secret_name(name: str, secret: bool) -> None:
     assert is_secret_name(name) is secret
+
+
+def test_secret_words_count_at_once_also_when_the_list_changes_in_place() -> None:
+    from pytest_sacredx.settings import SETTINGS
+
+    assert not is_secret_name("pin_code")
+    words = ["pin"]
+    SETTINGS.SECRET_WORDS = words
+    try:
+        assert is_secret_name("pin_code") and not is_secret_name("otp")
+        words[0] = "otp"  # the same list object, changed
+        assert is_secret_name("otp") and not is_secret_name("pin_code")
+    finally:
+        SETTINGS.SECRET_WORDS = []
+    assert not is_secret_name("otp")

@@ -283,3 +283,36 @@ def test_records_stay_readable_after_the_store_was_removed(tmp_path: Path) -> No
     assert [(r.id, r.status, r.final_metrics()) for r in records] == [
         (run_id, "COMPLETED", {"loss": 0.5}) for run_id in ids
     ]
+
+
+def test_a_writer_alone_syncs_once_and_sees_every_other_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "db"
+    first, second = TinyDbObserver(root), TinyDbObserver(root)  # two processes' writers
+    tails: list[int] = []
+    real_tail = IndexFile.tail
+
+    def counted_tail(self: IndexFile, log_fd: int) -> Any:
+        tails.append(id(self))
+        return real_tail(self, log_fd)
+
+    monkeypatch.setattr(IndexFile, "tail", counted_tail)
+    ids = [record_run(first, i) for i in range(10)]
+    first_index = first.db.storage.index  # type: ignore[attr-defined]
+    assert tails.count(id(first_index)) == 1  # nobody else wrote: the next writes skip the check
+    for i in range(10, 16):  # interleaved: each writer must see the other's lines and index records
+        ids.append(record_run(second if i % 2 else first, i))
+    with open(root / "metadata.json", "ab") as fh:  # an older writer appends without the index
+        doc = {"_id": "foreign", "status": "COMPLETED", "config": {"i": 16}, "experiment": EX}
+        fh.write(json.dumps({"t": "runs", "id": 17, "doc": doc}).encode() + b"\n")
+    ids += ["foreign", record_run(first, 17)]
+    assert tails.count(id(first_index)) > 1
+    assert len(set(ids)) == len(ids)
+    lines = (root / "metadata.json").read_bytes().split(b"\n")[:-1]
+    records = index_records(root)
+    assert len(records) == len(lines)
+    for (off, length, kind, doc_id, _), line in zip(records, lines, strict=True):
+        assert (kind, doc_id) == classify(json.loads(line), "runs")
+        assert (root / "metadata.json").read_bytes()[off : off + length] == line
+    assert [r[0] for r in summary(root)] == ids

@@ -5,7 +5,9 @@ several processes (xdist workers, parallel launches) write into one folder at on
 
 - every whole-file write goes to a temporary file in the *same* directory and is then ``os.replace``-d
   over the target (a rename within one file system is atomic: readers see the old or the new file, never
-  a mix). We skip ``fsync``: the guarantee is against killed processes, not power loss;
+  a mix). We skip ``fsync``: the guarantee is against killed processes, not power loss. A file that no
+  reader looks at yet (one written into a run folder before its ``run.json`` exists) is written in
+  place with :func:`write_bytes_new`;
 - content-addressed copies (sources, resources, hashfs blobs) are made the same way, so two processes
   storing the same content race harmlessly;
 - :class:`FileLock` is an ``fcntl.flock`` lock on a separate lock file that is never replaced, re-entrant
@@ -35,43 +37,94 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from ..atomic import atomic_file
+from ..atomic import atomic_file, write_atomic
 
 __all__ = [
     "FileLock",
     "copy_atomic",
     "dumps_json",
     "file_md5",
+    "json_file_bytes",
     "write_bytes_atomic",
+    "write_bytes_new",
     "write_json_atomic",
 ]
 
 _CHUNK = 1 << 20
 
+# The indented text of a top-level value, by key, with the compact text it was made from: a store
+# writes the same experiment, host and options into every run.json, twice per run.
+_FRAGMENTS: dict[str, tuple[str, str]] = {}
+_MAX_FRAGMENTS = 256
+_compact = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
+
 
 def dumps_json(obj: Any) -> str:
-    """Our on-disk JSON style for whole files: sorted keys, indent 2 (Sacred's), NaN allowed as Python writes it."""
-    return json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False)
+    """Our on-disk JSON style for whole files: sorted keys, indent 2 (Sacred's), NaN allowed as Python writes it.
+
+    The text is exactly ``json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False)``. Indenting is
+    the pure-Python part of the json module (the C encoder writes compact text only); for a dict of
+    string keys each nested value's indented text is kept and reused while its compact text (C speed)
+    is unchanged, which is the common case from one run to the next.
+
+    >>> dumps_json({"b": [1, 2.0], "a": {}, "c": True}) == json.dumps(
+    ...     {"b": [1, 2.0], "a": {}, "c": True}, sort_keys=True, indent=2, ensure_ascii=False)
+    True
+    """
+    if type(obj) is not dict or not obj or not all(type(key) is str for key in obj):
+        return json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False)
+    parts = []
+    for key in sorted(obj):
+        value = obj[key]
+        compact = _compact(value)
+        if isinstance(value, (dict, list, tuple)) and value:
+            known = _FRAGMENTS.get(key)
+            if known is not None and known[0] == compact:
+                text = known[1]
+            else:
+                text = json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False)
+                text = text.replace("\n", "\n  ")  # one level deeper; strings hold no raw newline
+                if len(_FRAGMENTS) >= _MAX_FRAGMENTS:
+                    _FRAGMENTS.clear()
+                _FRAGMENTS[key] = (compact, text)
+        else:  # scalars and empty containers: the compact text is the indented text
+            text = compact
+        parts.append(f"  {_compact(key)}: {text}")
+    return "{\n" + ",\n".join(parts) + "\n}"
 
 
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Replace ``path`` with ``data`` in one rename, so no reader ever sees a partial file."""
-    with atomic_file(path) as fh:
-        fh.write(data)
-
-
-def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
-    """Write ``obj`` (already JSON-representable) as sorted, indented JSON, atomically.
+def json_file_bytes(obj: Any) -> bytes:
+    """``obj`` (already JSON-representable) as the bytes of a whole JSON file in our style.
 
     Text that is not UTF-8 (lone surrogates from ``os.fsdecode``) is written as ``\\udcxx`` escapes, so
     it reads back exactly.
     """
-    text = dumps_json(obj)
     try:
-        data = text.encode("utf-8")
+        return dumps_json(obj).encode("utf-8")
     except UnicodeEncodeError:
-        data = json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=True).encode("ascii")
-    write_bytes_atomic(path, data)
+        return json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=True).encode("ascii")
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Replace ``path`` with ``data`` in one rename, so no reader ever sees a partial file."""
+    write_atomic(path, data)
+
+
+def write_bytes_new(path: str | os.PathLike[str], data: bytes) -> None:
+    """Create ``path`` (it must not exist) holding ``data``, in place: only for a file no reader
+    opens before the writer says it is complete (a run folder's files before its ``run.json``)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
+    """Write ``obj`` (already JSON-representable) as sorted, indented JSON, atomically."""
+    write_atomic(path, json_file_bytes(obj))
 
 
 def copy_atomic(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:

@@ -8,7 +8,10 @@ and why:
   exclusive) in an increment-only loop without a retry cap, so any number of processes starting runs in
   one folder each get a distinct id (Sacred's listdir-then-mkdir ran out of retries, issues #283/#473).
 - **No half-written files.** Every JSON file is written to a temporary file in the same directory and
-  renamed over the target; a SIGKILL at any moment leaves the previous or the next valid version.
+  renamed over the target; a SIGKILL at any moment leaves the previous or the next valid version. The
+  exception proves the rule: ``config.json`` and the empty ``cout.txt`` are written in place *before*
+  the first ``run.json``, while the folder is not a run to any reader yet (a folder without
+  ``run.json`` is never listed), which saves a rename per run.
 - **Output and metrics scale.** ``cout.txt`` is appended with only the new part of the captured output
   (rewritten atomically only when the output filter changed earlier text). Metrics are kept in memory for
   the run and appended to ``metrics.jsonl`` (one line per ``log_metrics``; a torn last line is ignored);
@@ -55,7 +58,14 @@ import attrs
 
 from ..errors import RunIdExistsError, StoreFormatError, run_not_found
 from . import document
-from .atomic import copy_atomic, file_md5, write_bytes_atomic, write_json_atomic
+from .atomic import (
+    copy_atomic,
+    file_md5,
+    json_file_bytes,
+    write_bytes_atomic,
+    write_bytes_new,
+    write_json_atomic,
+)
 from .base import RESERVED_ARTIFACT_NAMES, RunObserver, check_artifact_name, deprecated_create
 from .lazy_record import LazyRunRecord, gc_paused
 from .record import RunRecord
@@ -133,6 +143,7 @@ class FileStorageObserver(RunObserver):
         self.config: dict[str, Any] | None = None
         self.info: dict[str, Any] | None = None
         self.cout = ""
+        self._cout_made = False  # this run's cout.txt was created by us
         self._metrics: dict[str, dict[str, list[Any]]] = {}
         self._points = 0
         self._points_in_json = -1  # -1: metrics.json not written yet
@@ -199,6 +210,7 @@ class FileStorageObserver(RunObserver):
         self.config = config
         self.info = {}
         self.cout = ""
+        self._cout_made = False
         self._metrics = {}
         self._points = 0
         self._points_in_json = -1
@@ -261,9 +273,10 @@ class FileStorageObserver(RunObserver):
         path = self._path("cout.txt")
         if captured_out.startswith(self.cout) and (self.cout == "" or os.path.exists(path)):
             new = captured_out[len(self.cout) :]
-            if new or not os.path.exists(path):
+            if new or not (self._cout_made or os.path.exists(path)):
                 with open(path, "ab") as fh:
                     fh.write(document.utf8_bytes(new))
+                self._cout_made = True
         else:  # the output filter rewrote earlier text (e.g. a progress bar's \r): replace the file
             write_bytes_atomic(path, document.utf8_bytes(captured_out))
         self.cout = captured_out
@@ -311,17 +324,19 @@ class FileStorageObserver(RunObserver):
         _id: Any,
     ) -> str:
         doc = document.started(ex_info, command, host_info, start_time, config, meta_info, iso_times=True)
-        name = self._begin(doc, _id)
-        self._save_cout("")  # as Sacred: cout.txt exists (empty) from the start
-        return name
+        return self._begin(doc, _id, started=True)
 
-    def _begin(self, doc: dict[str, Any], _id: Any) -> str:
+    def _begin(self, doc: dict[str, Any], _id: Any, started: bool = False) -> str:
         name = self._make_run_dir(_id)
         try:
             self._reset_run_state(os.path.join(self.basedir, name), doc["config"])
             doc["experiment"] = self._save_sources(doc["experiment"])
             self.run_entry = {k: v for k, v in doc.items() if k not in _OWN_FILES}
-            write_json_atomic(self._path("config.json"), self.config)
+            # In place: no reader looks into the folder before run.json exists.
+            write_bytes_new(self._path("config.json"), json_file_bytes(self.config))
+            if started:  # as Sacred: cout.txt exists (empty) from the start
+                write_bytes_new(self._path("cout.txt"), b"")
+                self._cout_made = True
             self._save_run()
         except BaseException:
             # A start that failed leaves no run folder behind (an empty one would read as a run).

@@ -179,6 +179,9 @@ class LogStorage(Storage):
         self._end = 0
         self._wmax = 0
         self._wsnap: int | None = None
+        # (size, mtime) of the log right after this object's last lean write: while it and the
+        # index's stamp still match, nobody has written either since, and the next write needs no sync
+        self._wstamp: tuple[int, int] | None = None
         self._own: dict[tuple[str, str], dict[str, Any]] = {}
 
     # -- the log file ---------------------------------------------------------------------------------
@@ -422,8 +425,16 @@ class LogStorage(Storage):
             fst = os.fstat(self._wfd)
             self._wino = (fst.st_dev, fst.st_ino)
             self._wsnap = None
+            self._wstamp = None
         fd = self._wfd
-        size = os.fstat(fd).st_size
+        fst = os.fstat(fd)
+        if self._wstamp == (fst.st_size, fst.st_mtime_ns) and self.index.unchanged():
+            # Neither the log nor its index changed since this object's last write under the lock
+            # (another writer's append, a torn tail or its repair, a compaction all change a size, a
+            # time or the inode): its end, next id and the index's running CRC still hold.
+            return
+        self._wstamp = None
+        size = fst.st_size
         head = os.pread(fd, len(LOG_HEADER), 0)
         if head and not head.startswith(LOG_HEADER) and not LOG_HEADER.startswith(head):
             # a stock TinyDB file (Sacred's): the full path imports and converts it, once
@@ -437,7 +448,12 @@ class LogStorage(Storage):
             os.ftruncate(fd, covered)
         self._end, self._wmax = covered, max_id
         if covered == 0:
-            self._lean_write([{_HEADER_KEY: 1, "snapshot_bytes": 0}])
+            # A new log: its first line names it in the index's header, so index it once it exists.
+            header = (_dumps({_HEADER_KEY: 1, "snapshot_bytes": 0}) + "\n").encode()
+            view = memoryview(header)
+            while view:
+                view = view[os.write(fd, view) :]
+            self._end, self._wmax = self.index.rebuild(fd, 0, len(header), 0, fresh=True)
         if self._wsnap is None:
             first = os.pread(fd, 256, 0).split(b"\n", 1)[0]
             try:
@@ -449,9 +465,12 @@ class LogStorage(Storage):
         assert self._wfd is not None
         lines = [(_dumps(r) + "\n").encode("utf-8") for r in records]
         view = memoryview(b"".join(lines))
+        self._wstamp = None
         while view:
             n = os.write(self._wfd, view)
             view = view[n:]
+        fst = os.fstat(self._wfd)
+        self._wstamp = (fst.st_size, fst.st_mtime_ns)
         self._wmax = self._index_records(self._end, lines, records, self._wmax)
         self._end += sum(len(line) for line in lines)
 
@@ -646,6 +665,7 @@ class LogStorage(Storage):
                 os.close(self._wfd)
                 self._wfd = None
                 self._wino = None
+                self._wstamp = None
             self.lock.close()
 
 

@@ -172,6 +172,8 @@ class IndexFile:
         self.parsed = 0
         # what this process has verified of the index file: ((dev, ino), bytes, running CRC there)
         self._checked: tuple[tuple[int, int], int, int] | None = None
+        # (dev, ino, size, mtime) of the index file right after this process's last append
+        self._stamp: tuple[int, int, int, int] | None = None
 
     # -- reading (readers and writers) --------------------------------------------------------------
 
@@ -241,6 +243,7 @@ class IndexFile:
 
         The running CRC is checked over every byte this process has not checked yet (read in chunks:
         flat memory), so a writer repairs an index damaged anywhere, not only at its end."""
+        self._stamp = None
         try:
             with open(self.path, "rb") as fh:
                 head = fh.read(HEADER.size)
@@ -290,14 +293,34 @@ class IndexFile:
         assert self._checked is not None
         ident, end, crc = self._checked
         data, crc = _pack(records, crc)
-        with open(self.path, "ab") as fh:
-            fh.write(data)
+        self._stamp = None
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
         self._checked = (ident, end + len(data), crc)
+        self._stamp = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def unchanged(self) -> bool:
+        """Whether the index file is still as this process's last :meth:`append` left it (a writer
+        asks under the log's lock, to skip :meth:`tail`)."""
+        if self._stamp is None:
+            return False
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) == self._stamp
 
     def rebuild(self, log_fd: int, start: int, end: int, max_id: int, fresh: bool) -> tuple[int, int]:
         """Index the complete lines of ``[start, end)``: a new index when ``fresh``, else appended.
         Streams the log; returns ``(covered, max id)``."""
         covered = start
+        self._stamp = None
         if fresh:
             tmp = f"{self.path}.{os.getpid()}.tmp"
             out = open(tmp, "wb")  # noqa: SIM115 - renamed into place below

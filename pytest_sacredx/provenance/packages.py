@@ -1,9 +1,10 @@
 """Package dependencies of an experiment (``"name==version"``), through ``importlib.metadata`` only.
 
 Sacred used ``pkg_resources`` (slow to import, deprecated, gone when setuptools is absent) and always
-imported numpy to record it. Here import names are mapped to distributions with
-``importlib.metadata.packages_distributions()`` — computed once per process, since it reads every
-installed distribution's file list — and versions are looked up once per distribution. numpy is added
+imported numpy to record it. Here import names are mapped to distributions as
+``importlib.metadata.packages_distributions()`` maps them — computed once per process, since it reads
+every installed distribution's file list, and with plain string work instead of a path object per
+listed file and an email parse per distribution — and versions are looked up once per distribution. numpy is added
 whenever it is installed, as Sacred adds it, but read from its metadata instead of being imported.
 
 ``SETTINGS.DISCOVER_DEPENDENCIES`` picks what counts:
@@ -219,19 +220,83 @@ def _is_stdlib(top: str) -> bool:
     )
 
 
-_import_map: list[Mapping[str, list[str]]] = []  # [packages_distributions()] once computed
+_import_map: list[Mapping[str, list[str]]] = []  # [import name -> distribution names] once computed
 
 
-# packages_distributions() reads the file list of every installed distribution (~70 ms for ~130 of
-# them): once per process, and the lock keeps two threads from both paying it.
+# The map reads the file list of every installed distribution: once per process, and the lock keeps
+# two threads from both paying it.
 def _packages_distributions() -> Mapping[str, list[str]]:
     if not _import_map:
         with _lock:
             if not _import_map:
-                import importlib.metadata
-
-                _import_map.append(importlib.metadata.packages_distributions())
+                _import_map.append(_scan_import_names())
     return _import_map[0]
+
+
+def _scan_import_names() -> dict[str, list[str]]:
+    """What ``importlib.metadata.packages_distributions()`` returns, from the same files: each
+    distribution's ``top_level.txt``, else the top-level names of the ``.py`` files its ``RECORD``
+    lists; named by its metadata's ``Name``. The standard library builds a path object for each of
+    the ~15,000 files a venv's ``RECORD`` files list and parses each ``METADATA`` with the email
+    package: half a second of a pytest session's start here, for a map asked a handful of names."""
+    import importlib.metadata
+
+    out: dict[str, list[str]] = {}
+    for dist in importlib.metadata.distributions():
+        tops: Iterable[str] = (dist.read_text("top_level.txt") or "").split()
+        if not tops:
+            tops = _inferred_top_levels(dist)
+        name = None
+        for top in tops:
+            if name is None:
+                name = _metadata_name(dist)
+            out.setdefault(top, []).append(name)  # type: ignore[arg-type]
+    return out
+
+
+def _inferred_top_levels(dist: Any) -> set[str]:
+    """The top-level names of the ``.py`` files a distribution lists, as ``PackagePath`` sees them."""
+    text = dist.read_text("RECORD")
+    if not text:  # an egg-info distribution: its own file list, rare enough for the slow way
+        return {
+            f.parts[0] if len(f.parts) > 1 else f.with_suffix("").name
+            for f in dist.files or ()
+            if f.suffix == ".py"
+        }
+    import csv
+    from pathlib import PurePosixPath
+
+    tops: set[str] = set()
+    for row in csv.reader(text.splitlines()):
+        if not row or not row[0].endswith(".py"):
+            continue
+        parts = row[0].split("/")
+        if "" in parts or "." in parts:  # a root, doubled or dotted separators: normalize as a path
+            path = PurePosixPath(row[0])
+            if path.suffix == ".py":
+                tops.add(path.parts[0] if len(path.parts) > 1 else path.with_suffix("").name)
+            continue
+        last = parts[-1]
+        if len(last) > 3:  # "x.py"; a file named ".py" has no suffix
+            tops.add(parts[0] if len(parts) > 1 else last[:-3])
+    return tops
+
+
+def _metadata_name(dist: Any) -> str | None:
+    """``dist.metadata["Name"]`` from the header lines; the email parser only for unusual headers."""
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if not line:
+            break  # end of the headers
+        key, sep, value = line.partition(":")
+        if sep and key.lower() == "name":
+            follows = lines[i + 1] if i + 1 < len(lines) else ""
+            if follows[:1] in (" ", "\t") or not value.strip():
+                break  # folded or empty: let the email package decide
+            return value.lstrip(" \t")
+    meta = dist.metadata
+    return meta["Name"] if meta else None
 
 
 @functools.cache

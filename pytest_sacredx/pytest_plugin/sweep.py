@@ -21,6 +21,7 @@ before any case is built (:func:`count_cases`).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -127,8 +128,8 @@ class Variant:
     def config_updates(self) -> dict[str, Any]:
         return dict(self.updates)
 
-    @property
-    def id(self) -> str:
+    @functools.cached_property
+    def id(self) -> str:  # cached: collection and every case's hooks ask for it
         parts = ["+".join(self.named)] if self.named else []
         # a secret-named key shows *** (two values of it differ by their dup suffix)
         parts += [

@@ -4,8 +4,8 @@ Three modes, as in Sacred: ``no`` captures nothing; ``sys`` swaps ``sys.stdout``
 proxies; ``fd`` (the default on POSIX) also catches output of C code and child processes by pointing fds
 1 and 2 at pipes. Unlike Sacred's ``fd`` mode there are no ``tee`` subprocesses (they lost output and
 deadlocked, Sacred issues #289, #705, #718, #755): one reader thread in this process copies each pipe to
-the original fd and into the buffer, and ``__exit__`` collects everything written before it returned, on
-every exit path. Both streams go into one buffer; stdout still reaches the original stdout and stderr
+the original fd and into the buffer (:mod:`pytest_sacredx.run.fd_tee`), and ``__exit__`` collects
+everything written before it returned, on every exit path. Both streams go into one buffer; stdout still reaches the original stdout and stderr
 the original stderr, so ``2>err.log`` and pytest's "Captured stderr" keep working.
 
 Under pytest, ``sys.stdout`` is often not a writer to fd 1 (pytest's ``sys`` capture has no fileno, its
@@ -23,20 +23,16 @@ hello
 
 from __future__ import annotations
 
-import atexit
-import codecs
-import os
 import re
-import select
 import sys
 import threading
-import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Literal
 
 from ..errors import CaptureModeError
 from . import signals
+from .fd_tee import HAS_POLL, FdTee
 
 __all__ = [
     "CAPTURE_MODES",
@@ -48,12 +44,6 @@ __all__ = [
 
 CaptureMode = Literal["no", "sys", "fd"]
 CAPTURE_MODES: tuple[CaptureMode, ...] = ("no", "sys", "fd")
-
-# fd mode needs poll() to wait on its pipes and a wake-up pipe at once; Windows has none and uses sys mode.
-_HAS_POLL = hasattr(select, "poll")
-_READ_SIZE = 65536
-_SMALL_READ = 4096
-_BATCH_DELAY = 0.001
 
 
 def resolve_capture_mode(requested: str | None, has_observers: bool) -> str:
@@ -204,194 +194,6 @@ def _flush_all() -> None:
             pass
 
 
-class _FdTee:
-    """Points fds 1 and 2 at pipes; a reader thread copies each pipe to the original fd and to ``sink``.
-
-    ``stop`` restores the fds and closes this process's write ends; the reader then reads to EOF. When a
-    child process that inherited a pipe is still alive, there is no EOF: after ``drain_timeout`` the
-    reader collects what is already in the pipes (all that was written before ``stop``) and goes on
-    forwarding, without capturing, until the child exits — so the child is never cut off mid-write.
-    """
-
-    def __init__(self, sink: Callable[[str], None], drain_timeout: float) -> None:
-        self._sink = sink
-        self._drain_timeout = drain_timeout
-        self._saved: list[int] = []
-        self._writers: list[int] = []
-        self._wake_w = -1
-        self._drained = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        opened: list[int] = []
-        try:
-            self._saved = [os.dup(1), os.dup(2)]
-            opened += self._saved
-            pipes = [os.pipe(), os.pipe()]
-            opened += [fd for pipe in pipes for fd in pipe]
-            wake_r, self._wake_w = os.pipe()
-            opened += [wake_r, self._wake_w]
-            # The reader forwards through its own copies, which it closes when it is done.
-            forward = [os.dup(fd) for fd in self._saved]
-            opened += forward
-            self._writers = [w for _, w in pipes]
-            self._thread = threading.Thread(
-                target=self._read,
-                args=([r for r, _ in pipes], forward, wake_r),
-                name="sacredx-output-capture",
-                daemon=True,
-            )
-            self._thread.start()
-        except BaseException:
-            for fd in opened:
-                _close(fd)
-            raise
-        os.dup2(self._writers[0], 1)
-        os.dup2(self._writers[1], 2)
-
-    def stop(self) -> None:
-        try:
-            os.dup2(self._saved[0], 1)
-            os.dup2(self._saved[1], 2)
-        finally:
-            for fd in (*self._saved, *self._writers):
-                _close(fd)
-            self._collect()
-
-    def _collect(self) -> None:
-        """Wait until the reader holds everything written so far; a Ctrl-C meanwhile waits its turn."""
-        assert self._thread is not None
-        interrupted: BaseException | None = None
-        woken = False
-        while True:
-            try:
-                if not woken:
-                    self._thread.join(self._drain_timeout)
-                    if not self._thread.is_alive():
-                        break
-                    woken = True
-                    self._wake()
-                self._drained.wait()
-                break
-            except KeyboardInterrupt as exc:
-                # Finish collecting first: losing the last output to a Ctrl-C is Sacred issue #755.
-                interrupted = exc
-                if not woken:
-                    woken = True
-                    self._wake()
-        _close(self._wake_w)
-        if interrupted is not None:
-            raise interrupted
-
-    def _wake(self) -> None:
-        try:
-            os.write(self._wake_w, b"x")
-        except OSError:  # the reader reached EOF and closed its end just now: nothing left to wake
-            pass
-
-    def _read(self, readers: list[int], forward: list[int], wake_r: int) -> None:
-        decoders = [codecs.getincrementaldecoder("utf-8")("replace") for _ in readers]
-        targets: list[int | None] = list(forward)
-        open_index = {fd: i for i, fd in enumerate(readers)}
-        poller = select.poll()
-        for fd in (*readers, wake_r):
-            poller.register(fd, select.POLLIN)
-        capturing = True
-
-        def handle(fd: int) -> int:
-            i = open_index[fd]
-            try:
-                data = os.read(fd, _READ_SIZE)
-            except OSError:
-                data = b""
-            if not data:  # EOF: every write end is closed
-                poller.unregister(fd)
-                del open_index[fd]
-                return 0
-            target = targets[i]
-            if target is not None:
-                try:
-                    _write_all(target, data)
-                except OSError:  # the original stream went away; keep capturing regardless
-                    targets[i] = None
-            if capturing:
-                text = decoders[i].decode(data)
-                if text:
-                    self._sink(text)
-            return len(data)
-
-        try:
-            while open_index:
-                ready = [fd for fd, _event in poller.poll()]
-                if wake_r in ready:
-                    poller.unregister(wake_r)
-                    # Collect what is in the pipes now: everything written before stop(). Each read
-                    # follows a fresh poll, so it never blocks on a pipe emptied meanwhile.
-                    while open_index:
-                        ready = [fd for fd, _event in poller.poll(0) if fd in open_index]
-                        if not ready:
-                            break
-                        for fd in ready:
-                            handle(fd)
-                    _forwarding(self)  # before _finish: once it returns, the interpreter may exit
-                    self._finish(decoders, capturing)
-                    capturing = False
-                    continue
-                got = 0
-                for fd in ready:
-                    if fd in open_index:
-                        got += handle(fd)
-                if 0 < got < _SMALL_READ:
-                    # A trickle (unbuffered prints): let it pile up for a moment instead of taking
-                    # the GIL from the writing thread once per write. Nobody sees a 1 ms delay.
-                    time.sleep(_BATCH_DELAY)
-        finally:
-            self._finish(decoders, capturing)
-            for fd in (*readers, *forward, wake_r):
-                _close(fd)
-            _forwarders.discard(self)
-
-    def _finish(self, decoders: list[Any], capturing: bool) -> None:
-        if capturing:
-            for decoder in decoders:
-                tail = decoder.decode(b"", final=True)
-                if tail:
-                    self._sink(tail)
-        self._drained.set()
-
-
-# Readers still forwarding a live child's output after their run ended.
-_forwarders: set[_FdTee] = set()
-
-
-def _forwarding(fd_tee: _FdTee) -> None:
-    if not _forwarders:
-        atexit.unregister(_wait_for_forwarders)
-        atexit.register(_wait_for_forwarders)
-    _forwarders.add(fd_tee)
-
-
-def _wait_for_forwarders(timeout: float = 1.0) -> None:
-    """At exit, give children that outlived their run a moment, so their last lines reach the user."""
-    deadline = time.monotonic() + timeout
-    for fd_tee in list(_forwarders):
-        if fd_tee._thread is not None:
-            fd_tee._thread.join(max(0.0, deadline - time.monotonic()))
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _close(fd: int) -> None:
-    try:
-        os.close(fd)
-    except OSError:
-        pass
-
-
 _fd_owner_lock = threading.Lock()
 _fd_owners: list[int] = []  # thread ids of the fd captures now active, innermost last
 
@@ -421,7 +223,7 @@ class OutputCapture:
         self._buffer = _Buffer(filter)
         self._proxies: list[tuple[str, _TeeStream]] = []
         self._saved_streams: dict[str, Any] = {}
-        self._fd: _FdTee | None = None
+        self._fd: FdTee | None = None
         self._fd_owner = 0
         self._state = "new"
 
@@ -472,7 +274,8 @@ class OutputCapture:
         me = self._fd_owner = threading.get_ident()
         with _fd_owner_lock:
             # fds are process-wide: two threads' runs would restore each other's fds out of order.
-            usable = _HAS_POLL and all(owner == me for owner in _fd_owners)
+            usable = HAS_POLL and all(owner == me for owner in _fd_owners)
+            nested = bool(_fd_owners)
             if usable:
                 _fd_owners.append(me)
         if not usable:
@@ -480,7 +283,7 @@ class OutputCapture:
             self._tee_streams("stdout", "stderr")
             return
         _flush_all()
-        fd_tee = _FdTee(self._buffer.append, self.drain_timeout)
+        fd_tee = FdTee(self._buffer.append, self.drain_timeout, nested=nested)
         try:
             fd_tee.start()
         except (OSError, RuntimeError):

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["Terminated", "install", "held", "pending", "interrupt_for"]
+__all__ = ["Terminated", "deferred", "install", "held", "pending", "interrupt_for"]
 
 
 class Terminated(SystemExit):
@@ -130,6 +130,21 @@ def held() -> Iterator[None]:
             interrupt = _GATE.take()
             assert interrupt is not None
             raise interrupt
+
+
+def deferred() -> bool:
+    """Whether a SIGTERM/SIGINT arriving now would wait instead of raising in this thread.
+
+    True in any thread but the main one (signals raise only there) and inside a :func:`held` block of a
+    run whose gate is installed. The fd capture reads its last output in the ending thread only then.
+
+    >>> import threading
+    >>> deferred() == (threading.current_thread() is not threading.main_thread())
+    True
+    """
+    if not _in_main_thread():
+        return True
+    return _GATE.installed and _GATE.depth > 0
 
 
 def pending() -> int | None:
