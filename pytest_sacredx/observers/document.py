@@ -599,11 +599,15 @@ def metric_series(metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[st
     }
 
 
-def to_record(doc: Mapping[str, Any], *, store: str, **fields: Any) -> RunRecord:
+def to_record(
+    doc: Mapping[str, Any], *, store: str, plain: bool = False, **fields: Any
+) -> RunRecord:
     """A :class:`RunRecord` from a stored run document (any store's, Sacred's too).
 
     ``fields`` give what the document does not hold (``config`` in its own file, ``metrics`` in another
     table…) or holds in a store-specific form (``id``, ``artifacts``); values given here are decoded too.
+    ``plain`` says the reader knows the document holds none of the forms :func:`decode` changes (its
+    text has no ``py/`` and no ``json://``), which saves walking every value.
     """
     meta = doc.get("meta") or {}
     queue_time = doc.get("queue_time")
@@ -634,8 +638,9 @@ def to_record(doc: Mapping[str, Any], *, store: str, **fields: Any) -> RunRecord
     values.update(fields)
     for key in ("start_time", "stop_time", "heartbeat", "queue_time"):
         values[key] = parse_time(values[key])
-    for key in ("config", "result", "info", "meta", "host", "experiment"):
-        values[key] = decode(values[key])
+    if not plain:
+        for key in ("config", "result", "info", "meta", "host", "experiment"):
+            values[key] = decode(values[key])
     if isinstance(values["meta"], dict) and "queue_time" in values["meta"]:
         values["meta"]["queue_time"] = parse_time(values["meta"]["queue_time"])
     fail_trace = values["fail_trace"]
