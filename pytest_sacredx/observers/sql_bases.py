@@ -292,8 +292,9 @@ class Run(Base):
             return json.loads(self.result_json)
         return self.result
 
-    def to_json(self) -> dict[str, Any]:
-        """Sacred's ``Run.to_json()`` shape; ``meta`` holds the whole meta_info."""
+    def to_json(self, captured_out: bool = True) -> dict[str, Any]:
+        """Sacred's ``Run.to_json()`` shape; ``meta`` holds the whole meta_info. Without
+        ``captured_out`` the output (a deferred column) is left unread, as ``""``."""
         meta = _loads(self.meta, {}) or {}
         meta.setdefault("comment", self.comment)
         meta.setdefault("priority", self.priority)
@@ -312,6 +313,6 @@ class Run(Base):
             "host": self.host.to_json() if self.host is not None else {},
             "experiment": self.experiment.to_json() if self.experiment is not None else {},
             "config": _loads(self.config, {}),
-            "captured_out": self.captured_out,
+            "captured_out": self.captured_out if captured_out else "",
             "fail_trace": _trace(self.fail_trace),
         }
