@@ -85,6 +85,7 @@ STARTED_KEYS = (
 )
 
 _SCALARS = (str, int, float, bool, type(None))
+_SCALAR_SET = frozenset(_SCALARS)
 
 
 # -- times ---------------------------------------------------------------------------------------------
@@ -291,6 +292,8 @@ def decode(value: Any) -> Any:
     """
     kind = type(value)
     if kind is list:
+        if _SCALAR_SET.issuperset(map(type, value)):  # a metric's series: checked in C, copied
+            return value.copy()
         return [v if type(v) in _SCALARS else decode(v) for v in value]
     if kind is not dict:
         return value
@@ -593,10 +596,27 @@ def metric_series(metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[st
         str(name): {
             "steps": decode(list(m.get("steps", []))),
             "values": decode(list(m.get("values", []))),
-            "timestamps": [parse_time(t) or t for t in m.get("timestamps", [])],
+            "timestamps": _times(m.get("timestamps", [])),
         }
         for name, m in metrics.items()
     }
+
+
+def _times(values: Any) -> list[Any]:
+    """``[parse_time(t) or t for t in values]``, calling ``fromisoformat`` directly for the usual ISO
+    text (a Python call less per point: most of the cost of reading long series)."""
+    fromiso = _dt.datetime.fromisoformat
+    out: list[Any] = []
+    append = out.append
+    for t in values:
+        if t.__class__ is str:
+            try:
+                append(fromiso(t))
+                continue
+            except ValueError:
+                pass
+        append(parse_time(t) or t)
+    return out
 
 
 def to_record(
