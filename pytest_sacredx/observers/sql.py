@@ -926,7 +926,7 @@ def _resources_by_run(session: Session, b: Any) -> dict[str, list[list[str]]]:
 def _row_values(parts: _ListingParts, names: list[str], store: str, row: Any) -> dict[str, Any]:
     """A run's light fields from its row (the same as :meth:`SqlObserver._record` makes of the
     loaded run, without output and metrics)."""
-    from .sql_bases import _loads, _trace
+    from .sql_bases import json_or, stored_trace
 
     get: Callable[[str], Any] = dict(zip(names, row, strict=True)).get
     run_id = get("run_id")
@@ -944,9 +944,9 @@ def _row_values(parts: _ListingParts, names: list[str], store: str, row: Any) ->
         "resources": parts.resources.get(run_id, []),
         "host": parts.hosts.get(get("host_id"), {}),
         "experiment": parts.experiments.get(get("experiment_id"), {}),
-        "config": _loads(get("config"), {}),
+        "config": json_or(get("config"), {}),
         "captured_out": "",
-        "fail_trace": _trace(get("fail_trace")),
+        "fail_trace": stored_trace(get("fail_trace")),
         "info": json.loads(get("info")) if get("info") else {},
     }
     rec = document.to_record(data, store=store, id=str(run_id), metrics={},
