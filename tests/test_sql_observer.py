@@ -447,3 +447,43 @@ def test_two_processes_on_one_sqlite_file_get_distinct_ids(tmp_path: Path) -> No
     ids = run_writers(url, tmp_path, processes=2, runs=50)
     assert len(set(ids)) == 100
     assert len(list(SqlObserver(url).list_runs())) == 100
+
+
+def _same(a: Any, b: Any) -> bool:
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
+def test_a_listing_is_lazy_and_gives_what_load_run_gives(obs: SqlObserver, tmp_path: Path) -> None:
+    ids = [drive(obs, tmp_path, result=i) for i in range(3)]
+    listed = list(obs.list_runs())
+    assert [r.id for r in listed] == ids
+    finals = listed[1].final_metrics()  # from one grouped query: neither output nor series read
+    assert not listed[1].is_loaded
+    assert finals["acc"] == 0.25 and math.isnan(finals["loss"])
+    assert sorted(listed[1].metric_names()) == ["acc", "loss"]
+    for rec in listed:
+        full = obs.load_run(rec.id)
+        # every field, output and metric series read on demand (NaN is in them: compared as JSON)
+        assert {f.name: _same(getattr(rec, f.name), getattr(full, f.name))
+                for f in attrs.fields(RunRecord)} == {f.name: True for f in attrs.fields(RunRecord)}
+        assert _same(rec.final_metrics(), full.final_metrics())
+
+
+def test_many_runs_asked_about_are_read_in_one_go(obs: SqlObserver, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_sacredx.observers import sql
+
+    monkeypatch.setattr(sql._Bulk, "FINALS_ONE_BY_ONE", 1)
+    monkeypatch.setattr(sql._Bulk, "HEAVY_ONE_BY_ONE", 1)
+    for i in range(4):
+        drive(obs, tmp_path, result=i)
+    asked: list[Any] = []
+    real_finals, real_heavy = obs._final_values, obs._heavy
+    monkeypatch.setattr(obs, "_final_values", lambda ids: asked.append(("finals", ids)) or real_finals(ids))
+    monkeypatch.setattr(obs, "_heavy", lambda ids: asked.append(("heavy", ids)) or real_heavy(ids))
+    listed = list(obs.list_runs())
+    assert [_same(r.final_metrics(), obs.load_run(r.id).final_metrics()) for r in listed] == [True] * 4
+    assert [r.captured_out for r in listed] == ["line 1\nline 2\n"] * 4
+    # one run by itself, then every run in one query (for output and series alike)
+    assert asked == [("finals", [listed[0].id]), ("finals", None), ("heavy", [listed[0].id]),
+                     ("heavy", None)]

@@ -6,7 +6,9 @@ A reader therefore hands out ``LazyRunRecord`` objects: a ``RunRecord`` in every
 equality, ``attrs.asdict``, pickling), built from a *loader* the reader provides. Reading any field loads
 the run's *light* parts (everything but ``captured_out`` and ``metrics``) once; reading ``captured_out``
 or ``metrics`` loads the whole run once. Fields known up front (``id`` in a folder store, ``store``) are
-given directly and never cost a load.
+given directly and never cost a load. A loader may add :data:`FINAL_METRICS` to the light parts (the
+last value of every metric, when the store can tell it without reading the series):
+``final_metrics()`` and ``metric_names()`` then answer without loading the metrics.
 
 >>> calls = []
 >>> def load(full):
@@ -36,10 +38,13 @@ import attrs
 
 from .record import RunRecord
 
-__all__ = ["LazyRunRecord", "HEAVY_FIELDS", "Loader", "gc_paused"]
+__all__ = ["LazyRunRecord", "HEAVY_FIELDS", "FINAL_METRICS", "Loader", "gc_paused"]
 
 #: the fields that hold a run's bulk (and are loaded only when asked for)
 HEAVY_FIELDS = frozenset({"captured_out", "metrics"})
+#: the key of the light values that gives ``{metric name: last value}`` (every metric, none empty), or
+#: a function without arguments that returns it (or None) when first asked
+FINAL_METRICS = "final_metrics"
 #: ``loader(full)``: the run's field values; all of them when ``full``, else at least the light ones
 Loader = Callable[[bool], Mapping[str, Any]]
 
@@ -50,10 +55,11 @@ _SLOTS = {f.name: RunRecord.__dict__[f.name] for f in attrs.fields(RunRecord)}
 class LazyRunRecord(RunRecord):
     """A :class:`RunRecord` that loads its fields on first access (see the module docstring)."""
 
-    __slots__ = ("_loader", "_level", "_given")
+    __slots__ = ("_loader", "_level", "_given", "_finals")
     _loader: Loader
     _level: int
     _given: frozenset[str]
+    _finals: Any  # a Mapping, None, or a function that gives one of them
 
     @classmethod
     def lazy(cls, loader: Loader, **known: Any) -> LazyRunRecord:
@@ -66,6 +72,7 @@ class LazyRunRecord(RunRecord):
         if given is None:
             given = _GIVEN[names] = frozenset(names)
         _set_given(self, given)
+        _set_finals(self, None)
         for name, value in known.items():
             _SLOTS[name].__set__(self, value)
         return self
@@ -81,7 +88,29 @@ class LazyRunRecord(RunRecord):
                 slot.__set__(self, values[name])
             else:
                 slot.__set__(self, _default(name))
+        _set_finals(self, None if level == _FULL else values.get(FINAL_METRICS))
         object.__setattr__(self, "_level", level)
+
+    def _light_finals(self) -> Mapping[str, Any] | None:
+        """The loader's final values while the metrics are not loaded (None: ask the metrics)."""
+        level = getattr(self, "_level", _FULL)
+        if level == _FULL:
+            return None
+        if level == _NONE:
+            self._load(_LIGHT)
+        finals = self._finals
+        if callable(finals):  # the store reads them when first asked for (and only then)
+            finals = finals()
+            _set_finals(self, finals)
+        return finals
+
+    def final_metrics(self) -> dict[str, Any]:
+        finals = self._light_finals()
+        return dict(finals) if finals is not None else super().final_metrics()
+
+    def metric_names(self) -> list[str]:
+        finals = self._light_finals()
+        return list(finals) if finals is not None else super().metric_names()
 
     def __eq__(self, other: object) -> bool:
         # attrs compares only objects of one class; a lazy record equals the plain record it stands for
@@ -144,6 +173,7 @@ _GIVEN: dict[tuple[str, ...], frozenset[str]] = {}
 _set_loader = LazyRunRecord._loader.__set__  # type: ignore[attr-defined]
 _set_level = LazyRunRecord._level.__set__  # type: ignore[attr-defined]
 _set_given = LazyRunRecord._given.__set__  # type: ignore[attr-defined]
+_set_finals = LazyRunRecord._finals.__set__  # type: ignore[attr-defined,union-attr]
 
 for _name in _SLOTS:
     setattr(LazyRunRecord, _name, _lazy_property(_name))

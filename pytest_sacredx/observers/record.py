@@ -103,6 +103,10 @@ class RunRecord:
         """The last logged value of each metric."""
         return {name: m["values"][-1] for name, m in self.metrics.items() if m.get("values")}
 
+    def metric_names(self) -> list[str]:
+        """The names of the run's metrics (a lazy record may tell them without loading the series)."""
+        return list(self.metrics)
+
     def effective_status(
         self, now: _dt.datetime | None = None, dead_after: _dt.timedelta = DEAD_AFTER
     ) -> str:

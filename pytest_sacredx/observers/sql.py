@@ -29,6 +29,7 @@ Passwords in the URL never reach a record, ``repr`` or log line: :attr:`SqlObser
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import json
 import math
@@ -39,10 +40,13 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import attrs
+
 from ..errors import RunIdExistsError, missing_extra, run_not_found
 from ..redact import redact_url
 from . import document
 from .base import RunObserver, check_artifact_name, deprecated_create
+from .lazy_record import FINAL_METRICS, HEAVY_FIELDS, LazyRunRecord, gc_paused
 from .record import RunRecord
 
 if TYPE_CHECKING:
@@ -656,8 +660,43 @@ class SqlObserver(RunObserver):
             return data
 
     def list_runs(self) -> Iterator[RunRecord]:
-        """All runs, oldest first."""
-        yield from self._records(None)
+        """All runs, oldest first.
+
+        The records are lazy (:class:`~pytest_sacredx.observers.lazy_record.LazyRunRecord`): listing
+        reads the run rows without their output, and no metric; a run's final metric values, then
+        its output and metric series, are read when asked for — one run at a time for the first few
+        runs asked about, then for every run of the listing in one query (a report reads them all,
+        ``sacredx show`` one)."""
+        import sqlalchemy as sa
+
+        if not self._tables_exist():
+            return
+        b = _bases()
+        gaps = self._gaps()
+        run = b.Run.__table__
+        missing = set(gaps.columns.get("run", ()))
+        columns = [c for c in run.c if c.name != "captured_out" and c.name not in missing]
+        with self._sessions() as session:
+            rows = session.execute(
+                sa.select(*columns).where(run.c.run_id.is_not(None)).order_by(run.c.id)
+            ).all()
+            parts = _ListingParts(
+                hosts=_by_key(session, b.Host, "host_id", gaps),
+                experiments=_by_key(session, b.Experiment, "experiment_id", gaps),
+                artifacts=_names_by_run(session, b),
+                resources=_resources_by_run(session, b),
+            )
+        names = [c.name for c in columns]
+        bulk = _Bulk(self, [str(row.run_id) for row in rows])
+        store = self.url
+        light = functools.partial(_row_values, parts, names, store)
+        with gc_paused():
+            records = [
+                LazyRunRecord.lazy(functools.partial(bulk.values, light, row), id=str(row.run_id),
+                                   store=store)
+                for row in rows
+            ]
+        yield from records
 
     def load_run(self, run_id: Any) -> RunRecord:
         """One run by id (``1`` or ``"1"``); ``KeyError`` when there is none."""
@@ -721,7 +760,8 @@ class SqlObserver(RunObserver):
         if run_ids is not None:
             stmt = stmt.where(table.c.run_id.in_(run_ids))
         out: dict[str, dict[str, dict[str, list[Any]]]] = {}
-        for rid, name, step, value, stamp in session.execute(stmt.order_by(table.c.metric_id)):
+        rows = session.execute(stmt.order_by(table.c.metric_id)).all()
+        for rid, name, step, value, stamp in rows:
             metric = out.setdefault(rid, {}).setdefault(
                 name, {"steps": [], "values": [], "timestamps": []}
             )
@@ -730,12 +770,48 @@ class SqlObserver(RunObserver):
             metric["timestamps"].append(stamp)
         return out
 
-    def _record(self, run: Any, metrics: dict[str, dict[str, list[Any]]]) -> RunRecord:
-        data = run.to_json()
+    def _final_values(self, run_ids: list[str] | None) -> dict[str, dict[str, Any]]:
+        """``{run id: {metric: last value}}``: the value of each metric's last row (by ``metric_id``,
+        the order they were logged in; NaN for NULL, as :meth:`_metrics` reads it), the series unread."""
+        import sqlalchemy as sa
+
+        if self._gaps().metrics_table:
+            return {}
+        table = _bases().Metric.__table__
+        last = sa.select(sa.func.max(table.c.metric_id)).group_by(table.c.run_id, table.c.name)
+        if run_ids is not None:
+            last = last.where(table.c.run_id.in_(run_ids))
+        stmt = (
+            sa.select(table.c.run_id, table.c.name, table.c.value)
+            .where(table.c.metric_id.in_(last.scalar_subquery()))
+            .order_by(table.c.metric_id)
+        )
+        out: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for rid, name, value in conn.execute(stmt).all():
+                out.setdefault(rid, {})[name] = float("nan") if value is None else value
+        return out
+
+    def _heavy(self, run_ids: list[str] | None) -> tuple[dict[str, str], dict[str, Any]]:
+        """The captured output and the metric series of the runs (all of them for None)."""
+        import sqlalchemy as sa
+
+        run = _bases().Run.__table__
+        stmt = sa.select(run.c.run_id, run.c.captured_out)
+        if run_ids is not None:
+            stmt = stmt.where(run.c.run_id.in_(run_ids))
+        with self._sessions() as session:
+            out = {rid: text or "" for rid, text in session.execute(stmt).all()}
+            return out, self._metrics(session, run_ids)
+
+    def _record(
+        self, run: Any, metrics: dict[str, dict[str, list[Any]]], captured_out: bool = True
+    ) -> RunRecord:
+        data = run.to_json(captured_out=captured_out)
         data["info"] = json.loads(run.info) if run.info else {}
         data["meta"] = json.loads(run.meta) if run.meta else {}
         data["command"] = run.command or ""
-        data["captured_out"] = run.captured_out or ""
+        data["captured_out"] = (run.captured_out or "") if captured_out else ""
         return document.to_record(
             data,
             store=self.url,
@@ -743,6 +819,139 @@ class SqlObserver(RunObserver):
             metrics=metrics,
             artifacts=[a.filename for a in run.artifacts],
         )
+
+
+_FIELDS = [f.name for f in attrs.fields(RunRecord)]
+
+
+class _Bulk:
+    """The parts of a listing's runs that its records read only when asked: final metric values, and
+    output with metric series. The first few runs asked about are read one by one (``sacredx show``,
+    ``runs --last 5``); past that, every run of the listing is read in one query (a report, a table of
+    thousands of runs), which costs one pass over the metrics instead of a query per run."""
+
+    FINALS_ONE_BY_ONE = 32
+    HEAVY_ONE_BY_ONE = 8
+
+    def __init__(self, reader: SqlObserver, run_ids: list[str]) -> None:
+        self.reader = reader
+        self.run_ids = run_ids
+        self._finals: dict[str, dict[str, Any]] | None = None
+        self._finals_asked = 0
+        self._heavy: tuple[dict[str, str], dict[str, Any]] | None = None
+        self._heavy_asked = 0
+        self._lock = threading.Lock()
+
+    def finals(self, run_id: str) -> dict[str, Any]:
+        with self._lock:
+            if self._finals is None:
+                self._finals_asked += 1
+                if self._finals_asked <= self.FINALS_ONE_BY_ONE:
+                    return self.reader._final_values([run_id]).get(run_id, {})
+                self._finals = self.reader._final_values(None)
+            return self._finals.get(run_id, {})
+
+    def heavy(self, run_id: str) -> tuple[str, dict[str, Any]]:
+        with self._lock:
+            if self._heavy is None:
+                self._heavy_asked += 1
+                if self._heavy_asked <= self.HEAVY_ONE_BY_ONE:
+                    outs, metrics = self.reader._heavy([run_id])
+                    return outs.get(run_id, ""), metrics.get(run_id, {})
+                self._heavy = self.reader._heavy(None)
+            outs, metrics = self._heavy
+            return outs.get(run_id, ""), metrics.get(run_id, {})
+
+    def values(self, light: Callable[[Any], dict[str, Any]], row: Any, full: bool) -> dict[str, Any]:
+        values = light(row)
+        run_id = values["id"]
+        if not full:
+            values[FINAL_METRICS] = functools.partial(self.finals, run_id)
+            return values
+        values["captured_out"], values["metrics"] = self.heavy(run_id)
+        return values
+
+
+@attrs.frozen
+class _ListingParts:
+    """What a listing reads once for all its runs: hosts and experiments by key, and each run's
+    artifact names and resources."""
+
+    hosts: dict[Any, dict[str, Any]]
+    experiments: dict[Any, dict[str, Any]]
+    artifacts: dict[str, list[str]]
+    resources: dict[str, list[list[str]]]
+
+
+def _by_key(session: Session, model: Any, key: str, gaps: Any) -> dict[Any, dict[str, Any]]:
+    """``{primary key: to_json()}`` of every row of ``model`` (hosts, experiments: few rows)."""
+    import sqlalchemy as sa
+    from sqlalchemy.orm import defer
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    lacking = gaps.columns.get(model.__tablename__, ())
+    objs = list(session.scalars(sa.select(model).options(*[defer(getattr(model, n)) for n in lacking])))
+    for obj in objs:
+        for name in lacking:
+            set_committed_value(obj, name, None)
+    return {getattr(obj, key): obj.to_json() for obj in objs}
+
+
+def _names_by_run(session: Session, b: Any) -> dict[str, list[str]]:
+    import sqlalchemy as sa
+
+    table = b.Artifact.__table__
+    out: dict[str, list[str]] = {}
+    stmt = sa.select(table.c.run_id, table.c.filename).order_by(table.c.artifact_id)
+    for rid, name in session.execute(stmt).all():
+        out.setdefault(rid, []).append(name)
+    return out
+
+
+def _resources_by_run(session: Session, b: Any) -> dict[str, list[list[str]]]:
+    import sqlalchemy as sa
+
+    link, res = b.runs_resources, b.Resource.__table__
+    out: dict[str, list[list[str]]] = {}
+    stmt = (
+        sa.select(link.c.run_id, res.c.filename, res.c.md5sum)
+        .join(res, res.c.resource_id == link.c.resource_id)
+        .order_by(res.c.resource_id)
+    )
+    for rid, filename, md5sum in session.execute(stmt).all():
+        out.setdefault(rid, []).append([filename, md5sum])
+    return out
+
+
+def _row_values(parts: _ListingParts, names: list[str], store: str, row: Any) -> dict[str, Any]:
+    """A run's light fields from its row (the same as :meth:`SqlObserver._record` makes of the
+    loaded run, without output and metrics)."""
+    from .sql_bases import json_or, stored_trace
+
+    get: Callable[[str], Any] = dict(zip(names, row, strict=True)).get
+    run_id = get("run_id")
+    result_json = get("result_json")
+    data = {
+        "_id": run_id,
+        "command": get("command") or "",
+        "start_time": get("start_time"),
+        "heartbeat": get("heartbeat"),
+        "stop_time": get("stop_time"),
+        "queue_time": get("queue_time"),
+        "status": get("status"),
+        "result": json.loads(result_json) if result_json is not None else get("result"),
+        "meta": json.loads(get("meta")) if get("meta") else {},
+        "resources": parts.resources.get(run_id, []),
+        "host": parts.hosts.get(get("host_id"), {}),
+        "experiment": parts.experiments.get(get("experiment_id"), {}),
+        "config": json_or(get("config"), {}),
+        "captured_out": "",
+        "fail_trace": stored_trace(get("fail_trace")),
+        "info": json.loads(get("info")) if get("info") else {},
+    }
+    rec = document.to_record(data, store=store, id=str(run_id), metrics={},
+                             artifacts=list(parts.artifacts.get(run_id, [])))
+    return {name: getattr(rec, name) for name in _FIELDS if name not in HEAVY_FIELDS}
 
 
 def _trace_text(trace: list[str] | str) -> str:

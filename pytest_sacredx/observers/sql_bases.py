@@ -38,6 +38,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
 
 __all__ = [
+    "json_or",
+    "stored_trace",
     "Base",
     "Host",
     "Experiment",
@@ -59,11 +61,16 @@ class Base(DeclarativeBase):
     """Declarative base; ``Base.metadata.create_all(engine)`` makes every table."""
 
 
-def _loads(text: str | None, default: Any = None) -> Any:
+def json_or(text: str | None, default: Any = None) -> Any:
+    """A JSON text column's value (``default`` for NULL).
+
+    >>> json_or('{"lr": 0.1}'), json_or(None, {})
+    ({'lr': 0.1}, {})
+    """
     return default if text is None else json.loads(text)
 
 
-def _trace(text: str | None) -> str | list[str] | None:
+def stored_trace(text: str | None) -> str | list[str] | None:
     """The stored trace: text (Sacred's form), or the JSON list of lines earlier versions stored."""
     if text is not None and text.startswith('["'):
         try:
@@ -176,7 +183,7 @@ class Host(Base):
     host_info: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
 
     def to_json(self) -> dict[str, Any]:
-        stored = _loads(self.host_info)
+        stored = json_or(self.host_info)
         if isinstance(stored, dict):
             return stored
         return {
@@ -232,7 +239,7 @@ class Artifact(Base):
             "_id": self.artifact_id,
             "filename": self.filename,
             "content_type": self.content_type,
-            "metadata": _loads(self.metadata_json),
+            "metadata": json_or(self.metadata_json),
         }
 
 
@@ -292,9 +299,10 @@ class Run(Base):
             return json.loads(self.result_json)
         return self.result
 
-    def to_json(self) -> dict[str, Any]:
-        """Sacred's ``Run.to_json()`` shape; ``meta`` holds the whole meta_info."""
-        meta = _loads(self.meta, {}) or {}
+    def to_json(self, captured_out: bool = True) -> dict[str, Any]:
+        """Sacred's ``Run.to_json()`` shape; ``meta`` holds the whole meta_info. Without
+        ``captured_out`` the output (a deferred column) is left unread, as ``""``."""
+        meta = json_or(self.meta, {}) or {}
         meta.setdefault("comment", self.comment)
         meta.setdefault("priority", self.priority)
         return {
@@ -311,7 +319,7 @@ class Run(Base):
             "artifacts": [a.to_json() for a in self.artifacts],
             "host": self.host.to_json() if self.host is not None else {},
             "experiment": self.experiment.to_json() if self.experiment is not None else {},
-            "config": _loads(self.config, {}),
-            "captured_out": self.captured_out,
-            "fail_trace": _trace(self.fail_trace),
+            "config": json_or(self.config, {}),
+            "captured_out": self.captured_out if captured_out else "",
+            "fail_trace": stored_trace(self.fail_trace),
         }

@@ -38,7 +38,7 @@ from typing import Any
 
 __all__ = [
     "SKIP", "DOC", "PATCH", "HEAVY", "DEL", "DROP", "RECORD", "classify", "RunIndex", "IndexFile",
-    "StaleIndexError", "scan_lines",
+    "StaleIndexError", "scan_lines", "checked_line", "check_line_bytes",
 ]
 
 SKIP, DOC, PATCH, HEAVY, DEL, DROP = range(6)
@@ -120,16 +120,31 @@ def _identity(fd: int) -> tuple[int, int, int]:
 
 def _check_line(fd: int, off: int, length: int, kind: int, doc_id: int, table: str) -> bytes:
     """The line's bytes, if it is a complete line of the kind and document the index says."""
-    data = os.pread(fd, length + 1, off)
+    return checked_line(fd, off, length, kind, doc_id, table)[0]
+
+
+def checked_line(
+    fd: int, off: int, length: int, kind: int, doc_id: int, table: str
+) -> tuple[bytes, Any]:
+    """The line's bytes and its decoded value (None for ``SKIP``), if it is a complete line of the
+    kind and document the index says."""
+    return check_line_bytes(os.pread(fd, length + 1, off), off, length, kind, doc_id, table)
+
+
+def check_line_bytes(
+    data: bytes, off: int, length: int, kind: int, doc_id: int, table: str
+) -> tuple[bytes, Any]:
+    """:func:`checked_line` of bytes already read from ``off`` (the line and its newline)."""
     if len(data) != length + 1 or data[-1:] != b"\n":
         raise StaleIndexError(f"no complete line at {off}")
     raw = data[:-1]
     if kind == SKIP:
-        return raw
-    got = classify(parse_line(raw), table)
+        return raw, None
+    parsed = parse_line(raw)
+    got = classify(parsed, table)
     if got[0] != kind or (kind != DROP and got[1] != doc_id):
         raise StaleIndexError(f"line at {off} is {got}, the index says {(kind, doc_id)}")
-    return raw
+    return raw, parsed
 
 
 class RunIndex:
@@ -233,8 +248,8 @@ class IndexFile:
     def read_line(self, log_fd: int, entry: tuple[int, int, int], doc_id: int) -> dict[str, Any]:
         """One log line of a document, checked against what the index says it is."""
         off, length, kind = entry
-        raw = _check_line(log_fd, off, length, kind, doc_id, self.table)
-        return json.loads(raw)
+        raw, parsed = checked_line(log_fd, off, length, kind, doc_id, self.table)
+        return parsed if parsed is not None else json.loads(raw)  # decoded once, not twice
 
     # -- writing (under the log's lock) -------------------------------------------------------------
 

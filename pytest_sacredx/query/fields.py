@@ -168,14 +168,25 @@ def flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     >>> flatten({"a": 1, "opt": {"lr": 0.1, "m": {}}})
     {'a': 1, 'opt.lr': 0.1, 'opt.m': {}}
     """
+    if not prefix:
+        for key, item in value.items():
+            if key.__class__ is not str or (
+                item.__class__ not in _PLAIN and isinstance(item, Mapping) and item
+            ):
+                break
+        else:  # nothing nested (a sweep's usual config): the same keys
+            return dict(value)
     out: dict[str, Any] = {}
     for key, item in value.items():
         name = f"{prefix}{key}"
-        if isinstance(item, Mapping) and item:
+        if item.__class__ not in _PLAIN and isinstance(item, Mapping) and item:
             out.update(flatten(item, name + "."))
         else:
             out[name] = item
     return out
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None), list})
 
 
 def _walk(value: Any, parts: Sequence[str]) -> Any:
@@ -210,6 +221,8 @@ class Field:
         root = self.root
         if root == "metrics":
             assert self.metric is not None
+            if self.reducer == "last":  # a lazy record may know it without reading the series
+                return rec.final_metrics().get(self.metric)
             return reduce_series(rec.metrics.get(self.metric), self.reducer)
         if root in _DICT_ROOTS and self.parts:
             return _walk(getattr(rec, root), self.parts)
@@ -316,7 +329,7 @@ def check_known(
                 )
         elif field.root == "metrics":
             if metric_names is None:
-                metric_names = {name for rec in records for name in rec.metrics}
+                metric_names = {name for rec in records for name in rec.metric_names()}
             if field.metric not in metric_names:
                 known = ", ".join(sorted(metric_names)[:10]) or "none"
                 raise UnknownFieldError(
@@ -337,8 +350,11 @@ def _config_paths(records: Sequence[RunRecord]) -> set[str]:
     paths: set[str] = set()
     seen_keys: set[tuple[str, ...]] = set()
     for rec in records:
-        keys = tuple(rec.config)
-        if keys in seen_keys and all(not isinstance(v, Mapping) for v in rec.config.values()):
+        config = rec.config
+        keys = tuple(config)
+        if keys in seen_keys and all(
+            v.__class__ in _PLAIN or not isinstance(v, Mapping) for v in config.values()
+        ):
             continue  # a sweep's runs share their keys: flatten each shape once
         seen_keys.add(keys)
         flat = flatten(rec.config)

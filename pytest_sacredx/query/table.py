@@ -84,7 +84,7 @@ def _varying(records: Sequence[RunRecord]) -> list[str]:
 
 def metric_names(records: Sequence[RunRecord]) -> list[str]:
     """Every metric any run logged, sorted (stores differ in the order they keep)."""
-    return sorted({name for rec in records for name in rec.metrics})
+    return sorted({name for rec in records for name in rec.metric_names()})
 
 
 def default_columns(records: Sequence[RunRecord]) -> list[str]:
@@ -193,10 +193,9 @@ def tidy_rows(records: Sequence[RunRecord], now: _dt.datetime | None = None) -> 
         flat = flatten(rec.config)
         for key in config_keys:
             row[f"config.{key}"] = flat.get(key)
+        finals = rec.final_metrics()
         for name in metrics:
-            series = rec.metrics.get(name)
-            values = series.get("values") if series else None
-            row[f"metrics.{name}"] = values[-1] if values else None
+            row[f"metrics.{name}"] = finals.get(name)
         row["store"] = rec.store
         out.append(row)
     return out

@@ -59,13 +59,16 @@ from ...errors import ArtifactNameError, RunIdExistsError, SacredxError, run_not
 from .. import document
 from .. import tinydb_sacred as _sacred
 from ..base import RunObserver
-from ..lazy_record import LazyRunRecord, gc_paused
+from ..lazy_record import FINAL_METRICS, LazyRunRecord, gc_paused
 from ..record import RunRecord
 from ..sacred_formats import SacredTinyDB, SacredTinyStorage, is_sacred_tinydb
 from ..tinydb_bases import LOG_HEADER, HashStore, LogStorage, LogTinyDB, apply_patch, dumps_line
+from ..tinydb_finals import final_values
 from ..tinydb_index import (
+    HEAVY,
     RunIndex,
     StaleIndexError,
+    check_line_bytes,
     find_run_lines,
     fold,
     read_doc,
@@ -437,13 +440,26 @@ def tiny_db_option(args: Any, run: Any) -> None:
     run.observers.append(TinyDbObserver(path=args))
 
 
-def _record(doc: Mapping[str, Any], root: str) -> RunRecord:
+def _record(doc: Mapping[str, Any], root: str, plain: bool = False) -> RunRecord:
     return document.to_record(
         doc,
         store=f"tinydb:{root}",
+        plain=plain,
         metrics=doc.get("metrics") or {},
         artifacts=[a[0] for a in doc.get("artifacts") or []],
     )
+
+
+def _span_reader(fd: int, entries: list[tuple[int, int, int]]) -> Any:
+    """``read(offset, size)`` for a run's lines: one read of the span they lie in when they lie close
+    together (a run's lines usually follow each other in the log), else one read per line."""
+    if len(entries) > 1:
+        start = min(e[0] for e in entries)
+        end = max(e[0] + e[1] + 1 for e in entries)
+        if end - start <= 2 * sum(e[1] + 1 for e in entries) + 4096:
+            buf = os.pread(fd, end - start, start)
+            return lambda off, size: buf[off - start : off - start + size]
+    return lambda off, size: os.pread(fd, size, off)
 
 
 class _LogHandle:
@@ -560,9 +576,14 @@ class TinyDbReader:
         storage = self.db.storage
         assert isinstance(storage, LogStorage)
         doc = None
+        finals = None
+        plain = False
         try:
             entries = index.lines.get(doc_id, [])
-            doc = fold(read_lines(storage.index, handle.fd(), doc_id, entries, not full), not full)
+            if full:
+                doc = fold(read_lines(storage.index, handle.fd(), doc_id, entries, False), False)
+            else:
+                doc, finals, plain = self._light(storage.index, handle.fd(), doc_id, entries)
         except StaleIndexError:
             # the index lied about this run, or the log was compacted since the listing (document
             # ids survive a compaction): find the run's lines in the log as it is now
@@ -573,8 +594,45 @@ class TinyDbReader:
                 os.close(fd)
         if doc is None:
             raise run_not_found(doc_id, f"tinydb:{self.root}")
-        rec = _record(doc, self.root)
-        return {name: getattr(rec, name) for name in _FIELDS}
+        rec = _record(doc, self.root, plain)
+        values = {name: getattr(rec, name) for name in _FIELDS}
+        if finals is not None:
+            values[FINAL_METRICS] = finals
+        return values
+
+    @staticmethod
+    def _light(
+        index: Any, fd: int, doc_id: int, entries: list[tuple[int, int, int]]
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, bool]:
+        """The run's document without its output and metrics, and the last value of each metric
+        (skimmed from the metric lines, :mod:`~pytest_sacredx.observers.tinydb_finals`; None when
+        that cannot tell), and whether its lines hold only plain values (nothing to decode)."""
+        lines: list[dict[str, Any]] = []
+        ordered: list[Any] = []
+        plain = True
+        read = _span_reader(fd, entries)
+        for entry in entries:
+            off, length, kind = entry
+            data = read(off, length + 1)
+            if kind == HEAVY:  # its text only: the skim reads the last values out of it
+                if len(data) != length + 1 or data[-1:] != b"\n":
+                    raise StaleIndexError(f"no complete line at {off}")
+                ordered.append(data[:-1].decode("utf-8", "surrogateescape"))
+                continue
+            raw, line = check_line_bytes(data, off, length, kind, doc_id, index.table)
+            if line is None:
+                raise StaleIndexError(f"no document line at {entry[0]}")
+            plain = plain and b"py/" not in raw and b"json://" not in raw
+            lines.append(line)
+            ordered.append(line)
+        try:
+            finals = final_values(ordered, doc_id, _TABLE)
+        except (ValueError, TypeError):  # a line the skim does not read: decode (and check) them all
+            try:
+                finals = final_values([index.read_line(fd, e, doc_id) for e in entries], doc_id, _TABLE)
+            except (ValueError, TypeError):
+                finals = None
+        return fold(lines, True), finals, plain
 
     def _doc(self, run_id: Any) -> Mapping[str, Any]:
         storage = self.db.storage

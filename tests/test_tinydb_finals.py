@@ -1,0 +1,145 @@
+"""The last metric values of a TinyDB run, skimmed from its log lines, against the folded document."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_sacredx.observers.tinydb_bases import apply_patch, dumps_line
+from pytest_sacredx.observers.tinydb_finals import (
+    effects_of,
+    fast_effects,
+    final_values,
+    skim_effects,
+)
+from pytest_sacredx.observers.tinydb_hashfs import TinyDbObserver, TinyDbReader
+from pytest_sacredx.observers.tinydb_index import HEAVY, classify
+
+NAMES = st.sampled_from(["loss", "acc", 'we"ird', "back\\slash", "ünï", "values", "]", ","])
+SCALARS = st.one_of(
+    st.integers(-(10**20), 10**20),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.none(),
+)
+ODD = st.one_of(st.text(max_size=4), st.lists(st.integers(), max_size=2),
+                st.dictionaries(st.text(max_size=2), st.integers(), max_size=1))
+VALUES = st.lists(st.one_of(SCALARS, ODD) | SCALARS, max_size=5)
+STAMPS = st.lists(st.one_of(st.just("2024-01-01T00:00:00.000000"), st.text(max_size=3)), max_size=3)
+
+
+@st.composite
+def series(draw: Any) -> dict[str, Any]:
+    return {"steps": draw(st.lists(st.integers(0, 99), max_size=4)), "values": draw(VALUES),
+            "timestamps": draw(STAMPS)}
+
+
+@st.composite
+def patches(draw: Any) -> dict[str, Any]:
+    kind = draw(st.sampled_from(["ext", "set", "cat", "light", "mixed"]))
+    line: dict[str, Any] = {"t": "runs", "id": 7}
+    if kind in ("ext", "mixed"):
+        line["ext"] = [[["metrics", draw(NAMES), key], draw(VALUES if key == "values" else STAMPS)]
+                       for key in draw(st.lists(st.sampled_from(["steps", "values", "timestamps"]),
+                                                min_size=1, max_size=4))]
+    if kind == "set":
+        line["set"] = {"metrics": draw(st.dictionaries(NAMES, series(), max_size=3))}
+    if kind == "cat":
+        line["cat"] = {"captured_out": draw(st.text(max_size=5))}
+    if kind in ("light", "mixed"):
+        line["set"] = {"status": "COMPLETED", "result": draw(SCALARS)}
+    return line
+
+
+def expected(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """What the folded document says: every metric's last value, None if a series is empty."""
+    metrics = doc.get("metrics") or {}
+    out = {}
+    for name, s in metrics.items():
+        values = s.get("values") or []
+        if not values:
+            return None
+        out[name] = values[-1]
+    return out
+
+
+def same(a: Any, b: Any) -> bool:
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+@given(st.lists(patches(), max_size=6), st.dictionaries(NAMES, series(), max_size=2))
+def test_skimmed_lines_give_the_folded_documents_last_values(lines: list[dict[str, Any]],
+                                                             start: dict[str, Any]) -> None:
+    doc_line = {"t": "runs", "id": 7, "doc": {"_id": "r", "metrics": start}}
+    doc = json.loads(dumps_line(doc_line["doc"]))
+    given_lines: list[Any] = [json.loads(dumps_line(doc_line))]
+    for line in lines:
+        text = dumps_line(line)
+        parsed = json.loads(text)
+        apply_patch(doc, parsed.get("set"), [tuple(e) for e in parsed.get("ext", [])], parsed.get("cat"))
+        heavy = classify(parsed, "runs")[0] == HEAVY
+        given_lines.append(text if heavy else parsed)
+        if heavy:  # the skim reads what decoding reads
+            assert same(skim_effects(text, 7, "runs"), effects_of(parsed))
+            fast = fast_effects(text, 7, "runs")
+            assert fast is None or same(fast, effects_of(parsed))
+    got = final_values(given_lines, 7, "runs")
+    want = expected(doc)
+    assert got is None or same(got, want)
+    if want is not None and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for s in doc["metrics"].values()
+        for v in s.get("values") or []
+    ) and all(isinstance(s, dict) for s in doc["metrics"].values()):
+        assert same(got, want)
+
+
+def test_the_writers_layouts_are_read_without_decoding() -> None:
+    ext = ('{"t":"runs","id":3,"ext":[[["metrics","loss","steps"],[0,1]],'
+           '[["metrics","loss","values"],[0.5,1e-05]],[["metrics","loss","timestamps"],["a","b"]]]}')
+    assert fast_effects(ext, 3, "runs") == [
+        ("ext", ["metrics", "loss", "steps"], False, None),
+        ("ext", ["metrics", "loss", "values"], True, 1e-05),
+        ("ext", ["metrics", "loss", "timestamps"], False, None),
+    ]
+    compacted = ('{"t":"runs","id":3,"set":{"metrics":{"acc":{"steps":[0],"values":[NaN],'
+                 '"timestamps":["x"]},"lr":{"steps":[0,1],"values":[3,2],"timestamps":[]}}}}')
+    effects = fast_effects(compacted, 3, "runs")
+    assert effects is not None and effects[0][1]["lr"] == (True, 2)
+    assert math.isnan(effects[0][1]["acc"][1])
+    assert fast_effects(ext, 4, "runs") is None  # another run's line: not read as this one's
+    assert final_values([{"doc": {"metrics": {}}}, ext], 3, "runs") == {"loss": 1e-05}
+    # a series that is empty at the end: the caller must load the metrics to list it
+    assert final_values([{"doc": {"metrics": {"x": {"values": []}}}}], 3, "runs") is None
+
+
+def record(observer: TinyDbObserver, i: int, batches: int) -> None:
+    t = dt.datetime(2024, 1, 1) + dt.timedelta(seconds=i)
+    observer.started_event({"name": "f", "base_dir": "/", "sources": []}, "main", {}, t, {"i": i}, {},
+                           None)
+    for b in range(batches):
+        observer.log_metrics({"loss": {"steps": [b], "values": [i + b / 10], "timestamps": [t]},
+                              "acc": {"steps": [b], "values": [float("nan") if b == 1 else b],
+                                      "timestamps": [t]}}, {})
+    observer.completed_event(t, i)
+
+
+def test_a_listing_gives_the_final_values_the_loaded_metrics_give(tmp_path: Any) -> None:
+    observer = TinyDbObserver(tmp_path)
+    for i in range(6):
+        record(observer, i, batches=i % 3 + 1)
+    observer.db.storage.compact()  # the first runs' metrics now sit on one `set` line each
+    for i in range(6, 9):
+        record(TinyDbObserver(tmp_path), i, batches=2)
+    light = list(TinyDbReader(tmp_path).list_runs())
+    finals = [(r.final_metrics(), r.metric_names()) for r in light]
+    assert not any(r.is_loaded for r in light)  # answered without reading the series
+    full = list(TinyDbReader(tmp_path).list_runs())
+    for (values, names), rec in zip(finals, full, strict=True):
+        assert rec.metrics  # load them
+        assert same(values, rec.final_metrics()) and names == rec.metric_names()
+    assert finals[0][0] == {"loss": 0.0, "acc": 0}
