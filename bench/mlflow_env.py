@@ -37,7 +37,7 @@ def _is_ready(python: Path) -> bool:
 
 def ensure_mlflow_venv(quiet: bool = True) -> Path:
     """Create ``bench/.venv-mlflow`` with MLflow if missing; return its python (idempotent)."""
-    python = venv_python()
+    python = venv_python(VENV_DIR)
     if _is_ready(python):
         return python
     return build_venv(VENV_DIR, REQUIREMENTS, "mlflow_env", quiet)
