@@ -18,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-__all__ = ["RunRecord", "RunReader", "STATUSES", "DEAD_AFTER", "metric_series"]
+__all__ = ["RunRecord", "RunReader", "RunTail", "STATUSES", "DEAD_AFTER", "metric_series"]
 
 STATUSES = ("QUEUED", "RUNNING", "COMPLETED", "FAILED", "INTERRUPTED", "TIMEOUT")
 #: a RUNNING run whose last heartbeat is older than this is reported as DEAD (Sacred's beat is 10 s)
@@ -127,6 +127,23 @@ class RunReader(Protocol):
     def load_run(self, run_id: Any) -> RunRecord:
         """One run by id; ``KeyError`` when there is none."""
         ...
+
+
+@attrs.frozen
+class RunTail:
+    """The newest runs of a store and how many runs it holds: what a reader's optional
+    ``last_runs(n)`` returns, so that ``sacredx runs --last N`` reads N runs, not the whole store.
+
+    ``records`` are the last ``n`` runs in ``list_runs`` order (oldest first); ``total`` is the number
+    of runs in the store, as well as the reader can tell without opening each one (a folder store
+    counts its run folders).
+
+    >>> RunTail([RunRecord(id="9", status="COMPLETED")], total=9).total
+    9
+    """
+
+    records: list[RunRecord]
+    total: int
 
 
 def metric_series(
