@@ -563,6 +563,27 @@ def test_last_runs_are_the_listings_last_runs(tmp_path_factory: pytest.TempPathF
     assert [r.id for r in tail.records] == (listed[-n:] if n else [])
     assert all(r.status == "COMPLETED" for r in tail.records)
     assert tail.total >= len(listed)
-    if n >= len(listed):  # every entry was looked at
+    if n > len(listed):  # never had enough runs, so every entry was looked at
         assert tail.total == len(listed)
     assert _tree(root) == before
+
+
+def test_metrics_and_output_are_read_apart(tmp_path: Path) -> None:
+    obs = FileStorageObserver(tmp_path / "runs")
+    start(obs)
+    obs.log_metrics({"loss": {"name": "loss", "steps": [0, 1], "values": [0.5, 0.25],
+                              "timestamps": [T, T]}}, {})
+    obs.heartbeat_event({}, "out\n", T, None)
+    obs.completed_event(T, 1)
+    (tmp_path / "runs" / "1" / "cout.txt").unlink()
+    (tmp_path / "runs" / "1" / "cout.txt").mkdir()  # unreadable: only reading the output notices
+    (rec,) = FileStorageReader(tmp_path / "runs").list_runs()
+    assert rec.final_metrics() == {"loss": 0.25} and rec.metrics["loss"]["timestamps"] == [T, T]
+    assert rec.status == "COMPLETED" and not rec.is_loaded
+    with pytest.raises(StoreFormatError, match="run 1: IsADirectoryError"):
+        _ = rec.captured_out
+    (tmp_path / "runs" / "1" / "cout.txt").rmdir()
+    (tmp_path / "runs" / "1" / "cout.txt").write_text("again\n")
+    (rec,) = FileStorageReader(tmp_path / "runs").last_runs(1).records
+    assert rec.captured_out == "again\n" and rec == FileStorageReader(tmp_path / "runs").load_run("1")
+    assert rec.is_loaded

@@ -48,7 +48,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..redact import redact_meta
-from .record import RunRecord
+from .record import RunRecord, _timestamps
 
 __all__ = [
     "TIME_FORMAT",
@@ -85,6 +85,7 @@ STARTED_KEYS = (
 )
 
 _SCALARS = (str, int, float, bool, type(None))
+_SCALAR_TYPES = frozenset(_SCALARS)
 
 
 # -- times ---------------------------------------------------------------------------------------------
@@ -291,6 +292,8 @@ def decode(value: Any) -> Any:
     """
     kind = type(value)
     if kind is list:
+        if _SCALAR_TYPES.issuperset(map(type, value)):  # a series of plain numbers: one pass in C
+            return list(value)
         return [v if type(v) in _SCALARS else decode(v) for v in value]
     if kind is not dict:
         return value
@@ -593,7 +596,7 @@ def metric_series(metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[st
         str(name): {
             "steps": decode(list(m.get("steps", []))),
             "values": decode(list(m.get("values", []))),
-            "timestamps": [parse_time(t) or t for t in m.get("timestamps", [])],
+            "timestamps": _timestamps(m.get("timestamps", []), parse_time),
         }
         for name, m in metrics.items()
     }

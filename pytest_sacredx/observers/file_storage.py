@@ -541,7 +541,8 @@ class FileStorageReader:
         store = f"file:{self.basedir}"
         with gc_paused():
             records = [
-                LazyRunRecord.lazy(functools.partial(self._values, run_id), id=run_id, store=store)
+                LazyRunRecord.lazy(functools.partial(self._values, run_id),
+                                   functools.partial(self._heavy, run_id), id=run_id, store=store)
                 for run_id in self.run_ids()
             ]
         yield from records
@@ -591,7 +592,8 @@ class FileStorageReader:
                 examined, spare = len(ordered), spare * 4
         store = f"file:{base}"
         records: list[RunRecord] = [
-            LazyRunRecord.lazy(functools.partial(self._values, run_id), id=run_id, store=store)
+            LazyRunRecord.lazy(functools.partial(self._values, run_id),
+                                   functools.partial(self._heavy, run_id), id=run_id, store=store)
             for run_id in reversed(taken)
         ]
         return RunTail(records, len(numeric) + len(other) - skipped)
@@ -607,12 +609,46 @@ class FileStorageReader:
             ) from None
         return {name: getattr(rec, name) for name in _FIELDS}
 
-    def _json(self, run_dir: str, name: str, default: Any) -> Any:
+    def _heavy(self, run_id: str, name: str) -> Any:
+        """One bulky field of a run, read on its own: ``metrics`` (``metrics.jsonl``, else
+        ``metrics.json``) or ``captured_out`` (``cout.txt``)."""
+        run_dir = f"{self.basedir}/{run_id}"
         try:
-            with open(os.path.join(run_dir, name), encoding="utf-8") as fh:
-                return json.load(fh)
+            if not _has_run_json(f"{run_dir}/run.json"):  # gone since it was listed
+                raise run_not_found(run_id, f"file:{self.basedir}")
+            if name == "metrics":
+                return document.metric_series(self._metrics(run_dir))
+            return self._cout(run_dir)
+        except KeyError:
+            raise
+        except (OSError, ValueError) as e:
+            raise StoreFormatError(
+                f"cannot read file:{self.basedir}: run {run_id}: {type(e).__name__}: {e}"
+            ) from None
+
+    def _metrics(self, run_dir: str) -> Any:
+        metrics = self._metrics_from_jsonl(f"{run_dir}/metrics.jsonl")
+        if metrics is None:
+            metrics = self._json(run_dir, "metrics.json", {})
+        return metrics or {}
+
+    @staticmethod
+    def _cout(run_dir: str) -> str:
+        try:
+            with open(f"{run_dir}/cout.txt", "rb") as fh:
+                return fh.read().decode("utf-8", errors="surrogateescape")
+        except FileNotFoundError:
+            return ""
+
+    @staticmethod
+    def _json(run_dir: str, name: str, default: Any) -> Any:
+        # bytes to json.loads: reading text through a decoder first costs more than the parse
+        try:
+            with open(f"{run_dir}/{name}", "rb") as fh:
+                data = fh.read()
         except FileNotFoundError:
             return default
+        return json.loads(data)
 
     @staticmethod
     def _metrics_from_jsonl(path: str) -> dict[str, dict[str, list[Any]]] | None:
@@ -623,6 +659,8 @@ class FileStorageReader:
             return None
         metrics: dict[str, dict[str, list[Any]]] = {}
         for raw in data.split(b"\n"):
+            if not raw:  # the end of the last line (an exception per run costs more than its parse)
+                continue
             try:
                 delta = json.loads(raw)
             except ValueError:  # empty, or torn by a killed writer
@@ -642,21 +680,16 @@ class FileStorageReader:
         if name.startswith(("_", ".")) or os.sep in name or (os.altsep and os.altsep in name):
             raise run_not_found(run_id, f"file:{self.basedir}")
         try:
-            with open(os.path.join(run_dir, "run.json"), encoding="utf-8") as fh:
-                entry = json.load(fh)
+            with open(f"{run_dir}/run.json", "rb") as fh:
+                data = fh.read()
         except (FileNotFoundError, NotADirectoryError):
             raise run_not_found(run_id, f"file:{self.basedir}") from None
+        entry = json.loads(data)
         metrics: Any = {}
         captured_out = ""
         if full:
-            metrics = self._metrics_from_jsonl(os.path.join(run_dir, "metrics.jsonl"))
-            if metrics is None:
-                metrics = self._json(run_dir, "metrics.json", {})
-            try:
-                with open(os.path.join(run_dir, "cout.txt"), "rb") as fh:
-                    captured_out = fh.read().decode("utf-8", errors="surrogateescape")
-            except FileNotFoundError:
-                pass
+            metrics = self._metrics(run_dir)
+            captured_out = self._cout(run_dir)
         return document.to_record(
             entry,
             store=f"file:{self.basedir}",
