@@ -48,7 +48,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..redact import redact_meta
-from .record import RunRecord, _timestamps
+from .record import RunRecord, parse_timestamps
 
 __all__ = [
     "TIME_FORMAT",
@@ -596,7 +596,7 @@ def metric_series(metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[st
         str(name): {
             "steps": decode(list(m.get("steps", []))),
             "values": decode(list(m.get("values", []))),
-            "timestamps": _timestamps(m.get("timestamps", []), parse_time),
+            "timestamps": parse_timestamps(m.get("timestamps", []), parse_time),
         }
         for name, m in metrics.items()
     }
