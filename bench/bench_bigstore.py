@@ -108,7 +108,7 @@ class TinyStore:
 
         tmp = tempfile.mkdtemp(prefix="bigstore-template-")
         _template_run(TinyDbObserver(tmp))
-        (self.template,) = TinyDbReader(tmp).fetch_metadata()
+        (self.template,) = TinyDbReader(tmp).fetch_metadata(indices=[0])
         shutil.rmtree(tmp)
         self.root = root
         self.uri = f"tinydb:{root}"

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pytest_sacredx.errors import ArtifactNameError, StoreFormatError
 from pytest_sacredx.observers.atomic import dumps_json, write_json_atomic
@@ -469,3 +471,119 @@ def test_a_start_that_fails_leaves_no_run_folder(tmp_path: Path) -> None:
     run_id = start(obs)  # the observer still records the next run
     assert run_json(obs, run_id)["status"] == "RUNNING"
     assert [r.id for r in FileStorageReader(str(tmp_path / "runs")).list_runs()] == [run_id]
+
+
+# -- the last N runs without listing them all -------------------------------------------------------------
+
+
+def _tree(root: Path) -> list[tuple[str, int, bytes]]:
+    return sorted((str(p), p.stat().st_mtime_ns, p.read_bytes() if p.is_file() else b"")
+                  for p in root.rglob("*"))
+
+
+def test_last_runs_skips_folders_that_are_no_run_and_takes_older_ones(tmp_path: Path) -> None:
+    obs = FileStorageObserver(tmp_path / "runs")
+    for _ in range(12):
+        start(obs)
+    root = tmp_path / "runs"
+    (root / "12" / "run.json").unlink()  # a start not written yet
+    (root / "11" / "run.json").unlink()
+    (root / "11" / "run.json").mkdir()  # not a file
+    (root / "13").mkdir()
+    (root / "20").write_text("a file named like a run")
+    (root / ".hidden").mkdir()
+    reader = FileStorageReader(root)
+    before = _tree(root)
+    tail = reader.last_runs(3)
+    assert [r.id for r in tail.records] == ["8", "9", "10"]
+    assert [r.status for r in tail.records] == ["RUNNING"] * 3
+    # 14 entries named like runs, of which the 4 newest were looked at and found to be no run
+    assert tail.total == 10 == len(list(reader.list_runs()))
+    assert [r.id for r in reader.last_runs(100).records] == [r.id for r in reader.list_runs()]
+    assert reader.last_runs(0).records == [] and reader.last_runs(0).total == 14
+    with pytest.raises(ValueError, match="0 or more"):
+        reader.last_runs(-1)
+    assert _tree(root) == before  # reading never writes
+
+
+def test_last_runs_looks_at_the_runs_it_takes_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    obs = FileStorageObserver(tmp_path / "runs")
+    for _ in range(40):
+        start(obs)
+    looked: list[str] = []
+    real_stat = os.stat
+
+    def stat(path: Any, *args: Any, **kwargs: Any) -> Any:
+        looked.append(os.fspath(path))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", stat)
+    tail = FileStorageReader(tmp_path / "runs").last_runs(2)
+    assert [r.id for r in tail.records] == ["39", "40"] and tail.total == 40
+    assert sorted(looked) == [f"{tmp_path / 'runs'}/{i}/run.json" for i in (39, 40)]
+
+
+def test_last_runs_put_other_names_after_the_numbers_as_the_listing_does(tmp_path: Path) -> None:
+    obs = FileStorageObserver(tmp_path / "runs")
+    for name in ("3", "10", "007", "7", "beta", "alpha"):
+        start(obs, _id=name)
+    reader = FileStorageReader(tmp_path / "runs")
+    listed = [r.id for r in reader.list_runs()]
+    assert listed == ["3", "007", "7", "10", "alpha", "beta"]
+    for n in range(8):
+        assert [r.id for r in reader.last_runs(n).records] == (listed[-n:] if n else [])
+
+
+_NAMES = st.one_of(st.integers(0, 60).map(str), st.integers(0, 9).map(lambda i: f"0{i}"),
+                   st.sampled_from(["a", "b", "zeta", "_sources", ".tmp"]))
+
+
+@settings(max_examples=40)
+@given(
+    folders=st.dictionaries(_NAMES, st.sampled_from(["run", "empty", "run.json dir", "file"]),
+                            max_size=25),
+    n=st.integers(0, 30),
+)
+def test_last_runs_are_the_listings_last_runs(tmp_path_factory: pytest.TempPathFactory,
+                                              folders: dict[str, str], n: int) -> None:
+    root = tmp_path_factory.mktemp("runs")
+    for name, kind in folders.items():
+        if kind == "file":
+            (root / name).write_text("x")
+            continue
+        (root / name).mkdir()
+        if kind == "run":
+            (root / name / "run.json").write_text(json.dumps({"status": "COMPLETED", "_id": name}))
+        elif kind == "run.json dir":
+            (root / name / "run.json").mkdir()
+    before = _tree(root)
+    reader = FileStorageReader(root)
+    listed = [r.id for r in reader.list_runs()]
+    tail = reader.last_runs(n)
+    assert [r.id for r in tail.records] == (listed[-n:] if n else [])
+    assert all(r.status == "COMPLETED" for r in tail.records)
+    assert tail.total >= len(listed)
+    if n > len(listed):  # never had enough runs, so every entry was looked at
+        assert tail.total == len(listed)
+    assert _tree(root) == before
+
+
+def test_metrics_and_output_are_read_apart(tmp_path: Path) -> None:
+    obs = FileStorageObserver(tmp_path / "runs")
+    start(obs)
+    obs.log_metrics({"loss": {"name": "loss", "steps": [0, 1], "values": [0.5, 0.25],
+                              "timestamps": [T, T]}}, {})
+    obs.heartbeat_event({}, "out\n", T, None)
+    obs.completed_event(T, 1)
+    (tmp_path / "runs" / "1" / "cout.txt").unlink()
+    (tmp_path / "runs" / "1" / "cout.txt").mkdir()  # unreadable: only reading the output notices
+    (rec,) = FileStorageReader(tmp_path / "runs").list_runs()
+    assert rec.final_metrics() == {"loss": 0.25} and rec.metrics["loss"]["timestamps"] == [T, T]
+    assert rec.status == "COMPLETED" and not rec.is_loaded
+    with pytest.raises(StoreFormatError, match="run 1: IsADirectoryError"):
+        _ = rec.captured_out
+    (tmp_path / "runs" / "1" / "cout.txt").rmdir()
+    (tmp_path / "runs" / "1" / "cout.txt").write_text("again\n")
+    (rec,) = FileStorageReader(tmp_path / "runs").last_runs(1).records
+    assert rec.captured_out == "again\n" and rec == FileStorageReader(tmp_path / "runs").load_run("1")
+    assert rec.is_loaded

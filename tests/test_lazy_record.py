@@ -66,3 +66,19 @@ def test_a_run_gone_when_read_raises_from_the_field() -> None:
     assert rec.id == "r9"
     with pytest.raises(KeyError):
         _ = rec.status
+
+
+def test_a_heavy_loader_reads_each_bulky_field_on_its_own() -> None:
+    calls: list[Any] = []
+
+    def heavy(name: str) -> Any:
+        calls.append(name)
+        return FULL[name]
+
+    rec = LazyRunRecord.lazy(loader(calls), heavy, store="x:")
+    assert rec.final_metrics() == {"loss": 1.0} and calls == ["metrics"]
+    assert rec.status == "COMPLETED" and calls == ["metrics", False] and not rec.is_loaded
+    assert rec.metrics["loss"]["values"] == [1.0] and calls == ["metrics", False]
+    assert rec.captured_out == "hello\n" and calls == ["metrics", False, "captured_out"]
+    assert rec.is_loaded and rec == RunRecord(**{**FULL, "store": "x:"})  # type: ignore[arg-type]
+    assert calls == ["metrics", False, "captured_out"]

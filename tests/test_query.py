@@ -264,7 +264,8 @@ def _snapshot(history: History) -> Any:
 
 def test_read_commands_never_write(history: History, tmp_path: Path) -> None:
     before = _snapshot(history)
-    for args in (["runs"], ["runs", "--group-by"], ["show", history.ids["script"]],
+    for args in (["runs"], ["runs", "--group-by"], ["runs", "--last", "3"], ["list", "--last", "2"],
+                 ["show", history.ids["script"]],
                  ["compare", "--against", "last"], ["export"], ["dead"],
                  ["report", "-o", str(tmp_path / "r.html")]):
         history.ok(*args)

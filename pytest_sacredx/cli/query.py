@@ -156,6 +156,17 @@ def _records(args: argparse.Namespace) -> list[Any]:
     return read_runs(_store(args))
 
 
+def _tail_only(args: argparse.Namespace) -> bool:
+    """``--last N`` with nothing that needs every run first (``--where``, ``--sort``)."""
+    return args.last is not None and not args.where and not args.sort
+
+
+def _tail(args: argparse.Namespace) -> Any:
+    from ..query.stores import read_last_runs
+
+    return read_last_runs(_store(args), args.last)
+
+
 def _config_path(name: str) -> str:
     from ..query.fields import ROOTS
 
@@ -170,9 +181,16 @@ def _cmd_runs(args: argparse.Namespace, out: IO[str]) -> int:
     from ..query import text
     from ..query.table import parse_columns, rows, select
 
-    records = _records(args)
     now = _now()
-    chosen = select(records, where=args.where, sort=args.sort, last=args.last, now=now)
+    if _tail_only(args):  # the last N as stored: read N runs, not the store
+        tail = _tail(args)
+        records: Sequence[Any] = tail.records
+        chosen = list(records)
+        total = tail.total
+    else:
+        records = _records(args)
+        chosen = select(records, where=args.where, sort=args.sort, last=args.last, now=now)
+        total = len(records)
     if args.group_by is not None:
         return _group_by(args, chosen, out, now)
     fields = parse_columns(args.columns, chosen or records)
@@ -186,7 +204,7 @@ def _cmd_runs(args: argparse.Namespace, out: IO[str]) -> int:
         body = [[text.cell(h, r[h]) for h in names] for r in data]
         optional = [] if args.columns else _optional(names)
         text.print_table(text.headers(names), body, out, plain=args.plain, optional=optional)
-        out.write(f"{len(chosen)} of {len(records)} runs\n")
+        out.write(f"{len(chosen)} of {total} runs\n")
     return 0
 
 
@@ -241,7 +259,10 @@ def _cmd_list(args: argparse.Namespace, out: IO[str]) -> int:
     from ..query import text
     from ..query.table import rows, select
 
-    records = select(_records(args), where=args.where, sort=args.sort, now=_now())
+    if _tail_only(args) and not args.status and not args.experiment:
+        records = _tail(args).records
+    else:
+        records = select(_records(args), where=args.where, sort=args.sort, now=_now())
     if args.status:
         records = [r for r in records if r.effective_status() == args.status.upper()]
     if args.experiment:

@@ -45,13 +45,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import heapq
 import json
 import os
 import shutil
 import stat
 import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import attrs
@@ -68,7 +69,7 @@ from .atomic import (
 )
 from .base import RESERVED_ARTIFACT_NAMES, RunObserver, check_artifact_name, deprecated_create
 from .lazy_record import LazyRunRecord, gc_paused
-from .record import RunRecord
+from .record import RunRecord, RunTail
 
 __all__ = ["FileStorageObserver", "FileStorageReader", "RESERVED_NAMES"]
 
@@ -519,27 +520,34 @@ class FileStorageReader:
     def __init__(self, basedir: str | os.PathLike[str]) -> None:
         self.basedir = os.fspath(basedir)
 
-    def run_ids(self) -> list[str]:
+    def _names(self) -> tuple[list[str], list[str]]:
+        """The names that may be runs, from one ``listdir`` (nothing opened or ``stat``-ed): numeric
+        ones as listed, and the others (custom ids) that are folders, sorted."""
         try:
             names = os.listdir(self.basedir)
         except FileNotFoundError:
-            return []
-        # numeric ids by value, then other names; paths built by hand (posixpath.join per run shows
-        # in a listing of 100,000 runs), one stat per run and nothing read
-        numeric: list[tuple[int, str]] = []
-        other: list[str] = []
+            return [], []
+        numeric = [n for n in names if n.isdigit() and n.isascii()]
+        if len(numeric) == len(names):
+            return numeric, []
+        base = self.basedir
+        other = sorted(
+            n for n in names
+            if not (n.isdigit() and n.isascii()) and not n.startswith(("_", "."))
+            and os.path.isdir(f"{base}/{n}")
+        )
+        return numeric, other
+
+    def run_ids(self) -> list[str]:
+        """Every run's id in listing order: the folders that hold a ``run.json`` (one ``stat`` each; a
+        folder whose start is not written yet is no run)."""
+        # paths built by hand: posixpath.join per run shows in a listing of 100,000 runs
+        numeric, other = self._names()
+        numeric.sort()  # by name, then (stable) by value: "007" before "7", both before "10"
+        numeric.sort(key=int)
         base = self.basedir
         is_run = _has_run_json
-        for n in names:
-            if n.startswith(("_", ".")) or not is_run(f"{base}/{n}/run.json"):
-                continue
-            if n.isascii() and n.isdigit():
-                numeric.append((int(n), n))
-            else:
-                other.append(n)
-        numeric.sort()
-        other.sort()
-        return [n for _, n in numeric] + other
+        return [n for n in numeric + other if is_run(f"{base}/{n}/run.json")]
 
     def list_runs(self) -> Iterator[RunRecord]:
         """Every run, numeric ids in order (then other names). The records are lazy: listing reads
@@ -548,10 +556,62 @@ class FileStorageReader:
         store = f"file:{self.basedir}"
         with gc_paused():
             records = [
-                LazyRunRecord.lazy(functools.partial(self._values, run_id), id=run_id, store=store)
+                LazyRunRecord.lazy(functools.partial(self._values, run_id),
+                                   functools.partial(self._heavy, run_id), id=run_id, store=store)
                 for run_id in self.run_ids()
             ]
         yield from records
+
+    def last_runs(self, n: int) -> RunTail:
+        """The last ``n`` runs of :meth:`list_runs` (lazy records, oldest first), at the cost of one
+        folder listing and a ``stat`` of the ``run.json`` of the folders taken: from the newest name
+        back, a folder without ``run.json`` (a start not written yet, a stray folder) is skipped and
+        the next older one taken instead. ``total`` counts the entries named like runs without
+        opening each one, less the ones found to be no run (so a folder whose start is not written
+        yet, older than the runs taken, still counts).
+
+        >>> import tempfile
+        >>> FileStorageReader(tempfile.mkdtemp()).last_runs(3)
+        RunTail(records=[], total=0)
+        """
+        if n < 0:
+            raise ValueError(f"last_runs({n}): give a number of runs, 0 or more")
+        numeric, other = self._names()
+        base = self.basedir
+        taken: list[str] = []
+        skipped = 0
+
+        def take(names: Iterable[str]) -> None:
+            nonlocal skipped
+            for name in names:
+                if len(taken) >= n:
+                    return
+                if _has_run_json(f"{base}/{name}/run.json"):
+                    taken.append(name)
+                else:
+                    skipped += 1
+
+        take(reversed(other))  # listed after the numeric ids
+        want = n - len(taken)
+        if want > 0 and numeric:
+            # the newest numeric ids without sorting them all: the largest ``want`` plus some to spare
+            # for folders that are no run, all of them when too many were no run
+            spare, examined = want + 8, 0
+            while True:
+                pairs = zip(map(int, numeric), numeric, strict=True)
+                ordered = (heapq.nlargest(spare, pairs) if spare < len(numeric)
+                           else sorted(pairs, reverse=True))
+                take(name for _, name in ordered[examined:])
+                if len(taken) >= n or len(ordered) == len(numeric):
+                    break
+                examined, spare = len(ordered), spare * 4
+        store = f"file:{base}"
+        records: list[RunRecord] = [
+            LazyRunRecord.lazy(functools.partial(self._values, run_id),
+                                   functools.partial(self._heavy, run_id), id=run_id, store=store)
+            for run_id in reversed(taken)
+        ]
+        return RunTail(records, len(numeric) + len(other) - skipped)
 
     def _values(self, run_id: str, full: bool) -> dict[str, Any]:
         try:
@@ -564,12 +624,46 @@ class FileStorageReader:
             ) from None
         return {name: getattr(rec, name) for name in _FIELDS}
 
-    def _json(self, run_dir: str, name: str, default: Any) -> Any:
+    def _heavy(self, run_id: str, name: str) -> Any:
+        """One bulky field of a run, read on its own: ``metrics`` (``metrics.jsonl``, else
+        ``metrics.json``) or ``captured_out`` (``cout.txt``)."""
+        run_dir = f"{self.basedir}/{run_id}"
         try:
-            with open(os.path.join(run_dir, name), encoding="utf-8") as fh:
-                return json.load(fh)
+            if not _has_run_json(f"{run_dir}/run.json"):  # gone since it was listed
+                raise run_not_found(run_id, f"file:{self.basedir}")
+            if name == "metrics":
+                return document.metric_series(self._metrics(run_dir))
+            return self._cout(run_dir)
+        except KeyError:
+            raise
+        except (OSError, ValueError) as e:
+            raise StoreFormatError(
+                f"cannot read file:{self.basedir}: run {run_id}: {type(e).__name__}: {e}"
+            ) from None
+
+    def _metrics(self, run_dir: str) -> Any:
+        metrics = self._metrics_from_jsonl(f"{run_dir}/metrics.jsonl")
+        if metrics is None:
+            metrics = self._json(run_dir, "metrics.json", {})
+        return metrics or {}
+
+    @staticmethod
+    def _cout(run_dir: str) -> str:
+        try:
+            with open(f"{run_dir}/cout.txt", "rb") as fh:
+                return fh.read().decode("utf-8", errors="surrogateescape")
+        except FileNotFoundError:
+            return ""
+
+    @staticmethod
+    def _json(run_dir: str, name: str, default: Any) -> Any:
+        # bytes to json.loads: reading text through a decoder first costs more than the parse
+        try:
+            with open(f"{run_dir}/{name}", "rb") as fh:
+                data = fh.read()
         except FileNotFoundError:
             return default
+        return json.loads(data)
 
     @staticmethod
     def _metrics_from_jsonl(path: str) -> dict[str, dict[str, list[Any]]] | None:
@@ -580,6 +674,8 @@ class FileStorageReader:
             return None
         metrics: dict[str, dict[str, list[Any]]] = {}
         for raw in data.split(b"\n"):
+            if not raw:  # the end of the last line (an exception per run costs more than its parse)
+                continue
             try:
                 delta = json.loads(raw)
             except ValueError:  # empty, or torn by a killed writer
@@ -599,21 +695,16 @@ class FileStorageReader:
         if name.startswith(("_", ".")) or os.sep in name or (os.altsep and os.altsep in name):
             raise run_not_found(run_id, f"file:{self.basedir}")
         try:
-            with open(os.path.join(run_dir, "run.json"), encoding="utf-8") as fh:
-                entry = json.load(fh)
+            with open(f"{run_dir}/run.json", "rb") as fh:
+                data = fh.read()
         except (FileNotFoundError, NotADirectoryError):
             raise run_not_found(run_id, f"file:{self.basedir}") from None
+        entry = json.loads(data)
         metrics: Any = {}
         captured_out = ""
         if full:
-            metrics = self._metrics_from_jsonl(os.path.join(run_dir, "metrics.jsonl"))
-            if metrics is None:
-                metrics = self._json(run_dir, "metrics.json", {})
-            try:
-                with open(os.path.join(run_dir, "cout.txt"), "rb") as fh:
-                    captured_out = fh.read().decode("utf-8", errors="surrogateescape")
-            except FileNotFoundError:
-                pass
+            metrics = self._metrics(run_dir)
+            captured_out = self._cout(run_dir)
         return document.to_record(
             entry,
             store=f"file:{self.basedir}",

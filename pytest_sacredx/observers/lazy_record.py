@@ -6,9 +6,12 @@ A reader therefore hands out ``LazyRunRecord`` objects: a ``RunRecord`` in every
 equality, ``attrs.asdict``, pickling), built from a *loader* the reader provides. Reading any field loads
 the run's *light* parts (everything but ``captured_out`` and ``metrics``) once; reading ``captured_out``
 or ``metrics`` loads the whole run once. Fields known up front (``id`` in a folder store, ``store``) are
-given directly and never cost a load. A loader may add :data:`FINAL_METRICS` to the light parts (the
-last value of every metric, when the store can tell it without reading the series):
-``final_metrics()`` and ``metric_names()`` then answer without loading the metrics.
+given directly and never cost a load. A store that keeps each bulky field apart (a run folder's
+``cout.txt`` and ``metrics.json``) gives a *heavy loader* too: ``heavy(name)`` reads that one field, so
+the final metrics of a run never read its captured output, and the other way round. A loader may add
+:data:`FINAL_METRICS` to the light parts (the last value of every metric, when the store can tell it
+without reading the series): ``final_metrics()`` and ``metric_names()`` then answer without loading the
+metrics.
 
 >>> calls = []
 >>> def load(full):
@@ -38,7 +41,7 @@ import attrs
 
 from .record import RunRecord
 
-__all__ = ["LazyRunRecord", "HEAVY_FIELDS", "FINAL_METRICS", "Loader", "gc_paused"]
+__all__ = ["LazyRunRecord", "HEAVY_FIELDS", "FINAL_METRICS", "Loader", "HeavyLoader", "gc_paused"]
 
 #: the fields that hold a run's bulk (and are loaded only when asked for)
 HEAVY_FIELDS = frozenset({"captured_out", "metrics"})
@@ -47,25 +50,32 @@ HEAVY_FIELDS = frozenset({"captured_out", "metrics"})
 FINAL_METRICS = "final_metrics"
 #: ``loader(full)``: the run's field values; all of them when ``full``, else at least the light ones
 Loader = Callable[[bool], Mapping[str, Any]]
+#: ``heavy(name)``: the value of one of the HEAVY_FIELDS, read on its own
+HeavyLoader = Callable[[str], Any]
 
-_NONE, _LIGHT, _FULL = 0, 1, 2
+# what a record has loaded, as bits: the light fields, then each heavy field
+_NONE, _LIGHT, _FULL = 0, 1, 7
+_BIT = {"captured_out": 2, "metrics": 4}
 _SLOTS = {f.name: RunRecord.__dict__[f.name] for f in attrs.fields(RunRecord)}
 
 
 class LazyRunRecord(RunRecord):
     """A :class:`RunRecord` that loads its fields on first access (see the module docstring)."""
 
-    __slots__ = ("_loader", "_level", "_given", "_finals")
+    __slots__ = ("_loader", "_heavy", "_level", "_given", "_finals")
     _loader: Loader
+    _heavy: HeavyLoader | None
     _level: int
     _given: frozenset[str]
     _finals: Any  # a Mapping, None, or a function that gives one of them
 
     @classmethod
-    def lazy(cls, loader: Loader, **known: Any) -> LazyRunRecord:
-        """A record that calls ``loader`` when a field not in ``known`` is first read."""
+    def lazy(cls, loader: Loader, heavy: HeavyLoader | None = None, **known: Any) -> LazyRunRecord:
+        """A record that calls ``loader`` when a field not in ``known`` is first read (and ``heavy``,
+        when given, for each heavy field on its own)."""
         self = object.__new__(cls)
         _set_loader(self, loader)
+        _set_heavy(self, heavy)
         _set_level(self, _NONE)
         names = tuple(known)
         given = _GIVEN.get(names)
@@ -78,25 +88,36 @@ class LazyRunRecord(RunRecord):
         return self
 
     def _load(self, level: int) -> None:
+        heavy = self._heavy
+        if heavy is not None and level != _LIGHT:  # one heavy field, read apart
+            (name,) = [n for n, bit in _BIT.items() if bit == level]
+            _SLOTS[name].__set__(self, heavy(name))
+            object.__setattr__(self, "_level", self._level | level)
+            return
         loader = self._loader
-        values = dict(loader(level == _FULL))
+        full = level != _LIGHT
+        values = dict(loader(full))
         given = self._given
+        done = self._level
         for name, slot in _SLOTS.items():
-            if name in given or (level != _FULL and name in HEAVY_FIELDS):
+            bit = _BIT.get(name)
+            if name in given or (bit is not None and (not full or done & bit)):
                 continue
             if name in values:
                 slot.__set__(self, values[name])
             else:
                 slot.__set__(self, _default(name))
-        _set_finals(self, None if level == _FULL else values.get(FINAL_METRICS))
-        object.__setattr__(self, "_level", level)
+        _set_finals(self, None if full else values.get(FINAL_METRICS))
+        object.__setattr__(self, "_level", _FULL if full else done | _LIGHT)
 
     def _light_finals(self) -> Mapping[str, Any] | None:
         """The loader's final values while the metrics are not loaded (None: ask the metrics)."""
         level = getattr(self, "_level", _FULL)
-        if level == _FULL:
+        if level & _BIT["metrics"]:  # the series are loaded: they answer
             return None
-        if level == _NONE:
+        if not level & _LIGHT:
+            if self._heavy is not None:  # the metrics alone are cheaper than the light parts and them
+                return None
             self._load(_LIGHT)
         finals = self._finals
         if callable(finals):  # the store reads them when first asked for (and only then)
@@ -155,11 +176,11 @@ def _default(name: str) -> Any:
 
 def _lazy_property(name: str) -> property:
     slot = _SLOTS[name]
-    level = _FULL if name in HEAVY_FIELDS else _LIGHT
+    level = _BIT.get(name, _LIGHT)
 
     def get(self: LazyRunRecord) -> Any:
         # records made by __init__ (attrs.evolve, unpickling) have no _level: they are complete
-        if getattr(self, "_level", _FULL) < level and name not in self._given:
+        if not getattr(self, "_level", _FULL) & level and name not in self._given:
             self._load(level)
         return slot.__get__(self, type(self))
 
@@ -171,6 +192,7 @@ def _lazy_property(name: str) -> property:
 
 _GIVEN: dict[tuple[str, ...], frozenset[str]] = {}
 _set_loader = LazyRunRecord._loader.__set__  # type: ignore[attr-defined]
+_set_heavy = LazyRunRecord._heavy.__set__  # type: ignore[attr-defined,union-attr]
 _set_level = LazyRunRecord._level.__set__  # type: ignore[attr-defined]
 _set_given = LazyRunRecord._given.__set__  # type: ignore[attr-defined]
 _set_finals = LazyRunRecord._finals.__set__  # type: ignore[attr-defined,union-attr]

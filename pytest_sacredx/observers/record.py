@@ -18,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-__all__ = ["RunRecord", "RunReader", "STATUSES", "DEAD_AFTER", "metric_series"]
+__all__ = ["RunRecord", "RunReader", "RunTail", "STATUSES", "DEAD_AFTER", "metric_series", "parse_timestamps"]
 
 STATUSES = ("QUEUED", "RUNNING", "COMPLETED", "FAILED", "INTERRUPTED", "TIMEOUT")
 #: a RUNNING run whose last heartbeat is older than this is reported as DEAD (Sacred's beat is 10 s)
@@ -133,6 +133,23 @@ class RunReader(Protocol):
         ...
 
 
+@attrs.frozen
+class RunTail:
+    """The newest runs of a store and how many runs it holds: what a reader's optional
+    ``last_runs(n)`` returns, so that ``sacredx runs --last N`` reads N runs, not the whole store.
+
+    ``records`` are the last ``n`` runs in ``list_runs`` order (oldest first); ``total`` is the number
+    of runs in the store, as well as the reader can tell without opening each one (a folder store
+    counts its run folders).
+
+    >>> RunTail([RunRecord(id="9", status="COMPLETED")], total=9).total
+    9
+    """
+
+    records: list[RunRecord]
+    total: int
+
+
 def metric_series(
     metrics: Mapping[str, Mapping[str, Any]], parse_time: Callable[[Any], _dt.datetime | None]
 ) -> dict[str, dict[str, list[Any]]]:
@@ -141,13 +158,19 @@ def metric_series(
         str(name): {
             "steps": list(m.get("steps", [])),
             "values": list(m.get("values", [])),
-            "timestamps": _timestamps(m.get("timestamps", []), parse_time),
+            "timestamps": parse_timestamps(m.get("timestamps", []), parse_time),
         }
         for name, m in metrics.items()
     }
 
 
-def _timestamps(values: Any, parse_time: Callable[[Any], _dt.datetime | None]) -> list[Any]:
+def parse_timestamps(values: Any, parse_time: Callable[[Any], _dt.datetime | None]) -> list[Any]:
+    """A metric's stored timestamps as datetimes where they parse (``parse_time`` for the forms
+    ``fromisoformat`` does not read), the others as they are.
+
+    >>> parse_timestamps(["2024-01-02T03:04:05", "later"], lambda t: None)
+    [datetime.datetime(2024, 1, 2, 3, 4, 5), 'later']
+    """
     # Every store's parse_time reads a string with fromisoformat; calling it here directly saves a
     # Python call per point, which is most of the cost of listing runs with long metric series.
     fromiso = _dt.datetime.fromisoformat

@@ -17,19 +17,20 @@ pytest_sacredx.query.errors.StoreReadError: cannot read file:/no/such/folder: no
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from ..errors import SacredxError
-from ..observers.record import RunReader, RunRecord
+from ..observers.record import RunReader, RunRecord, RunTail
 from ..observers.redact import redact_url
-from .errors import RunNotFoundError, StoreReadError
+from .errors import QueryUsageError, RunNotFoundError, StoreReadError
 
-__all__ = ["DEFAULT_STORE", "open_store", "read_runs", "find_run", "close", "short_id"]
+__all__ = ["DEFAULT_STORE", "open_store", "read_runs", "read_last_runs", "find_run", "close", "short_id"]
 
 #: the pytest plugin's default store, relative to where the command runs
 DEFAULT_STORE = "tinydb:.sacredx"
 SHORT_ID = 12
+_T = TypeVar("_T")
 
 
 def _local_path(uri: str) -> tuple[str, str] | None:
@@ -103,10 +104,37 @@ def close(reader: Any) -> None:
 
 def read_runs(store: str | RunReader) -> list[RunRecord]:
     """Every run of ``store``, oldest first; any failure to read is one :class:`StoreReadError` line."""
+    return _reading(store, lambda reader: list(reader.list_runs()))
+
+
+def read_last_runs(store: str | RunReader, n: int) -> RunTail:
+    """The last ``n`` runs of ``store`` and how many it holds. A reader with ``last_runs(n)`` (folder
+    and TinyDB stores) reads only those runs; any other gives the tail of its full listing.
+
+    >>> import tempfile
+    >>> read_last_runs("file:" + tempfile.mkdtemp(), 10)
+    RunTail(records=[], total=0)
+    """
+    if n < 0:
+        raise QueryUsageError(f"--last {n}: give a number of runs, 0 or more")
+
+    def tail(reader: Any) -> RunTail:
+        last = getattr(reader, "last_runs", None)
+        if callable(last):
+            found = last(n)
+            if isinstance(found, RunTail):
+                return found
+        records = list(reader.list_runs())
+        return RunTail(records[-n:] if n else [], len(records))
+
+    return _reading(store, tail)
+
+
+def _reading(store: str | RunReader, read: Callable[[Any], _T]) -> _T:
     reader = open_store(store)
     name = redact_url(store) if isinstance(store, str) else repr(store)
     try:
-        return list(reader.list_runs())
+        return read(reader)
     except SacredxError as e:
         raise StoreReadError(f"cannot read {name}: {_one_line(e)}") from None
     except Exception as e:  # a corrupt file, a server that went away, a foreign database

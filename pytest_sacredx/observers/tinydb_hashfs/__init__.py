@@ -60,7 +60,7 @@ from .. import document
 from .. import tinydb_sacred as _sacred
 from ..base import RunObserver
 from ..lazy_record import FINAL_METRICS, LazyRunRecord, gc_paused
-from ..record import RunRecord
+from ..record import RunRecord, RunTail
 from ..sacred_formats import SacredTinyDB, SacredTinyStorage, is_sacred_tinydb
 from ..tinydb_bases import LOG_HEADER, HashStore, LogStorage, LogTinyDB, apply_patch, dumps_line
 from ..tinydb_finals import final_values
@@ -544,14 +544,29 @@ class TinyDbReader:
                 yield self._as_record(doc)
             return
         handle, index = log
+        yield from self._lazy(handle, index, index.doc_ids())
+
+    def last_runs(self, n: int) -> RunTail:
+        """The last ``n`` runs of :meth:`list_runs` and how many there are, making records for those
+        ``n`` only (the run index is read as for a listing; no run's lines are)."""
+        if n < 0:
+            raise ValueError(f"last_runs({n}): give a number of runs, 0 or more")
+        log = self._log()
+        if log is None:
+            records = list(self.list_runs())
+            return RunTail(records[-n:] if n else [], len(records))
+        handle, index = log
+        doc_ids = index.doc_ids()
+        return RunTail(self._lazy(handle, index, doc_ids[-n:] if n else []), len(doc_ids))
+
+    def _lazy(self, handle: _LogHandle, index: RunIndex, doc_ids: list[int]) -> list[RunRecord]:
         store = f"tinydb:{self.root}"
         load = self._load_values
         with gc_paused():
-            records = [
+            return [
                 LazyRunRecord.lazy(functools.partial(load, handle, doc_id, index), store=store)
-                for doc_id in index.doc_ids()
+                for doc_id in doc_ids
             ]
-        yield from records
 
     def _log(self) -> tuple[_LogHandle, RunIndex] | None:
         """The log opened for reading with its run index, or None when it is no log."""
