@@ -24,7 +24,7 @@ import threading
 from collections.abc import Iterator
 from typing import IO, Any
 
-__all__ = ["atomic_file", "write_atomic"]
+__all__ = ["atomic_file", "write_all", "write_atomic"]
 
 _counter = itertools.count()
 
@@ -68,7 +68,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     fd, tmp = _temp_in(directory, name)
     try:
         try:
-            _write_all(fd, data)
+            write_all(fd, data)
         finally:
             os.close(fd)
         os.replace(tmp, target)
@@ -78,7 +78,13 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
         raise
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd``: ``os.write`` may take less than it is given (a pipe, a signal).
+
+    >>> r, w = os.pipe()
+    >>> write_all(w, b"whole"); os.close(w); os.read(r, 10)
+    b'whole'
+    """
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]

@@ -204,7 +204,7 @@ def redact_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
     """
     out = dict(meta)
     options = out.get("options")
-    if isinstance(options, Mapping) and _any_may_hold_secret(options):
+    if isinstance(options, Mapping) and any(_may_hold_secret(k, v) for k, v in options.items()):
         out["options"] = redact_options(options)
     argv = out.get("argv")
     if isinstance(argv, (list, tuple)):
@@ -216,16 +216,6 @@ def redact_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(comment, str) and comment:
         out["comment"] = redact_url(comment)
     return out
-
-
-def _any_may_hold_secret(options: Mapping[str, Any]) -> bool:
-    for key, value in options.items():
-        # most options are None, False or a number: nothing to look into (a sweep stores thousands)
-        if value is None or value is False or value is True or type(value) in (int, float):
-            continue
-        if _may_hold_secret(key, value):
-            return True
-    return False
 
 
 def _may_hold_secret(key: Any, value: Any) -> bool:

@@ -37,7 +37,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from ..atomic import atomic_file, write_atomic
+from ..atomic import atomic_file, write_all, write_atomic
 
 __all__ = [
     "FileLock",
@@ -115,9 +115,7 @@ def write_bytes_new(path: str | os.PathLike[str], data: bytes) -> None:
     opens before the writer says it is complete (a run folder's files before its ``run.json``)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        write_all(fd, data)
     finally:
         os.close(fd)
 

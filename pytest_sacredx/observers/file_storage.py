@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-import heapq
+import itertools
 import json
 import os
 import shutil
@@ -508,6 +508,11 @@ def _has_run_json(path: str) -> bool:
         return False
 
 
+def _by_value(numeric: list[str]) -> list[str]:
+    """Numeric run ids in listing order: by value, and by name among equal values ("007" before "7")."""
+    return sorted(sorted(numeric), key=int)
+
+
 class FileStorageReader:
     """Reads runs from a FileStorageObserver folder (Sacred's or ours) as :class:`RunRecord`.
 
@@ -543,24 +548,15 @@ class FileStorageReader:
         folder whose start is not written yet is no run)."""
         # paths built by hand: posixpath.join per run shows in a listing of 100,000 runs
         numeric, other = self._names()
-        numeric.sort()  # by name, then (stable) by value: "007" before "7", both before "10"
-        numeric.sort(key=int)
         base = self.basedir
         is_run = _has_run_json
-        return [n for n in numeric + other if is_run(f"{base}/{n}/run.json")]
+        return [n for n in _by_value(numeric) + other if is_run(f"{base}/{n}/run.json")]
 
     def list_runs(self) -> Iterator[RunRecord]:
         """Every run, numeric ids in order (then other names). The records are lazy: listing reads
         the folder's names only; a run's ``run.json``/``config.json``/``info.json`` are read when one of
         its fields is, ``metrics`` and ``cout.txt`` only when those are."""
-        store = f"file:{self.basedir}"
-        with gc_paused():
-            records = [
-                LazyRunRecord.lazy(functools.partial(self._values, run_id),
-                                   functools.partial(self._heavy, run_id), id=run_id, store=store)
-                for run_id in self.run_ids()
-            ]
-        yield from records
+        yield from self._lazy(self.run_ids())
 
     def last_runs(self, n: int) -> RunTail:
         """The last ``n`` runs of :meth:`list_runs` (lazy records, oldest first), at the cost of one
@@ -580,44 +576,28 @@ class FileStorageReader:
         base = self.basedir
         taken: list[str] = []
         skipped = 0
+        # newest first: other names come after the numeric ids in a listing
+        for name in itertools.chain(reversed(other), reversed(_by_value(numeric))):
+            if len(taken) >= n:
+                break
+            if _has_run_json(f"{base}/{name}/run.json"):
+                taken.append(name)
+            else:
+                skipped += 1
+        return RunTail(self._lazy(reversed(taken)), len(numeric) + len(other) - skipped)
 
-        def take(names: Iterable[str]) -> None:
-            nonlocal skipped
-            for name in names:
-                if len(taken) >= n:
-                    return
-                if _has_run_json(f"{base}/{name}/run.json"):
-                    taken.append(name)
-                else:
-                    skipped += 1
-
-        take(reversed(other))  # listed after the numeric ids
-        want = n - len(taken)
-        if want > 0 and numeric:
-            # the newest numeric ids without sorting them all: the largest ``want`` plus some to spare
-            # for folders that are no run, all of them when too many were no run
-            spare, examined = want + 8, 0
-            while True:
-                pairs = zip(map(int, numeric), numeric, strict=True)
-                ordered = (heapq.nlargest(spare, pairs) if spare < len(numeric)
-                           else sorted(pairs, reverse=True))
-                take(name for _, name in ordered[examined:])
-                if len(taken) >= n or len(ordered) == len(numeric):
-                    break
-                examined, spare = len(ordered), spare * 4
-        store = f"file:{base}"
-        records: list[RunRecord] = [
-            LazyRunRecord.lazy(functools.partial(self._values, run_id),
+    def _lazy(self, run_ids: Iterable[str]) -> list[RunRecord]:
+        store = f"file:{self.basedir}"
+        with gc_paused():
+            return [
+                LazyRunRecord.lazy(functools.partial(self._values, run_id),
                                    functools.partial(self._heavy, run_id), id=run_id, store=store)
-            for run_id in reversed(taken)
-        ]
-        return RunTail(records, len(numeric) + len(other) - skipped)
+                for run_id in run_ids
+            ]
 
     def _values(self, run_id: str, full: bool) -> dict[str, Any]:
         try:
             rec = self._read(run_id, full)
-        except KeyError:
-            raise
         except (OSError, ValueError) as e:  # damaged after it was listed: one clear line
             raise StoreFormatError(
                 f"cannot read file:{self.basedir}: run {run_id}: {type(e).__name__}: {e}"
@@ -634,8 +614,6 @@ class FileStorageReader:
             if name == "metrics":
                 return document.metric_series(self._metrics(run_dir))
             return self._cout(run_dir)
-        except KeyError:
-            raise
         except (OSError, ValueError) as e:
             raise StoreFormatError(
                 f"cannot read file:{self.basedir}: run {run_id}: {type(e).__name__}: {e}"

@@ -56,6 +56,7 @@ HeavyLoader = Callable[[str], Any]
 # what a record has loaded, as bits: the light fields, then each heavy field
 _NONE, _LIGHT, _FULL = 0, 1, 7
 _BIT = {"captured_out": 2, "metrics": 4}
+_FIELD_OF_BIT = {bit: name for name, bit in _BIT.items()}
 _SLOTS = {f.name: RunRecord.__dict__[f.name] for f in attrs.fields(RunRecord)}
 
 
@@ -90,7 +91,7 @@ class LazyRunRecord(RunRecord):
     def _load(self, level: int) -> None:
         heavy = self._heavy
         if heavy is not None and level != _LIGHT:  # one heavy field, read apart
-            (name,) = [n for n, bit in _BIT.items() if bit == level]
+            name = _FIELD_OF_BIT[level]
             _SLOTS[name].__set__(self, heavy(name))
             object.__setattr__(self, "_level", self._level | level)
             return

@@ -149,6 +149,11 @@ class RunTail:
     records: list[RunRecord]
     total: int
 
+    @classmethod
+    def of(cls, records: list[RunRecord], n: int) -> RunTail:
+        """The tail of a full listing (for a store that cannot read its last runs alone)."""
+        return cls(records[-n:] if n else [], len(records))
+
 
 def metric_series(
     metrics: Mapping[str, Mapping[str, Any]], parse_time: Callable[[Any], _dt.datetime | None]

@@ -61,6 +61,7 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Table
 
+from ..atomic import write_all
 from .atomic import FileLock, write_bytes_atomic
 from .tinydb_index import DOC, DROP, IndexFile, classify
 
@@ -382,10 +383,7 @@ class LogStorage(Storage):
 
     def _write(self, data: bytes) -> None:
         assert self._fd is not None
-        view = memoryview(data)
-        while view:
-            n = os.write(self._fd, view)
-            view = view[n:]
+        write_all(self._fd, data)
         self._offset += len(data)
 
     def _append(self, records: list[dict[str, Any]]) -> None:
@@ -450,9 +448,7 @@ class LogStorage(Storage):
         if covered == 0:
             # A new log: its first line names it in the index's header, so index it once it exists.
             header = (_dumps({_HEADER_KEY: 1, "snapshot_bytes": 0}) + "\n").encode()
-            view = memoryview(header)
-            while view:
-                view = view[os.write(fd, view) :]
+            write_all(fd, header)
             self._end, self._wmax = self.index.rebuild(fd, 0, len(header), 0, fresh=True)
         if self._wsnap is None:
             first = os.pread(fd, 256, 0).split(b"\n", 1)[0]
@@ -464,11 +460,8 @@ class LogStorage(Storage):
     def _lean_write(self, records: list[dict[str, Any]]) -> None:
         assert self._wfd is not None
         lines = [(_dumps(r) + "\n").encode("utf-8") for r in records]
-        view = memoryview(b"".join(lines))
         self._wstamp = None
-        while view:
-            n = os.write(self._wfd, view)
-            view = view[n:]
+        write_all(self._wfd, b"".join(lines))
         fst = os.fstat(self._wfd)
         self._wstamp = (fst.st_size, fst.st_mtime_ns)
         self._wmax = self._index_records(self._end, lines, records, self._wmax)

@@ -36,6 +36,8 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
+from ..atomic import write_all
+
 __all__ = [
     "SKIP", "DOC", "PATCH", "HEAVY", "DEL", "DROP", "RECORD", "classify", "RunIndex", "IndexFile",
     "StaleIndexError", "scan_lines", "checked_line", "check_line_bytes",
@@ -311,9 +313,7 @@ class IndexFile:
         self._stamp = None
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            write_all(fd, data)
             st = os.fstat(fd)
         finally:
             os.close(fd)

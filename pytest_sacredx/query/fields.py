@@ -168,17 +168,10 @@ def flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     >>> flatten({"a": 1, "opt": {"lr": 0.1, "m": {}}})
     {'a': 1, 'opt.lr': 0.1, 'opt.m': {}}
     """
-    if not prefix:
-        for key, item in value.items():
-            if key.__class__ is not str or (
-                item.__class__ not in _PLAIN and isinstance(item, Mapping) and item
-            ):
-                break
-        else:  # nothing nested (a sweep's usual config): the same keys
-            return dict(value)
     out: dict[str, Any] = {}
     for key, item in value.items():
         name = f"{prefix}{key}"
+        # the plain types first: the Mapping check is an ABC lookup, per key of every listed run
         if item.__class__ not in _PLAIN and isinstance(item, Mapping) and item:
             out.update(flatten(item, name + "."))
         else:

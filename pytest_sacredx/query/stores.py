@@ -121,11 +121,8 @@ def read_last_runs(store: str | RunReader, n: int) -> RunTail:
     def tail(reader: Any) -> RunTail:
         last = getattr(reader, "last_runs", None)
         if callable(last):
-            found = last(n)
-            if isinstance(found, RunTail):
-                return found
-        records = list(reader.list_runs())
-        return RunTail(records[-n:] if n else [], len(records))
+            return last(n)
+        return RunTail.of(list(reader.list_runs()), n)
 
     return _reading(store, tail)
 

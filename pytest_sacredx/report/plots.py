@@ -156,9 +156,8 @@ def group_curves_figure(records: Sequence[RunRecord], metric: str, max_groups: i
             continue
         by_step = groups.setdefault(_label(rec, keys) if keys else "all runs", {})
         steps = series.get("steps") or list(range(len(series["values"])))
-        isfinite = math.isfinite
         for st, v in zip(steps, series["values"], strict=False):
-            if v.__class__ is float and isfinite(v) or _number(v):
+            if _number(v):
                 by_step.setdefault(st, []).append(float(v))
     fig, ax = _new_figure(plt)
     for label in list(groups)[:max_groups]:

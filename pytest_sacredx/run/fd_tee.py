@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ..atomic import write_all
 from . import signals
 
 __all__ = ["FdTee", "HAS_POLL"]
@@ -104,7 +105,7 @@ class _Session:
         target = self.targets[i]
         if target is not None:
             try:
-                _write_all(target, data)
+                write_all(target, data)
             except OSError:  # the original stream went away; keep capturing regardless
                 self.targets[i] = None
         if self.capturing:
@@ -401,12 +402,6 @@ def _wait_for_forwarders(timeout: float = 1.0) -> None:
     deadline = time.monotonic() + timeout
     for session in list(_forwarders):
         session.ended.wait(max(0.0, deadline - time.monotonic()))
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 def _close(fd: int) -> None:

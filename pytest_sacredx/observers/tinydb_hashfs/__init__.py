@@ -553,8 +553,7 @@ class TinyDbReader:
             raise ValueError(f"last_runs({n}): give a number of runs, 0 or more")
         log = self._log()
         if log is None:
-            records = list(self.list_runs())
-            return RunTail(records[-n:] if n else [], len(records))
+            return RunTail.of(list(self.list_runs()), n)
         handle, index = log
         doc_ids = index.doc_ids()
         return RunTail(self._lazy(handle, index, doc_ids[-n:] if n else []), len(doc_ids))
