@@ -5,7 +5,7 @@
 # Usage (sourced, by .ci/run or by hand):
 #     source .ci/services.sh
 #     services_start || exit 1        # installs PostgreSQL with apt when initdb is missing
-#     trap services_stop EXIT         # stops only what services_start started, by PID; safe twice
+#     trap services_stop EXIT         # stops only what this shell's services_start started, by PID
 #     python -m pytest -m service ...
 #
 # Exports SACREDX_PG_URL, SACREDX_S3_ENDPOINT, SACREDX_MONGO_WIRE_URL, AWS_ACCESS_KEY_ID,
@@ -110,6 +110,9 @@ services_start() {
     fi
     SACREDX_SERVICES_DIR=$(mktemp -d /tmp/sacredx-services.XXXXXX) || return 1
     export SACREDX_SERVICES_DIR
+    # Not exported: a child shell that inherits SACREDX_SERVICES_DIR reuses the servers but never stops
+    # them; only the shell that started them does.
+    _SX_OWN_DIR=$SACREDX_SERVICES_DIR
     _sx_start_postgres "$pg_port" &&
         _sx_start_moto "$s3_port" &&
         _sx_start_mongo_wire "$mongo_port" ||
@@ -142,11 +145,11 @@ _sx_stop_pid() {
 
 services_stop() {
     local dir=${SACREDX_SERVICES_DIR:-}
-    [ -n "$dir" ] && [ -d "$dir" ] || return 0
+    [ -n "$dir" ] && [ -d "$dir" ] && [ "${_SX_OWN_DIR:-}" = "$dir" ] || return 0
     _sx_stop_pid moto "$dir/moto.pid" TERM
     _sx_stop_pid nx-27017 "$dir/nx-27017.pid" TERM
     # SIGINT is PostgreSQL's "fast shutdown": roll back sessions, then exit cleanly.
     _sx_stop_pid PostgreSQL "$dir/postgres.pid" INT
     rm -rf "$dir"
-    unset SACREDX_SERVICES_DIR
+    unset SACREDX_SERVICES_DIR _SX_OWN_DIR
 }
