@@ -39,3 +39,12 @@ try:  # imported once up front: pytester's in-process runs restore sys.modules a
     import numpy  # noqa: F401 - first imported inside one (the run seeding does) could never load again
 except ImportError:  # pragma: no cover
     pass
+
+# The same for importlib_metadata, the backport that dask imports: on its first import it deletes the
+# standard library's PathFinder.find_distributions and puts its own finder on sys.meta_path. Inside an
+# in-process run, pytester then restores sys.meta_path without that finder, and from then on no
+# distribution's entry points could be found: later in-process runs would load no sacredx plugin.
+try:
+    import importlib_metadata  # noqa: F401
+except ImportError:  # pragma: no cover
+    pass

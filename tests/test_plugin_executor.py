@@ -164,7 +164,7 @@ def test_without_dask_installed_the_executor_says_what_to_install(pytester: pyte
 def test_bad_executor_settings_are_usage_errors(pytester: pytest.Pytester, args: tuple[str, ...], message: str) -> None:
     write_experiment(pytester)
     base = BASE[:-2] if "-n" in args else BASE  # -n needs xdist
-    result = pytester.runpytest_subprocess(*base, *args)
+    result = pytester.runpytest_inprocess(*base, *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
 
