@@ -7,9 +7,11 @@ import json
 import math
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pytest_sacredx.observers import tinydb_hashfs
 from pytest_sacredx.observers.tinydb_bases import apply_patch, dumps_line
 from pytest_sacredx.observers.tinydb_finals import (
     effects_of,
@@ -143,3 +145,30 @@ def test_a_listing_gives_the_final_values_the_loaded_metrics_give(tmp_path: Any)
         assert rec.metrics  # load them
         assert same(values, rec.final_metrics()) and names == rec.metric_names()
     assert finals[0][0] == {"loss": 0.0, "acc": 0}
+
+
+def test_the_metric_lines_are_read_only_when_a_final_value_is_asked_for(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    observer = TinyDbObserver(tmp_path)
+    for i in range(4):
+        record(observer, i, batches=3)
+    skimmed: list[int] = []
+    real = tinydb_hashfs.final_values
+    monkeypatch.setattr(tinydb_hashfs, "final_values",
+                        lambda lines, doc_id, table: skimmed.append(doc_id) or real(lines, doc_id, table))
+    listed = list(TinyDbReader(tmp_path).list_runs())
+    kept = [r for r in listed if r.config["i"] > 1]  # what `--where config.i > 1` reads
+    assert skimmed == []
+    assert [r.final_metrics() for r in kept] == [{"loss": 2.2, "acc": 2}, {"loss": 3.2, "acc": 2}]
+    assert skimmed == [3, 4] and not any(r.is_loaded for r in listed)
+
+
+def test_final_values_asked_after_a_compaction_are_the_runs_own(tmp_path: Any) -> None:
+    observer = TinyDbObserver(tmp_path)
+    for i in range(3):
+        record(observer, i, batches=3)
+    listed = list(TinyDbReader(tmp_path).list_runs())
+    assert [r.config["i"] for r in listed] == [0, 1, 2]  # light parts read, metric lines not yet
+    observer.db.storage.compact()  # the log is replaced: the listing's offsets point elsewhere now
+    assert [r.final_metrics() for r in listed] == [{"loss": i + 0.2, "acc": 2} for i in range(3)]

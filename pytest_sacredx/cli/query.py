@@ -25,11 +25,13 @@ and ``convert`` write, and only to ``--to``. This module parses arguments; the w
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
+import gc
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import IO, Any, NoReturn
 
 from ..errors import SacredxError
@@ -559,6 +561,20 @@ _COMMANDS = {
 }
 
 
+@contextlib.contextmanager
+def _few_collections() -> Iterator[None]:
+    """Cyclic garbage collection a hundred times less often while a command runs: reading 10,000 runs
+    allocates millions of dicts and lists that hold no cycles, and the collections they trigger cost
+    15 % of ``sacredx runs --where`` over such a store. Collections still happen, so a command that
+    does make cycles stays bounded in memory."""
+    before = gc.get_threshold()
+    gc.set_threshold(max(before[0], 1) * 100, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 def main(argv: Sequence[str] | None = None, *, store: RunReader | None = None) -> int:
     """Run one ``sacredx`` command; returns the exit status (2 for any mistake in the input).
 
@@ -581,7 +597,8 @@ def main(argv: Sequence[str] | None = None, *, store: RunReader | None = None) -
     args.reader = store
     out = sys.stdout
     try:
-        return _COMMANDS[args.cmd](args, out)
+        with _few_collections():
+            return _COMMANDS[args.cmd](args, out)
     except BrokenPipeError:  # `sacredx runs | head`: the reader has all it wanted
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)

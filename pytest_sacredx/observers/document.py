@@ -51,6 +51,7 @@ from ..redact import redact_meta
 from .record import RunRecord, parse_timestamps
 
 __all__ = [
+    "record_values",
     "TIME_FORMAT",
     "QUEUED_KEYS",
     "STARTED_KEYS",
@@ -612,6 +613,14 @@ def to_record(
     ``plain`` says the reader knows the document holds none of the forms :func:`decode` changes (its
     text has no ``py/`` and no ``json://``), which saves walking every value.
     """
+    return RunRecord(**record_values(doc, store=store, plain=plain, **fields))
+
+
+def record_values(
+    doc: Mapping[str, Any], *, store: str, plain: bool = False, **fields: Any
+) -> dict[str, Any]:
+    """The field values :func:`to_record` gives its record, as a dict: what a lazy record is filled
+    with, without building a record first."""
     meta = doc.get("meta") or {}
     queue_time = doc.get("queue_time")
     if queue_time is None and isinstance(meta, Mapping):
@@ -651,4 +660,4 @@ def to_record(
         values["fail_trace"] = fail_trace.splitlines(keepends=True)
     values["metrics"] = metric_series(values["metrics"] or {})
     values["store"] = store
-    return RunRecord(**values)
+    return values

@@ -46,7 +46,6 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import itertools
-import json
 import os
 import shutil
 import stat
@@ -55,9 +54,8 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-import attrs
-
 from ..errors import RunIdExistsError, StoreFormatError, run_not_found
+from ..fast_json import loads as json_loads
 from . import document
 from .atomic import (
     copy_atomic,
@@ -73,7 +71,6 @@ from .record import RunRecord, RunTail
 
 __all__ = ["FileStorageObserver", "FileStorageReader", "RESERVED_NAMES"]
 
-_FIELDS = [f.name for f in attrs.fields(RunRecord)]
 #: files the observer writes into a run directory; artifacts may not take these names
 RESERVED_NAMES = RESERVED_ARTIFACT_NAMES
 #: below this many points metrics.json is rewritten on every log_metrics call
@@ -597,12 +594,11 @@ class FileStorageReader:
 
     def _values(self, run_id: str, full: bool) -> dict[str, Any]:
         try:
-            rec = self._read(run_id, full)
+            return self._read_values(run_id, full)
         except (OSError, ValueError) as e:  # damaged after it was listed: one clear line
             raise StoreFormatError(
                 f"cannot read file:{self.basedir}: run {run_id}: {type(e).__name__}: {e}"
             ) from None
-        return {name: getattr(rec, name) for name in _FIELDS}
 
     def _heavy(self, run_id: str, name: str) -> Any:
         """One bulky field of a run, read on its own: ``metrics`` (``metrics.jsonl``, else
@@ -641,7 +637,7 @@ class FileStorageReader:
                 data = fh.read()
         except FileNotFoundError:
             return default
-        return json.loads(data)
+        return json_loads(data)
 
     @staticmethod
     def _metrics_from_jsonl(path: str) -> dict[str, dict[str, list[Any]]] | None:
@@ -655,7 +651,7 @@ class FileStorageReader:
             if not raw:  # the end of the last line (an exception per run costs more than its parse)
                 continue
             try:
-                delta = json.loads(raw)
+                delta = json_loads(raw)
             except ValueError:  # empty, or torn by a killed writer
                 continue
             for name, part in delta.items():
@@ -668,6 +664,9 @@ class FileStorageReader:
         return self._read(run_id, True)
 
     def _read(self, run_id: Any, full: bool) -> RunRecord:
+        return RunRecord(**self._read_values(run_id, full))
+
+    def _read_values(self, run_id: Any, full: bool) -> dict[str, Any]:
         name = str(run_id)
         run_dir = os.path.join(self.basedir, name)
         if name.startswith(("_", ".")) or os.sep in name or (os.altsep and os.altsep in name):
@@ -677,13 +676,13 @@ class FileStorageReader:
                 data = fh.read()
         except (FileNotFoundError, NotADirectoryError):
             raise run_not_found(run_id, f"file:{self.basedir}") from None
-        entry = json.loads(data)
+        entry = json_loads(data)
         metrics: Any = {}
         captured_out = ""
         if full:
             metrics = self._metrics(run_dir)
             captured_out = self._cout(run_dir)
-        return document.to_record(
+        return document.record_values(
             entry,
             store=f"file:{self.basedir}",
             id=name,

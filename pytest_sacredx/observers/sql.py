@@ -821,7 +821,6 @@ class SqlObserver(RunObserver):
         )
 
 
-_FIELDS = [f.name for f in attrs.fields(RunRecord)]
 
 
 class _Bulk:
@@ -949,9 +948,11 @@ def _row_values(parts: _ListingParts, names: list[str], store: str, row: Any) ->
         "fail_trace": stored_trace(get("fail_trace")),
         "info": json.loads(get("info")) if get("info") else {},
     }
-    rec = document.to_record(data, store=store, id=str(run_id), metrics={},
-                             artifacts=list(parts.artifacts.get(run_id, [])))
-    return {name: getattr(rec, name) for name in _FIELDS if name not in HEAVY_FIELDS}
+    values = document.record_values(data, store=store, id=str(run_id), metrics={},
+                                    artifacts=list(parts.artifacts.get(run_id, [])))
+    for name in HEAVY_FIELDS:
+        del values[name]
+    return values
 
 
 def _trace_text(trace: list[str] | str) -> str:

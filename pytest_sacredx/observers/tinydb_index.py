@@ -37,6 +37,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..atomic import write_all
+from ..fast_json import loads as json_loads
 
 __all__ = [
     "SKIP", "DOC", "PATCH", "HEAVY", "DEL", "DROP", "RECORD", "classify", "RunIndex", "IndexFile",
@@ -82,7 +83,7 @@ def classify(rec: Any, table: str) -> tuple[int, int]:
 
 def parse_line(raw: bytes) -> Any:
     try:
-        return json.loads(raw)
+        return json_loads(raw)
     except ValueError:  # torn by a killed writer (or damaged)
         return None
 
@@ -251,7 +252,7 @@ class IndexFile:
         """One log line of a document, checked against what the index says it is."""
         off, length, kind = entry
         raw, parsed = checked_line(log_fd, off, length, kind, doc_id, self.table)
-        return parsed if parsed is not None else json.loads(raw)  # decoded once, not twice
+        return parsed if parsed is not None else json_loads(raw)  # decoded once, not twice
 
     # -- writing (under the log's lock) -------------------------------------------------------------
 

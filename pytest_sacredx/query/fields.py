@@ -22,6 +22,7 @@ import datetime as _dt
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -116,8 +117,12 @@ def _is_number(x: Any) -> bool:
 
 
 def _pytest_meta(rec: RunRecord) -> Mapping[str, Any]:
-    meta = rec.meta.get("pytest") if isinstance(rec.meta, Mapping) else None
-    return meta if isinstance(meta, Mapping) else {}
+    meta: Any = rec.meta
+    meta = meta.get("pytest") if meta.__class__ is dict or isinstance(meta, Mapping) else None
+    return meta if meta.__class__ is dict or isinstance(meta, Mapping) else _EMPTY
+
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 def case_id(rec: RunRecord) -> str | None:
@@ -184,7 +189,7 @@ _PLAIN = frozenset({str, int, float, bool, type(None), list})
 
 def _walk(value: Any, parts: Sequence[str]) -> Any:
     for part in parts:
-        if isinstance(value, Mapping):
+        if value.__class__ is dict or isinstance(value, Mapping):
             if part in value:
                 value = value[part]
                 continue
@@ -228,6 +233,29 @@ class Field:
         if root in ("config", "meta", "info"):
             return getattr(rec, root)
         return _COMPUTED[root](rec)
+
+    def getter(self) -> Callable[[RunRecord, _dt.datetime | None], Any]:
+        """:meth:`get` for this field, specialised once: a table of 10,000 runs reads 300,000 cells.
+
+        >>> getter = parse_field("config.opt.lr").getter()
+        >>> getter(RunRecord(id="1", status="COMPLETED", config={"opt": {"lr": 0.1}}), None)
+        0.1
+        """
+        root, parts = self.root, self.parts
+        if root in ("config", "meta", "info") and len(parts) == 1:
+            key = parts[0]
+
+            def one_key(rec: RunRecord, now: _dt.datetime | None) -> Any:
+                value = getattr(rec, root)
+                if value.__class__ is dict:
+                    return value.get(key)
+                return _walk(value, parts)
+
+            return one_key
+        if root in _COMPUTED and root not in _DICT_ROOTS:
+            compute = _COMPUTED[root]
+            return lambda rec, now: compute(rec)
+        return self.get
 
 
 _COMPUTED: dict[str, Callable[[RunRecord], Any]] = {

@@ -66,20 +66,23 @@ def varying_config(records: Sequence[RunRecord], *, exclude: Iterable[str] = ())
 
 
 def _varying(records: Sequence[RunRecord]) -> list[str]:
-    seen: dict[str, set[Any]] = {}
-    order: list[str] = []
-    for rec in records:
+    first: dict[str, Any] = {}  # key -> the canonical value of the runs so far, while they agree
+    varies: set[str] = set()
+    for n, rec in enumerate(records):
         flat = flatten(rec.config)
         for key, value in flat.items():
-            if key not in seen:
-                seen[key] = set()
-                order.append(key)
-            seen[key].add(_canon(value))
-        if len(flat) != len(seen):
-            for key in seen:
-                if key not in flat:
-                    seen[key].add("<missing>")
-    return [k for k in order if len(seen[k]) > 1]
+            if key in varies:
+                continue
+            canon = _canon(value)
+            if key not in first:
+                first[key] = canon
+                if n:  # the runs before did not have it
+                    varies.add(key)
+            elif first[key] != canon:
+                varies.add(key)
+        if len(flat) != len(first):
+            varies.update(key for key in first if key not in flat)
+    return [k for k in first if k in varies]
 
 
 def metric_names(records: Sequence[RunRecord]) -> list[str]:
@@ -173,7 +176,8 @@ def rows(
 ) -> list[dict[str, Any]]:
     """One dict per run, keyed by the columns' canonical names."""
     fields = [c if isinstance(c, Field) else parse_field(c, "column") for c in columns]
-    return [{f.text: f.get(rec, now) for f in fields} for rec in records]
+    getters = [(f.text, f.getter()) for f in fields]
+    return [{text: get(rec, now) for text, get in getters} for rec in records]
 
 
 def tidy_rows(records: Sequence[RunRecord], now: _dt.datetime | None = None) -> list[dict[str, Any]]:

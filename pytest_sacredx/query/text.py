@@ -21,7 +21,7 @@ import json
 import math
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any
 
 from ..observers.record import RunRecord
@@ -208,8 +208,8 @@ def to_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = No
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)
-    for row in rows:
-        writer.writerow([_csv_cell(row.get(c)) for c in columns])
+    cell = _CSV_CELLS.get
+    writer.writerows([[cell(v.__class__, _csv_cell)(v) for v in map(row.get, columns)] for row in rows])
     return buf.getvalue()
 
 
@@ -221,6 +221,16 @@ def _csv_cell(value: Any) -> str:
     if isinstance(value, (int, float, str)):
         return repr(value) if isinstance(value, float) else str(value)
     return json.dumps(_jsonable(value), sort_keys=True, default=str)
+
+
+# the cell of the plain types, by type: one dict lookup instead of isinstance checks, 300,000 times
+_CSV_CELLS: dict[type, Callable[[Any], str]] = {
+    type(None): lambda v: "",
+    bool: lambda v: "true" if v else "false",
+    float: float.__repr__,
+    int: int.__repr__,
+    str: str,
+}
 
 
 # -- show ----------------------------------------------------------------------------------------------

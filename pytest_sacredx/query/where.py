@@ -401,7 +401,8 @@ class _Parser:
 
 
 def _field_value(field: Field) -> _Value:
-    return lambda r, c: field.get(r, c.now)
+    get = field.getter()
+    return lambda r, c: get(r, c.now)
 
 
 def _truthy(value: Any) -> bool:

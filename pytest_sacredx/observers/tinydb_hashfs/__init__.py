@@ -48,10 +48,9 @@ import functools
 import os
 import re
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Any
 
-import attrs
 from tinydb import Query, TinyDB
 from tinydb.table import Document, Table
 
@@ -421,7 +420,6 @@ class TinyDbObserver(RunObserver):
             self._patch(ext=ext)
 
 
-_FIELDS = [f.name for f in attrs.fields(RunRecord)]
 
 
 class TinyDbFormatError(SacredxError, ValueError):
@@ -441,7 +439,11 @@ def tiny_db_option(args: Any, run: Any) -> None:
 
 
 def _record(doc: Mapping[str, Any], root: str, plain: bool = False) -> RunRecord:
-    return document.to_record(
+    return RunRecord(**_values(doc, root, plain))
+
+
+def _values(doc: Mapping[str, Any], root: str, plain: bool = False) -> dict[str, Any]:
+    return document.record_values(
         doc,
         store=f"tinydb:{root}",
         plain=plain,
@@ -460,6 +462,34 @@ def _span_reader(fd: int, entries: list[tuple[int, int, int]]) -> Any:
             buf = os.pread(fd, end - start, start)
             return lambda off, size: buf[off - start : off - start + size]
     return lambda off, size: os.pread(fd, size, off)
+
+
+def _skim_finals(
+    index: Any, handle: _LogHandle, doc_id: int, entries: list[tuple[int, int, int]],
+    parsed: dict[int, dict[str, Any]],
+) -> dict[str, Any] | None:
+    """The last value of each metric of a run, from its lines in log order: the light ones decoded
+    already (``parsed``, by their place in ``entries``), the metric lines read now. None when that
+    cannot tell or the log changed since the listing (the caller then loads the metrics, which finds
+    the run again)."""
+    try:
+        fd = handle.fd()
+        read = _span_reader(fd, entries)
+        ordered: list[Any] = []
+        for i, (off, length, _) in enumerate(entries):
+            line = parsed.get(i)
+            if line is None:
+                data = read(off, length + 1)
+                if len(data) != length + 1 or data[-1:] != b"\n":
+                    return None
+                line = data[:-1].decode("utf-8", "surrogateescape")
+            ordered.append(line)
+        try:
+            return final_values(ordered, doc_id, _TABLE)
+        except (ValueError, TypeError):  # a line the skim does not read: decode (and check) them all
+            return final_values([index.read_line(fd, e, doc_id) for e in entries], doc_id, _TABLE)
+    except (ValueError, TypeError, StaleIndexError, OSError):
+        return None
 
 
 class _LogHandle:
@@ -597,7 +627,7 @@ class TinyDbReader:
             if full:
                 doc = fold(read_lines(storage.index, handle.fd(), doc_id, entries, False), False)
             else:
-                doc, finals, plain = self._light(storage.index, handle.fd(), doc_id, entries)
+                doc, finals, plain = self._light(storage.index, handle, doc_id, entries)
         except StaleIndexError:
             # the index lied about this run, or the log was compacted since the listing (document
             # ids survive a compaction): find the run's lines in the log as it is now
@@ -608,45 +638,41 @@ class TinyDbReader:
                 os.close(fd)
         if doc is None:
             raise run_not_found(doc_id, f"tinydb:{self.root}")
-        rec = _record(doc, self.root, plain)
-        values = {name: getattr(rec, name) for name in _FIELDS}
+        values = _values(doc, self.root, plain)
         if finals is not None:
-            values[FINAL_METRICS] = finals
+            values[FINAL_METRICS] = finals  # a function: the metric lines are read when first asked
         return values
 
     @staticmethod
     def _light(
-        index: Any, fd: int, doc_id: int, entries: list[tuple[int, int, int]]
-    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, bool]:
-        """The run's document without its output and metrics, and the last value of each metric
-        (skimmed from the metric lines, :mod:`~pytest_sacredx.observers.tinydb_finals`; None when
-        that cannot tell), and whether its lines hold only plain values (nothing to decode)."""
-        lines: list[dict[str, Any]] = []
-        ordered: list[Any] = []
+        index: Any, handle: _LogHandle, doc_id: int, entries: list[tuple[int, int, int]]
+    ) -> tuple[dict[str, Any] | None, Callable[[], dict[str, Any] | None], bool]:
+        """The run's document without its output and metrics; a function that gives the last value of
+        each metric (skimmed from the metric lines when first asked for,
+        :mod:`~pytest_sacredx.observers.tinydb_finals`; None when that cannot tell); and whether its
+        lines hold only plain values (nothing to decode). The metric lines are not read here: a
+        ``--where`` over the config reads them only for the runs it keeps."""
+        parsed: dict[int, dict[str, Any]] = {}  # the light lines, by their place among the run's
         plain = True
-        read = _span_reader(fd, entries)
-        for entry in entries:
+        light = [e for e in entries if e[2] != HEAVY]
+        read = _span_reader(handle.fd(), light)
+        for i, entry in enumerate(entries):
             off, length, kind = entry
-            data = read(off, length + 1)
-            if kind == HEAVY:  # its text only: the skim reads the last values out of it
-                if len(data) != length + 1 or data[-1:] != b"\n":
-                    raise StaleIndexError(f"no complete line at {off}")
-                ordered.append(data[:-1].decode("utf-8", "surrogateescape"))
+            if kind == HEAVY:
                 continue
-            raw, line = check_line_bytes(data, off, length, kind, doc_id, index.table)
+            raw, line = check_line_bytes(read(off, length + 1), off, length, kind, doc_id, index.table)
             if line is None:
-                raise StaleIndexError(f"no document line at {entry[0]}")
+                raise StaleIndexError(f"no document line at {off}")
             plain = plain and b"py/" not in raw and b"json://" not in raw
-            lines.append(line)
-            ordered.append(line)
-        try:
-            finals = final_values(ordered, doc_id, _TABLE)
-        except (ValueError, TypeError):  # a line the skim does not read: decode (and check) them all
+            parsed[i] = line
+        lines = list(parsed.values())
+        if len(light) == len(entries):  # no metric lines: the document's own metrics answer
             try:
-                finals = final_values([index.read_line(fd, e, doc_id) for e in entries], doc_id, _TABLE)
+                finals = final_values(lines, doc_id, _TABLE)
             except (ValueError, TypeError):
                 finals = None
-        return fold(lines, True), finals, plain
+            return fold(lines, True), lambda: finals, plain
+        return fold(lines, True), functools.partial(_skim_finals, index, handle, doc_id, entries, parsed), plain
 
     def _doc(self, run_id: Any) -> Mapping[str, Any]:
         storage = self.db.storage
