@@ -59,6 +59,7 @@ SETTINGS = pytest.StashKey["Baselines"]()
 _LOADED = pytest.StashKey["dict[str, Any] | None"]()
 #: what happened to the case's baseline, for the summary: checked, mismatch, written, rewritten, unchanged
 _STATUS = pytest.StashKey[str]()
+_PATH = pytest.StashKey[Path]()  # the case's baseline_path, worked out once (setup, claim, check)
 _COUNTS = pytest.StashKey[dict[str, int]]()
 #: baseline file -> the case that used it in this process (two cases must never share one)
 _CLAIMS = pytest.StashKey[dict[Path, str]]()
@@ -158,11 +159,14 @@ def safe_name(text: str) -> str:
 
 def baseline_path(item: pytest.Item) -> Path:
     """Where the baseline of ``item`` lives (see the module docstring); always inside the folder."""
-    folder = Path(item.config.stash[SETTINGS].folder)
-    if not folder.is_absolute():
-        folder = Path(item.path).parent / folder
-    name, case = _case_parts(item)
-    return folder / safe_name(name) / f"{safe_name(case)}.json"
+    path = item.stash.get(_PATH, None)
+    if path is None:
+        folder = Path(item.config.stash[SETTINGS].folder)
+        if not folder.is_absolute():
+            folder = Path(item.path).parent / folder
+        name, case = _case_parts(item)
+        path = item.stash[_PATH] = folder / safe_name(name) / f"{safe_name(case)}.json"
+    return path
 
 
 def baseline_content(item: pytest.Item, run: Any) -> dict[str, Any]:
