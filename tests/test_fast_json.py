@@ -41,13 +41,7 @@ def _same(a: Any, b: Any) -> bool:
 @given(_values, st.booleans())
 def test_every_value_json_writes_is_read_back_as_json_reads_it(value: Any, ascii_only: bool) -> None:
     text = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
-    try:
-        expected = json.loads(text)
-    except ValueError as e:
-        with pytest.raises(type(e)):
-            fast_json.loads(text)
-        return
-    assert _same(fast_json.loads(text), expected)
+    assert _same(fast_json.loads(text), json.loads(text))
 
 
 @pytest.mark.parametrize(

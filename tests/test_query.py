@@ -440,3 +440,47 @@ def test_show_json_and_missing_run(file_runs: str, capsys: pytest.CaptureFixture
     assert shown["config"]["x"] == 2 and shown["status"] == "COMPLETED"
     assert main(["show", "99", "--store", file_runs]) == 2
     assert capsys.readouterr().err.startswith("Error: no run '99'")
+
+
+@pytest.mark.parametrize(
+    ("configs", "varying"),
+    [
+        ([{"a": 1, "b": 1}, {"a": 2, "b": 1}], ["config.a"]),
+        ([{"a": 1}, {"a": 1, "b": 2}], ["config.b"]),  # missing from the first run: it varies
+        ([{"a": 1, "b": 2}, {"a": 1}], ["config.b"]),  # the same runs the other way round
+        ([{"a": 1}, {"b": 2}], ["config.a", "config.b"]),
+        ([{"a": {}}, {"a": {"x": 1}}], ["config.a", "config.a.x"]),
+        ([{"a": 1}, {"a": 1.0}, {"a": True}], ["config.a"]),  # JSON tells 1 from true (1 == 1.0)
+        ([{"a": 1}, {"a": 1.0}], []),
+    ],
+)
+def test_a_config_key_varies_when_its_values_differ_or_some_runs_lack_it(
+    configs: list[dict[str, Any]], varying: list[str]
+) -> None:
+    from pytest_sacredx.observers.record import RunRecord
+    from pytest_sacredx.query.table import varying_config
+
+    records = [RunRecord(id=str(i), status="COMPLETED", config=c) for i, c in enumerate(configs)]
+    assert varying_config(records) == varying
+
+
+def test_a_command_gives_back_the_garbage_collection_threshold_it_found(tmp_path: Path) -> None:
+    import gc
+
+    before = gc.get_threshold()
+    try:
+        for threshold in ((700, 10, 10), (0, 10, 10)):  # 0: automatic collection off, and kept off
+            gc.set_threshold(*threshold)
+            seen: list[tuple[int, ...]] = []
+            from pytest_sacredx.cli import query
+
+            with query._few_collections():
+                seen.append(gc.get_threshold())
+                with query._few_collections():  # a second command at once (another thread)
+                    seen.append(gc.get_threshold())
+                seen.append(gc.get_threshold())
+            assert gc.get_threshold() == threshold
+            assert seen == [(threshold[0] * 100, 10, 10)] * 3
+            assert main(["runs", "--store", f"file:{tmp_path}"]) == 0 and gc.get_threshold() == threshold
+    finally:
+        gc.set_threshold(*before)

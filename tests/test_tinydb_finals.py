@@ -164,11 +164,40 @@ def test_the_metric_lines_are_read_only_when_a_final_value_is_asked_for(
     assert skimmed == [3, 4] and not any(r.is_loaded for r in listed)
 
 
-def test_final_values_asked_after_a_compaction_are_the_runs_own(tmp_path: Any) -> None:
+def test_final_values_asked_after_a_compaction_come_from_the_log_as_listed(tmp_path: Any) -> None:
     observer = TinyDbObserver(tmp_path)
     for i in range(3):
         record(observer, i, batches=3)
     listed = list(TinyDbReader(tmp_path).list_runs())
     assert [r.config["i"] for r in listed] == [0, 1, 2]  # light parts read, metric lines not yet
-    observer.db.storage.compact()  # the log is replaced: the listing's offsets point elsewhere now
+    observer.db.storage.compact()  # the log is replaced; the listing keeps the one it read open
     assert [r.final_metrics() for r in listed] == [{"loss": i + 0.2, "acc": 2} for i in range(3)]
+    assert not any(r.is_loaded for r in listed)  # skimmed from the listed log's metric lines
+
+
+def test_a_listing_whose_log_is_gone_loads_the_runs_from_the_new_log(tmp_path: Any) -> None:
+    observer = TinyDbObserver(tmp_path)
+    for i in range(3):
+        record(observer, i, batches=3)
+    listed = list(TinyDbReader(tmp_path).list_runs())
+    assert [r.config["i"] for r in listed] == [0, 1, 2]
+    observer.db.storage.compact()
+    listed[0]._loader.args[0].close()  # the listing's log closed: reopening finds the replacement
+    assert [r.final_metrics() for r in listed] == [{"loss": i + 0.2, "acc": 2} for i in range(3)]
+    assert all(r.is_loaded for r in listed)  # the skim refused the new log: each run loaded whole
+
+
+def test_a_light_record_keeps_none_of_the_runs_output_alive(tmp_path: Any) -> None:
+    observer = TinyDbObserver(tmp_path)
+    t = dt.datetime(2024, 1, 1)
+    observer.started_event({"name": "f", "base_dir": "/", "sources": []}, "main", {}, t, {"i": 0}, {}, None)
+    for beat in range(20):
+        observer.heartbeat_event({"beat": beat, "blob": "i" * 1000}, "out" * 1000 + str(beat), t, None)
+        observer.log_metrics({"loss": {"steps": [beat], "values": [beat / 10], "timestamps": [t]}}, {})
+    observer.completed_event(t, 1)
+    (rec,) = TinyDbReader(tmp_path).list_runs()
+    assert rec.config == {"i": 0}
+    pending = rec._finals  # what the record holds until its final values are asked for
+    kept = json.dumps([a for a in pending.args if isinstance(a, dict)], default=str)
+    assert "out" * 1000 not in kept and "i" * 1000 not in kept
+    assert rec.final_metrics() == {"loss": 1.9}

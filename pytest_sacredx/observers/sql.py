@@ -821,8 +821,6 @@ class SqlObserver(RunObserver):
         )
 
 
-
-
 class _Bulk:
     """The parts of a listing's runs that its records read only when asked: final metric values, and
     output with metric series. The first few runs asked about are read one by one (``sacredx show``,

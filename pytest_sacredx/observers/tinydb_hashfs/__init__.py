@@ -420,8 +420,6 @@ class TinyDbObserver(RunObserver):
             self._patch(ext=ext)
 
 
-
-
 class TinyDbFormatError(SacredxError, ValueError):
     """An unknown ``format=`` for a TinyDB store."""
 
@@ -474,7 +472,7 @@ def _skim_finals(
     the run again)."""
     try:
         fd = handle.fd()
-        read = _span_reader(fd, entries)
+        read = _span_reader(fd, [e for e in entries if e[2] == HEAVY])
         ordered: list[Any] = []
         for i, (off, length, _) in enumerate(entries):
             line = parsed.get(i)
@@ -490,6 +488,25 @@ def _skim_finals(
             return final_values([index.read_line(fd, e, doc_id) for e in entries], doc_id, _TABLE)
     except (ValueError, TypeError, StaleIndexError, OSError):
         return None
+
+
+def _metric_part(line: dict[str, Any]) -> dict[str, Any]:
+    """The part of a decoded log line that changes the run's metrics (what
+    :func:`~pytest_sacredx.observers.tinydb_finals.final_values` reads of it); ``{}`` for none."""
+    if "doc" in line:
+        doc = line["doc"]
+        return {"doc": {"metrics": doc.get("metrics")} if isinstance(doc, Mapping) else doc}
+    part: dict[str, Any] = {}
+    set_ = line.get("set")
+    if isinstance(set_, Mapping) and "metrics" in set_:
+        part["set"] = {"metrics": set_["metrics"]}
+    try:
+        ext = [e for e in line.get("ext") or () if e[0] and e[0][0] == "metrics"]
+    except (TypeError, IndexError, KeyError):  # an odd line: kept whole, the skim judges it
+        return line
+    if ext:
+        part["ext"] = ext
+    return part
 
 
 class _LogHandle:
@@ -666,6 +683,9 @@ class TinyDbReader:
             plain = plain and b"py/" not in raw and b"json://" not in raw
             parsed[i] = line
         lines = list(parsed.values())
+        # what the skim will need of these lines: their metric parts only (a light line may carry the
+        # run's output and info, which the record must not keep alive until its finals are asked for)
+        parsed = {i: _metric_part(line) for i, line in parsed.items()}
         if len(light) == len(entries):  # no metric lines: the document's own metrics answer
             try:
                 finals = final_values(lines, doc_id, _TABLE)
