@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_sacredx.errors import ArtifactNameError, StoreFormatError
+from pytest_sacredx.observers import file_storage
 from pytest_sacredx.observers.atomic import dumps_json, write_json_atomic
 from pytest_sacredx.observers.file_storage import FileStorageObserver, FileStorageReader
 
@@ -587,3 +588,35 @@ def test_metrics_and_output_are_read_apart(tmp_path: Path) -> None:
     (rec,) = FileStorageReader(tmp_path / "runs").last_runs(1).records
     assert rec.captured_out == "again\n" and rec == FileStorageReader(tmp_path / "runs").load_run("1")
     assert rec.is_loaded
+
+
+def test_final_values_of_a_listed_run_are_read_without_its_series(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    obs = FileStorageObserver(tmp_path / "runs")
+    start(obs)
+    obs.log_metrics({"loss": {"name": "loss", "steps": [0, 1], "values": [0.5, 0.25], "timestamps": [T, T]},
+                     "acc": {"name": "acc", "steps": [0], "values": [1], "timestamps": [T]}}, {})
+    obs.completed_event(T, 1)
+    (rec,) = FileStorageReader(tmp_path / "runs").list_runs()
+    assert rec.config is not None  # the light parts, as a --where reads them
+    converted: list[Any] = []
+    monkeypatch.setattr(file_storage.document, "metric_series",
+                        lambda m: converted.append(m) or pytest.fail("series converted"))
+    assert rec.final_metrics() == {"loss": 0.25, "acc": 1} and sorted(rec.metric_names()) == ["acc", "loss"]
+    assert converted == [] and not rec.is_loaded
+    monkeypatch.undo()
+    assert rec.final_metrics() == FileStorageReader(tmp_path / "runs").load_run("1").final_metrics()
+
+
+def test_a_listed_run_with_an_empty_series_loads_its_metrics_for_the_final_values(tmp_path: Path) -> None:
+    obs = FileStorageObserver(tmp_path / "runs")
+    start(obs)
+    obs.log_metrics({"loss": {"name": "loss", "steps": [0], "values": [0.5], "timestamps": [T]}}, {})
+    obs.completed_event(T, 1)
+    with open(tmp_path / "runs" / "1" / "metrics.jsonl", "a") as fh:  # what the reader reads first
+        fh.write(json.dumps({"empty": {"steps": [], "values": [], "timestamps": []}}) + "\n")
+    (rec,) = FileStorageReader(tmp_path / "runs").list_runs()
+    assert rec.config is not None
+    # the finals cannot name a metric with no value: the series were loaded, and name it
+    assert rec.final_metrics() == {"loss": 0.5} and rec.metric_names() == ["loss", "empty"]

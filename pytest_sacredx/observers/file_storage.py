@@ -66,7 +66,7 @@ from .atomic import (
     write_json_atomic,
 )
 from .base import RESERVED_ARTIFACT_NAMES, RunObserver, check_artifact_name, deprecated_create
-from .lazy_record import LazyRunRecord, gc_paused
+from .lazy_record import FINAL_METRICS, LazyRunRecord, gc_paused
 from .record import RunRecord, RunTail
 
 __all__ = ["FileStorageObserver", "FileStorageReader", "RESERVED_NAMES"]
@@ -682,7 +682,7 @@ class FileStorageReader:
         if full:
             metrics = self._metrics(run_dir)
             captured_out = self._cout(run_dir)
-        return document.record_values(
+        values = document.record_values(
             entry,
             store=f"file:{self.basedir}",
             id=name,
@@ -691,6 +691,25 @@ class FileStorageReader:
             captured_out=captured_out,
             metrics=metrics,
         )
+        if not full:  # read when first asked for: a --where keeps some runs, the others never need them
+            values[FINAL_METRICS] = functools.partial(self._finals, run_dir)
+        return values
+
+    def _finals(self, run_dir: str) -> dict[str, Any] | None:
+        """The last value of each metric, as ``final_metrics()`` gives it, without converting every
+        step, value and timestamp of the series; None (load the metrics) when a series is empty or
+        the file cannot be read (the full load then says what is wrong)."""
+        try:
+            metrics = self._metrics(run_dir)
+            out: dict[str, Any] = {}
+            for metric, series in metrics.items():
+                series_values = list(series.get("values", []))
+                if not series_values:
+                    return None
+                out[str(metric)] = document.decode(series_values[-1])
+            return out
+        except (OSError, ValueError, TypeError, AttributeError):
+            return None
 
     def load_artifact(self, run_id: Any, name: str) -> bytes:
         """The bytes of one artifact of a run; ``KeyError`` when there is none."""
