@@ -10,8 +10,8 @@ whatever orjson refuses goes to ``json`` too, which then gives its own answer or
 
 >>> loads(b'{"gamma": 0.5, "steps": [1, 2], "big": 123456789012345678901234567890}')
 {'gamma': 0.5, 'steps': [1, 2], 'big': 123456789012345678901234567890}
->>> loads(b'[NaN, "\\\\udcff"]')
-[nan, '\\udcff']
+>>> loads(b'[NaN, "\\\\udcff"]'), loads('{"text": "é"}')
+([nan, '\\udcff'], {'text': 'é'})
 >>> loads(b'{"torn": ')
 Traceback (most recent call last):
 ...
@@ -43,12 +43,20 @@ def _load_orjson() -> Any:
     return _orjson
 
 
-def loads(data: bytes) -> Any:
-    """:func:`json.loads` of ``data`` (bytes of UTF-8 JSON text); raises what it raises."""
+def loads(data: bytes | str) -> Any:
+    """:func:`json.loads` of ``data`` (JSON text, or its UTF-8 bytes); raises what it raises."""
     fast = _orjson if _orjson is not None else _load_orjson()
-    if fast is False or _LONG_RUN in data.translate(_ZEROS):
+    if fast is False:
+        return json.loads(data)
+    raw = data
+    if raw.__class__ is not bytes:
+        try:
+            raw = data.encode("utf-8")  # type: ignore[union-attr]
+        except (UnicodeEncodeError, AttributeError):  # a lone surrogate (or not text): json's answer
+            return json.loads(data)
+    if _LONG_RUN in raw.translate(_ZEROS):  # type: ignore[arg-type]
         return json.loads(data)
     try:
-        return fast.loads(data)
+        return fast.loads(raw)
     except fast.JSONDecodeError:
         return json.loads(data)

@@ -40,8 +40,10 @@ def _same(a: Any, b: Any) -> bool:
 
 @given(_values, st.booleans())
 def test_every_value_json_writes_is_read_back_as_json_reads_it(value: Any, ascii_only: bool) -> None:
-    text = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
-    assert _same(fast_json.loads(text), json.loads(text))
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    raw = text.encode("utf-8", "surrogatepass")
+    assert _same(fast_json.loads(raw), json.loads(raw))
+    assert _same(fast_json.loads(text), json.loads(text))  # text, as SQL columns give it
 
 
 @pytest.mark.parametrize(
@@ -52,10 +54,13 @@ def test_every_value_json_writes_is_read_back_as_json_reads_it(value: Any, ascii
 )
 def test_the_inputs_where_orjson_differs_get_jsons_answer(text: bytes) -> None:
     assert _same(fast_json.loads(text), json.loads(text))
+    as_text = text.decode("utf-8-sig")
+    assert _same(fast_json.loads(as_text), json.loads(as_text))
 
 
-@pytest.mark.parametrize("text", [b'{"torn": ', b"", b"[1] x", b"\xff", b"[01]"])
-def test_what_json_refuses_fails_with_jsons_error(text: bytes) -> None:
+@pytest.mark.parametrize("text", [b'{"torn": ', b"", b"[1] x", b"\xff", b"[01]", '{"torn": ', "[1] x",
+                                  "\ufeff[1]"])
+def test_what_json_refuses_fails_with_jsons_error(text: bytes | str) -> None:
     with pytest.raises(ValueError) as expected:
         json.loads(text)
     with pytest.raises(type(expected.value)) as got:

@@ -398,6 +398,8 @@ def test_unserializable_values_come_back_as_documented(store: Store) -> None:
     assert same(rec.info, as_stored(store, {"v": to_jsonable(value)}))
     assert rec.result == [repr(marker), [[1.0, 2.0]]]
     assert rec.status == "COMPLETED"
+    (listed,) = [r for r in store.reader.list_runs() if r.id == str(run_id)]  # the lazy listing path
+    assert same(listed.config, rec.config) and same(listed.info, rec.info) and listed.result == rec.result
 
 
 def test_ids_are_unique_strings_and_runs_list_in_order(store: Store) -> None:

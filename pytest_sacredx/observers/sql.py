@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 
 from ..errors import RunIdExistsError, missing_extra, run_not_found
+from ..fast_json import loads as json_loads
 from ..redact import redact_url
 from . import document
 from .base import RunObserver, check_artifact_name, deprecated_create
@@ -878,6 +879,15 @@ class _ListingParts:
     experiments: dict[Any, dict[str, Any]]
     artifacts: dict[str, list[str]]
     resources: dict[str, list[list[str]]]
+    #: hosts and experiments decoded (``document.decode``), by ``id`` of the stored dict: shared by
+    #: the runs whose own columns need no decoding
+    decoded: dict[int, Any] = attrs.field(factory=dict)
+
+    def decode_shared(self, value: dict[str, Any]) -> Any:
+        got = self.decoded.get(id(value))
+        if got is None:
+            got = self.decoded[id(value)] = document.decode(value)
+        return got
 
 
 def _by_key(session: Session, model: Any, key: str, gaps: Any) -> dict[Any, dict[str, Any]]:
@@ -923,7 +933,7 @@ def _resources_by_run(session: Session, b: Any) -> dict[str, list[list[str]]]:
 def _row_values(parts: _ListingParts, names: list[str], store: str, row: Any) -> dict[str, Any]:
     """A run's light fields from its row (the same as :meth:`SqlObserver._record` makes of the
     loaded run, without output and metrics)."""
-    from .sql_bases import json_or, stored_trace
+    from .sql_bases import stored_trace
 
     get: Callable[[str], Any] = dict(zip(names, row, strict=True)).get
     run_id = get("run_id")
@@ -936,17 +946,24 @@ def _row_values(parts: _ListingParts, names: list[str], store: str, row: Any) ->
         "stop_time": get("stop_time"),
         "queue_time": get("queue_time"),
         "status": get("status"),
-        "result": json.loads(result_json) if result_json is not None else get("result"),
-        "meta": json.loads(get("meta")) if get("meta") else {},
+        "result": json_loads(result_json) if result_json is not None else get("result"),
+        "meta": json_loads(get("meta")) if get("meta") else {},
         "resources": parts.resources.get(run_id, []),
         "host": parts.hosts.get(get("host_id"), {}),
         "experiment": parts.experiments.get(get("experiment_id"), {}),
-        "config": json_or(get("config"), {}),
+        "config": json_loads(get("config")) if get("config") is not None else {},
         "captured_out": "",
         "fail_trace": stored_trace(get("fail_trace")),
-        "info": json.loads(get("info")) if get("info") else {},
+        "info": json_loads(get("info")) if get("info") else {},
     }
-    values = document.record_values(data, store=store, id=str(run_id), metrics={},
+    # the JSON columns hold none of the forms decode changes: decode nothing of this run but the
+    # shared host and experiment, once per listing (as the TinyDB reader does for its plain lines)
+    plain = not any("py/" in t or "json://" in t
+                    for t in (result_json, get("meta"), get("config"), get("info")) if t)
+    if plain:
+        data["host"] = parts.decode_shared(data["host"])
+        data["experiment"] = parts.decode_shared(data["experiment"])
+    values = document.record_values(data, store=store, id=str(run_id), metrics={}, plain=plain,
                                     artifacts=list(parts.artifacts.get(run_id, [])))
     for name in HEAVY_FIELDS:
         del values[name]
