@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     (
         "base",
         ("_version", "errors", "settings", "atomic", "serialize", "redact", "artifacts", "logs",
-         "optional"),
+         "optional", "fast_json"),
     ),
     ("config", ("config.*", "arg_parser")),
     ("provenance", ("provenance.*", "dependencies", "host_info")),
