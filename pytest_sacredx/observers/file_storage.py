@@ -661,10 +661,7 @@ class FileStorageReader:
         return metrics
 
     def load_run(self, run_id: Any) -> RunRecord:
-        return self._read(run_id, True)
-
-    def _read(self, run_id: Any, full: bool) -> RunRecord:
-        return RunRecord(**self._read_values(run_id, full))
+        return RunRecord(**self._read_values(run_id, True))
 
     def _read_values(self, run_id: Any, full: bool) -> dict[str, Any]:
         name = str(run_id)
