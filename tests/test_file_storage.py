@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -620,3 +621,21 @@ def test_a_listed_run_with_an_empty_series_loads_its_metrics_for_the_final_value
     assert rec.config is not None
     # the finals cannot name a metric with no value: the series were loaded, and name it
     assert rec.final_metrics() == {"loss": 0.5} and rec.metric_names() == ["loss", "empty"]
+
+
+def test_a_listed_runs_final_values_are_decoded_and_a_vanished_run_says_so(tmp_path: Path) -> None:
+    obs = FileStorageObserver(tmp_path / "runs")
+    start(obs)
+    obs.log_metrics({"w": {"name": "w", "steps": [0], "values": [{"py/object": "numpy.ndarray",
+                                                                  "dtype": "float64", "values": [1.5, 2.0]}],
+                           "timestamps": [T]}}, {})
+    obs.completed_event(T, 1)
+    listed = list(FileStorageReader(tmp_path / "runs").list_runs())
+    assert listed[0].config is not None
+    assert listed[0].final_metrics() == {"w": [1.5, 2.0]} == FileStorageReader(tmp_path / "runs").load_run(
+        "1").final_metrics()
+    again = list(FileStorageReader(tmp_path / "runs").list_runs())
+    assert again[0].config is not None
+    shutil.rmtree(tmp_path / "runs" / "1")  # removed after it was listed
+    with pytest.raises(KeyError, match="1"):
+        again[0].final_metrics()

@@ -487,3 +487,22 @@ def test_many_runs_asked_about_are_read_in_one_go(obs: SqlObserver, tmp_path: Pa
     # one run by itself, then every run in one query (for output and series alike)
     assert asked == [("finals", [listed[0].id]), ("finals", None), ("heavy", [listed[0].id]),
                      ("heavy", None)]
+
+
+def test_a_listing_decodes_what_only_the_host_or_an_escape_holds(obs: SqlObserver, tmp_path: Path) -> None:
+    """A run whose own columns are plain still has its host decoded; a column that spells a form with
+    JSON escapes (``py\\/tuple``, ``\\u0070y/``: no writer of ours or Sacred's does) is decoded too."""
+    host = {**HOST, "gpus": {3: "int key"}}  # stored as "json://3"
+    ids = [obs.started_event(ex_info(tmp_path), "main", host, T0, {"lr": i}, META, None) for i in range(3)]
+    escaped = {ids[1]: '{"x": {"py\\/tuple": [1, 2]}}', ids[2]: '{"\\u0070y/tuple": [1]}'}
+    with obs.engine.begin() as conn:
+        for run_id, text in escaped.items():
+            conn.execute(sa.text("UPDATE run SET config = :c WHERE run_id = :r"), {"c": text, "r": run_id})
+    listed = {r.id: r for r in SqlObserver(str(obs.engine.url)).list_runs()}
+    for run_id in ids:
+        full = obs.load_run(run_id)
+        assert listed[str(run_id)].host == full.host and full.host["gpus"] == {"3": "int key"}
+        assert listed[str(run_id)].config == full.config
+    assert listed[str(ids[1])].config == {"x": [1, 2]} and listed[str(ids[2])].config == [1]
+    listed[str(ids[0])].host["hostname"] = "changed"  # each record has its own dicts
+    assert listed[str(ids[1])].host["hostname"] == HOST["hostname"]

@@ -52,6 +52,7 @@ from .record import RunRecord, parse_timestamps
 
 __all__ = [
     "record_values",
+    "plain_text",
     "TIME_FORMAT",
     "QUEUED_KEYS",
     "STARTED_KEYS",
@@ -280,6 +281,23 @@ def plain_number(value: Any) -> Any:
         except Exception:
             return _repr(value)
     return encode(value)
+
+
+#: what JSON text holds when it may hold a form :func:`decode` changes: the forms themselves, or an
+#: escape that could spell them (``py\/``, ``\u0070y/``; our writers and Sacred's never escape so)
+_ENCODED_MARKS = ("py/", "json://", "\\/", "\\u00")
+_ENCODED_MARKS_BYTES = tuple(m.encode() for m in _ENCODED_MARKS)
+
+
+def plain_text(text: str | bytes) -> bool:
+    """Whether the JSON ``text`` certainly decodes to values :func:`decode` leaves as they are (so a
+    reader can skip walking them).
+
+    >>> plain_text('{"lr": 0.1}'), plain_text(b'{"t": {"py/tuple": [1]}}'), plain_text('{"py\\\\/tuple": 1}')
+    (True, False, False)
+    """
+    marks = _ENCODED_MARKS_BYTES if isinstance(text, bytes) else _ENCODED_MARKS
+    return not any(m in text for m in marks)  # type: ignore[operator]
 
 
 def decode(value: Any) -> Any:

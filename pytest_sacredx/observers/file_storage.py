@@ -697,6 +697,8 @@ class FileStorageReader:
         step, value and timestamp of the series; None (load the metrics) when a series is empty or
         the file cannot be read (the full load then says what is wrong)."""
         try:
+            if not _has_run_json(f"{run_dir}/run.json"):  # gone since it was listed: the load says so
+                return None
             metrics = self._metrics(run_dir)
             out: dict[str, Any] = {}
             for metric, series in metrics.items():

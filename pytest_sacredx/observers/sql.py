@@ -879,15 +879,6 @@ class _ListingParts:
     experiments: dict[Any, dict[str, Any]]
     artifacts: dict[str, list[str]]
     resources: dict[str, list[list[str]]]
-    #: hosts and experiments decoded (``document.decode``), by ``id`` of the stored dict: shared by
-    #: the runs whose own columns need no decoding
-    decoded: dict[int, Any] = attrs.field(factory=dict)
-
-    def decode_shared(self, value: dict[str, Any]) -> Any:
-        got = self.decoded.get(id(value))
-        if got is None:
-            got = self.decoded[id(value)] = document.decode(value)
-        return got
 
 
 def _by_key(session: Session, model: Any, key: str, gaps: Any) -> dict[Any, dict[str, Any]]:
@@ -956,13 +947,12 @@ def _row_values(parts: _ListingParts, names: list[str], store: str, row: Any) ->
         "fail_trace": stored_trace(get("fail_trace")),
         "info": json_loads(get("info")) if get("info") else {},
     }
-    # the JSON columns hold none of the forms decode changes: decode nothing of this run but the
-    # shared host and experiment, once per listing (as the TinyDB reader does for its plain lines)
-    plain = not any("py/" in t or "json://" in t
-                    for t in (result_json, get("meta"), get("config"), get("info")) if t)
+    # the run's JSON columns hold none of the forms decode changes: walk only its host and experiment
+    # (each record gets its own copies of them, as load_run gives), as TinyDB does for plain lines
+    plain = all(document.plain_text(t) for t in (result_json, get("meta"), get("config"), get("info")) if t)
     if plain:
-        data["host"] = parts.decode_shared(data["host"])
-        data["experiment"] = parts.decode_shared(data["experiment"])
+        data["host"] = document.decode(data["host"])
+        data["experiment"] = document.decode(data["experiment"])
     values = document.record_values(data, store=store, id=str(run_id), metrics={}, plain=plain,
                                     artifacts=list(parts.artifacts.get(run_id, [])))
     for name in HEAVY_FIELDS:

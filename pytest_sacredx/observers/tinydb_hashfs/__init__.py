@@ -680,7 +680,7 @@ class TinyDbReader:
             raw, line = check_line_bytes(read(off, length + 1), off, length, kind, doc_id, index.table)
             if line is None:
                 raise StaleIndexError(f"no document line at {off}")
-            plain = plain and b"py/" not in raw and b"json://" not in raw
+            plain = plain and document.plain_text(raw)
             parsed[i] = line
         lines = list(parsed.values())
         # what the skim will need of these lines: their metric parts only (a light line may carry the
