@@ -20,7 +20,7 @@ from pytest_sacredx.observers.tinydb_finals import (
     skim_effects,
 )
 from pytest_sacredx.observers.tinydb_hashfs import TinyDbObserver, TinyDbReader
-from pytest_sacredx.observers.tinydb_index import HEAVY, classify
+from pytest_sacredx.observers.tinydb_index import DOC, HEAVY, classify
 
 NAMES = st.sampled_from(["loss", "acc", 'we"ird', "back\\slash", "ünï", "values", "]", ","])
 SCALARS = st.one_of(
@@ -43,8 +43,11 @@ def series(draw: Any) -> dict[str, Any]:
 
 @st.composite
 def patches(draw: Any) -> dict[str, Any]:
-    kind = draw(st.sampled_from(["ext", "set", "cat", "light", "mixed"]))
+    kind = draw(st.sampled_from(["ext", "set", "cat", "light", "mixed", "doc"]))
     line: dict[str, Any] = {"t": "runs", "id": 7}
+    if kind == "doc":  # the whole document again (with metrics, or without: they are gone then)
+        line["doc"] = {"_id": "r", **({"metrics": draw(st.dictionaries(NAMES, series(), max_size=2))}
+                                      if draw(st.booleans()) else {})}
     if kind in ("ext", "mixed"):
         line["ext"] = [[["metrics", draw(NAMES), key], draw(VALUES if key == "values" else STAMPS)]
                        for key in draw(st.lists(st.sampled_from(["steps", "values", "timestamps"]),
@@ -80,23 +83,30 @@ def test_skimmed_lines_give_the_folded_documents_last_values(lines: list[dict[st
     doc_line = {"t": "runs", "id": 7, "doc": {"_id": "r", "metrics": start}}
     doc = json.loads(dumps_line(doc_line["doc"]))
     given_lines: list[Any] = [json.loads(dumps_line(doc_line))]
+    kept_parts: list[Any] = [tinydb_hashfs._skim_part(given_lines[0], dumps_line(doc_line).encode(), DOC)]
     for line in lines:
         text = dumps_line(line)
         parsed = json.loads(text)
-        apply_patch(doc, parsed.get("set"), [tuple(e) for e in parsed.get("ext", [])], parsed.get("cat"))
-        heavy = classify(parsed, "runs")[0] == HEAVY
+        if "doc" in parsed:
+            doc = json.loads(dumps_line(parsed["doc"]))
+        else:
+            apply_patch(doc, parsed.get("set"), [tuple(e) for e in parsed.get("ext", [])], parsed.get("cat"))
+        kind = classify(parsed, "runs")[0]
+        heavy = kind == HEAVY
         given_lines.append(text if heavy else parsed)
+        kept_parts.append(text if heavy else tinydb_hashfs._skim_part(parsed, text.encode(), kind))
         if heavy:  # the skim reads what decoding reads
             assert same(skim_effects(text, 7, "runs"), effects_of(parsed))
             fast = fast_effects(text, 7, "runs")
             assert fast is None or same(fast, effects_of(parsed))
     got = final_values(given_lines, 7, "runs")
+    assert same(final_values(kept_parts, 7, "runs"), got)  # what a light record keeps skims the same
     want = expected(doc)
     assert got is None or same(got, want)
     if want is not None and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for s in doc["metrics"].values()
+        isinstance(v, (int, float)) and not isinstance(v, bool) for s in (doc.get("metrics") or {}).values()
         for v in s.get("values") or []
-    ) and all(isinstance(s, dict) for s in doc["metrics"].values()):
+    ) and all(isinstance(s, dict) for s in (doc.get("metrics") or {}).values()):
         assert same(got, want)
 
 

@@ -95,19 +95,19 @@ class LazyRunRecord(RunRecord):
             _SLOTS[name].__set__(self, heavy(name))
             object.__setattr__(self, "_level", self._level | level)
             return
-        loader = self._loader
         full = level != _LIGHT
-        values = dict(loader(full))
-        given = self._given
+        values = self._loader(full)
         done = self._level
-        for name, slot in _SLOTS.items():
-            bit = _BIT.get(name)
-            if name in given or (bit is not None and (not full or done & bit)):
-                continue
-            if name in values:
-                slot.__set__(self, values[name])
-            else:
-                slot.__set__(self, _default(name))
+        key = (self._given, full, done)
+        plan = _PLANS.get(key)
+        if plan is None:  # the slots this load fills: one list per kind of record and load
+            plan = _PLANS[key] = [
+                (name, slot) for name, slot in _SLOTS.items()
+                if name not in key[0] and not (name in _BIT and (not full or done & _BIT[name]))
+            ]
+        for name, slot in plan:
+            value = values.get(name, _MISSING)
+            slot.__set__(self, _default(name) if value is _MISSING else value)
         _set_finals(self, None if full else values.get(FINAL_METRICS))
         object.__setattr__(self, "_level", _FULL if full else done | _LIGHT)
 
@@ -192,6 +192,8 @@ def _lazy_property(name: str) -> property:
 
 
 _GIVEN: dict[tuple[str, ...], frozenset[str]] = {}
+_PLANS: dict[tuple[frozenset[str], bool, int], list[tuple[str, Any]]] = {}
+_MISSING = object()
 _set_loader = LazyRunRecord._loader.__set__  # type: ignore[attr-defined]
 _set_heavy = LazyRunRecord._heavy.__set__  # type: ignore[attr-defined,union-attr]
 _set_level = LazyRunRecord._level.__set__  # type: ignore[attr-defined]

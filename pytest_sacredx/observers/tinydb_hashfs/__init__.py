@@ -64,6 +64,7 @@ from ..sacred_formats import SacredTinyDB, SacredTinyStorage, is_sacred_tinydb
 from ..tinydb_bases import LOG_HEADER, HashStore, LogStorage, LogTinyDB, apply_patch, dumps_line
 from ..tinydb_finals import final_values
 from ..tinydb_index import (
+    DOC,
     HEAVY,
     RunIndex,
     StaleIndexError,
@@ -490,6 +491,19 @@ def _skim_finals(
         return None
 
 
+# the metric parts of lines that do not name metrics (shared, never changed)
+_NO_METRICS: dict[str, Any] = {}
+_NO_METRICS_DOC: dict[str, Any] = {"doc": {}}
+
+
+def _skim_part(line: dict[str, Any], raw: bytes, kind: int) -> dict[str, Any]:
+    """What :func:`_skim_finals` keeps of a decoded light line (``raw`` its text, ``kind`` its index
+    kind): its metric part, found without walking the line when its text cannot name metrics."""
+    if b'"metrics"' in raw or b"\\u00" in raw:  # (an escape could spell the key)
+        return _metric_part(line)
+    return _NO_METRICS_DOC if kind == DOC else _NO_METRICS  # a document without metrics resets them
+
+
 def _metric_part(line: dict[str, Any]) -> dict[str, Any]:
     """The part of a decoded log line that changes the run's metrics (what
     :func:`~pytest_sacredx.observers.tinydb_finals.final_values` reads of it); ``{}`` for none."""
@@ -669,7 +683,8 @@ class TinyDbReader:
         :mod:`~pytest_sacredx.observers.tinydb_finals`; None when that cannot tell); and whether its
         lines hold only plain values (nothing to decode). The metric lines are not read here: a
         ``--where`` over the config reads them only for the runs it keeps."""
-        parsed: dict[int, dict[str, Any]] = {}  # the light lines, by their place among the run's
+        lines: list[dict[str, Any]] = []
+        parsed: dict[int, dict[str, Any]] = {}  # their metric parts, by their place among the run's
         plain = True
         light = [e for e in entries if e[2] != HEAVY]
         read = _span_reader(handle.fd(), light)
@@ -681,11 +696,10 @@ class TinyDbReader:
             if line is None:
                 raise StaleIndexError(f"no document line at {off}")
             plain = plain and document.plain_text(raw)
-            parsed[i] = line
-        lines = list(parsed.values())
-        # what the skim will need of these lines: their metric parts only (a light line may carry the
-        # run's output and info, which the record must not keep alive until its finals are asked for)
-        parsed = {i: _metric_part(line) for i, line in parsed.items()}
+            lines.append(line)
+            # what the skim will need of it: its metric part only (a light line may carry the run's
+            # output and info, which the record must not keep alive until its finals are asked for)
+            parsed[i] = _skim_part(line, raw, kind)
         if len(light) == len(entries):  # no metric lines: the document's own metrics answer
             try:
                 finals = final_values(lines, doc_id, _TABLE)
