@@ -42,7 +42,7 @@ def sacred_python() -> str:
         problem = f"no Sacred 0.8.7 venv at {python}"
     else:
         probe = subprocess.run([str(python), "-c", "import sacred; print(sacred.__version__)"],
-                               capture_output=True, text=True, timeout=120)
+                               capture_output=True, text=True, timeout=120, env=_sacred_env())
         if probe.stdout.strip() != "0.8.7":
             problem = f"{python} does not import Sacred 0.8.7 ({probe.stderr.strip()[-200:]})"
     if problem:
@@ -53,11 +53,18 @@ def sacred_python() -> str:
     return str(python)
 
 
+def _sacred_env() -> dict[str, str]:
+    """This environment without PYTHONPATH: a checkout (or compat/'s `sacred` shim) on it would be
+    imported by Sacred's interpreter instead of its own packages."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
 def run_sacred(python: str, code: str, *args: str) -> Any:
     """Run ``code`` under Sacred's interpreter (``sys.argv[1:]`` = args); the JSON it prints."""
     # from a folder of its own, so that nothing of this checkout can be imported by accident
     done = subprocess.run([python, "-c", textwrap.dedent(code), *args], capture_output=True,
-                          text=True, timeout=300, cwd=str(FIXTURES / "file_storage" / "_sources"))
+                          text=True, timeout=300, cwd=str(FIXTURES / "file_storage" / "_sources"),
+                          env=_sacred_env())
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout)
 
@@ -241,5 +248,5 @@ def test_sacreds_tinydb_reader_reads_sacreds_store_after_we_appended(
 def test_the_fixture_python_is_not_this_one(sacred_python: str) -> None:
     """Sacred runs in its own venv: its site-packages never hold pytest_sacredx (no false pass)."""
     probe = subprocess.run([sacred_python, "-c", "import pytest_sacredx"], capture_output=True,
-                           cwd=str(FIXTURES / "file_storage" / "_sources"))
+                           cwd=str(FIXTURES / "file_storage" / "_sources"), env=_sacred_env())
     assert probe.returncode != 0 and Path(sacred_python).resolve() != Path(sys.executable).resolve()
