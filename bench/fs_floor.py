@@ -18,6 +18,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
 
@@ -48,12 +49,12 @@ def crash_safe(folder: str) -> None:
         os.rename(tmp, f"{folder}/{name}")
 
 
-def per_run_ms(layout: object, runs: int, where: str | None) -> float:
+def per_run_ms(layout: Callable[[str], None], runs: int, where: str | None) -> float:
     base = tempfile.mkdtemp(prefix="sacredx-fs-floor-", dir=where)
     try:
         start = time.perf_counter()
         for i in range(runs):
-            layout(f"{base}/{i}")  # type: ignore[operator]
+            layout(f"{base}/{i}")
         return (time.perf_counter() - start) / runs * 1e3
     finally:
         shutil.rmtree(base, ignore_errors=True)

@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pytest_sacredx.observers import tinydb_hashfs
@@ -78,12 +78,14 @@ def same(a: Any, b: Any) -> bool:
 
 
 @given(st.lists(patches(), max_size=6), st.dictionaries(NAMES, series(), max_size=2))
+@example(lines=[{"t": "runs", "id": 7, "doc": {"_id": "r"}}],  # a new document without metrics: none left
+         start={"loss": {"steps": [0], "values": [0.5], "timestamps": []}})
 def test_skimmed_lines_give_the_folded_documents_last_values(lines: list[dict[str, Any]],
                                                              start: dict[str, Any]) -> None:
     doc_line = {"t": "runs", "id": 7, "doc": {"_id": "r", "metrics": start}}
     doc = json.loads(dumps_line(doc_line["doc"]))
     given_lines: list[Any] = [json.loads(dumps_line(doc_line))]
-    kept_parts: list[Any] = [tinydb_hashfs._skim_part(given_lines[0], dumps_line(doc_line).encode(), DOC)]
+    kept_parts: list[Any] = [tinydb_hashfs._light_effects(given_lines[0], dumps_line(doc_line).encode(), DOC)]
     for line in lines:
         text = dumps_line(line)
         parsed = json.loads(text)
@@ -94,7 +96,7 @@ def test_skimmed_lines_give_the_folded_documents_last_values(lines: list[dict[st
         kind = classify(parsed, "runs")[0]
         heavy = kind == HEAVY
         given_lines.append(text if heavy else parsed)
-        kept_parts.append(text if heavy else tinydb_hashfs._skim_part(parsed, text.encode(), kind))
+        kept_parts.append(text if heavy else tinydb_hashfs._light_effects(parsed, text.encode(), kind))
         if heavy:  # the skim reads what decoding reads
             assert same(skim_effects(text, 7, "runs"), effects_of(parsed))
             fast = fast_effects(text, 7, "runs")

@@ -569,25 +569,25 @@ def _few_collections() -> Iterator[None]:
     15 % of ``sacredx runs --where`` over such a store. Collections still happen, so a command that
     does make cycles stays bounded in memory; automatic collection turned off stays off, and commands
     run at once in threads restore the threshold when the last of them ends."""
+    global _gc_running, _gc_before
     with _GC_LOCK:
-        if not _GC_SAVED:
-            before = gc.get_threshold()
-            _GC_SAVED.append(before)
-            if before[0]:
-                gc.set_threshold(before[0] * 100, *before[1:])
-        else:
-            _GC_SAVED.append(_GC_SAVED[0])
+        if not _gc_running:
+            _gc_before = gc.get_threshold()
+            if _gc_before[0]:
+                gc.set_threshold(_gc_before[0] * 100, *_gc_before[1:])
+        _gc_running += 1
     try:
         yield
     finally:
         with _GC_LOCK:
-            saved = _GC_SAVED.pop()
-            if not _GC_SAVED:
-                gc.set_threshold(*saved)
+            _gc_running -= 1
+            if not _gc_running:
+                gc.set_threshold(*_gc_before)
 
 
 _GC_LOCK = threading.Lock()
-_GC_SAVED: list[tuple[int, ...]] = []  # the threshold before the first running command, once per command
+_gc_running = 0  # commands running now
+_gc_before: tuple[int, ...] = ()  # the threshold the first of them found
 
 
 def main(argv: Sequence[str] | None = None, *, store: RunReader | None = None) -> int:

@@ -928,7 +928,7 @@ def _row_values(parts: _ListingParts, names: list[str], store: str, row: Any) ->
 
     get: Callable[[str], Any] = dict(zip(names, row, strict=True)).get
     run_id = get("run_id")
-    result_json = get("result_json")
+    result_json, meta, config, info = get("result_json"), get("meta"), get("config"), get("info")
     data = {
         "_id": run_id,
         "command": get("command") or "",
@@ -938,18 +938,18 @@ def _row_values(parts: _ListingParts, names: list[str], store: str, row: Any) ->
         "queue_time": get("queue_time"),
         "status": get("status"),
         "result": json_loads(result_json) if result_json is not None else get("result"),
-        "meta": json_loads(get("meta")) if get("meta") else {},
+        "meta": json_loads(meta) if meta else {},
         "resources": parts.resources.get(run_id, []),
         "host": parts.hosts.get(get("host_id"), {}),
         "experiment": parts.experiments.get(get("experiment_id"), {}),
-        "config": json_loads(get("config")) if get("config") is not None else {},
+        "config": json_loads(config) if config is not None else {},
         "captured_out": "",
         "fail_trace": stored_trace(get("fail_trace")),
-        "info": json_loads(get("info")) if get("info") else {},
+        "info": json_loads(info) if info else {},
     }
     # the run's JSON columns hold none of the forms decode changes: walk only its host and experiment
     # (each record gets its own copies of them, as load_run gives), as TinyDB does for plain lines
-    plain = all(document.plain_text(t) for t in (result_json, get("meta"), get("config"), get("info")) if t)
+    plain = all(document.plain_text(t) for t in (result_json, meta, config, info) if t)
     if plain:
         data["host"] = document.decode(data["host"])
         data["experiment"] = document.decode(data["experiment"])

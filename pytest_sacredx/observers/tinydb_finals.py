@@ -345,16 +345,20 @@ def fast_effects(s: str, doc_id: int, table: str) -> list[Effect] | None:
     return None
 
 
-def final_values(lines: Iterable[Mapping[str, Any] | str], doc_id: int, table: str) -> dict[str, Any] | None:
-    """The last value of each metric after ``lines`` (decoded lines, or the text of heavy ones, in log
-    order; the first is the run's ``doc``), or ``None`` when a metric has an empty or odd series (or a
-    line cannot be skimmed: the caller decodes then)."""
+def final_values(
+    lines: Iterable[Mapping[str, Any] | str | list[Effect]], doc_id: int, table: str
+) -> dict[str, Any] | None:
+    """The last value of each metric after ``lines`` (decoded lines, the text of heavy ones, or the
+    :func:`effects_of` a decoded line, in log order; the first is the run's ``doc``), or ``None`` when
+    a metric has an empty or odd series (or a line cannot be skimmed: the caller decodes then)."""
     state: dict[str, tuple[bool, Any] | None] = {}
     for line in lines:
         if isinstance(line, str):
             effects = fast_effects(line, doc_id, table)
             if effects is None:
                 effects = skim_effects(line, doc_id, table)
+        elif isinstance(line, list):
+            effects = line
         else:
             effects = effects_of(line)
         for effect in effects:

@@ -62,7 +62,7 @@ from ..lazy_record import FINAL_METRICS, LazyRunRecord, gc_paused
 from ..record import RunRecord, RunTail
 from ..sacred_formats import SacredTinyDB, SacredTinyStorage, is_sacred_tinydb
 from ..tinydb_bases import LOG_HEADER, HashStore, LogStorage, LogTinyDB, apply_patch, dumps_line
-from ..tinydb_finals import final_values
+from ..tinydb_finals import effects_of, final_values
 from ..tinydb_index import (
     DOC,
     HEAVY,
@@ -465,10 +465,10 @@ def _span_reader(fd: int, entries: list[tuple[int, int, int]]) -> Any:
 
 def _skim_finals(
     index: Any, handle: _LogHandle, doc_id: int, entries: list[tuple[int, int, int]],
-    parsed: dict[int, dict[str, Any]],
+    parsed: dict[int, Any],
 ) -> dict[str, Any] | None:
-    """The last value of each metric of a run, from its lines in log order: the light ones decoded
-    already (``parsed``, by their place in ``entries``), the metric lines read now. None when that
+    """The last value of each metric of a run, from its lines in log order: the light ones worked out
+    already (``parsed``: their ``effects_of``, by their place in ``entries``), the metric lines read now. None when that
     cannot tell or the log changed since the listing (the caller then loads the metrics, which finds
     the run again)."""
     try:
@@ -491,36 +491,21 @@ def _skim_finals(
         return None
 
 
-# the metric parts of lines that do not name metrics (shared, never changed)
-_NO_METRICS: dict[str, Any] = {}
-_NO_METRICS_DOC: dict[str, Any] = {"doc": {}}
+# effects_of a line whose text names no metrics (shared, never changed): a document resets them
+_NO_EFFECTS: list[Any] = []
+_DOC_WITHOUT_METRICS: list[Any] = [("doc", {})]
 
 
-def _skim_part(line: dict[str, Any], raw: bytes, kind: int) -> dict[str, Any]:
+def _light_effects(line: dict[str, Any], raw: bytes, kind: int) -> Any:
     """What :func:`_skim_finals` keeps of a decoded light line (``raw`` its text, ``kind`` its index
-    kind): its metric part, found without walking the line when its text cannot name metrics."""
-    if b'"metrics"' in raw or b"\\u00" in raw:  # (an escape could spell the key)
-        return _metric_part(line)
-    return _NO_METRICS_DOC if kind == DOC else _NO_METRICS  # a document without metrics resets them
-
-
-def _metric_part(line: dict[str, Any]) -> dict[str, Any]:
-    """The part of a decoded log line that changes the run's metrics (what
-    :func:`~pytest_sacredx.observers.tinydb_finals.final_values` reads of it); ``{}`` for none."""
-    if "doc" in line:
-        doc = line["doc"]
-        return {"doc": {"metrics": doc.get("metrics")} if isinstance(doc, Mapping) else doc}
-    part: dict[str, Any] = {}
-    set_ = line.get("set")
-    if isinstance(set_, Mapping) and "metrics" in set_:
-        part["set"] = {"metrics": set_["metrics"]}
+    kind): its ``effects_of``, without walking the line when its text cannot name metrics; the line
+    itself when it is too odd to tell (the skim judges it then)."""
+    if b'"metrics"' not in raw and b"\\u00" not in raw:  # (an escape could spell the key)
+        return _DOC_WITHOUT_METRICS if kind == DOC else _NO_EFFECTS
     try:
-        ext = [e for e in line.get("ext") or () if e[0] and e[0][0] == "metrics"]
-    except (TypeError, IndexError, KeyError):  # an odd line: kept whole, the skim judges it
+        return effects_of(line)
+    except (ValueError, TypeError):
         return line
-    if ext:
-        part["ext"] = ext
-    return part
 
 
 class _LogHandle:
@@ -684,7 +669,7 @@ class TinyDbReader:
         lines hold only plain values (nothing to decode). The metric lines are not read here: a
         ``--where`` over the config reads them only for the runs it keeps."""
         lines: list[dict[str, Any]] = []
-        parsed: dict[int, dict[str, Any]] = {}  # their metric parts, by their place among the run's
+        parsed: dict[int, Any] = {}  # their effects on the metrics, by their place among the run's
         plain = True
         light = [e for e in entries if e[2] != HEAVY]
         read = _span_reader(handle.fd(), light)
@@ -697,9 +682,9 @@ class TinyDbReader:
                 raise StaleIndexError(f"no document line at {off}")
             plain = plain and document.plain_text(raw)
             lines.append(line)
-            # what the skim will need of it: its metric part only (a light line may carry the run's
-            # output and info, which the record must not keep alive until its finals are asked for)
-            parsed[i] = _skim_part(line, raw, kind)
+            # what the skim will need of it: its effects on the metrics only (a light line may carry
+            # the run's output and info, which the record must not keep alive until they are asked for)
+            parsed[i] = _light_effects(line, raw, kind)
         if len(light) == len(entries):  # no metric lines: the document's own metrics answer
             try:
                 finals = final_values(lines, doc_id, _TABLE)
