@@ -5,11 +5,15 @@ Reading a store of 10,000 runs decodes 17,000 JSON lines, and the standard libra
 differs from :func:`json.loads` on a few inputs: an integer of more than 64 bits becomes a float,
 ``NaN``/``Infinity`` (which Sacred's stores hold), a lone surrogate escape (how a store keeps bytes that
 are not UTF-8) and ``1e400`` are refused. So orjson gets only the text it decodes exactly like ``json``:
-text with a run of 19 or more digits (the only place an integer that big can be) goes to ``json``, and
-whatever orjson refuses goes to ``json`` too, which then gives its own answer or its own error.
+text with a run of 19 or more digits that does not follow a ``.`` (the only place an integer that big
+can be; a long fraction such as ``0.0011428193144282783``, common in metrics, is a float to both) goes
+to ``json``, and whatever orjson refuses goes to ``json`` too, which then gives its own answer or its
+own error.
 
 >>> loads(b'{"gamma": 0.5, "steps": [1, 2], "big": 123456789012345678901234567890}')
 {'gamma': 0.5, 'steps': [1, 2], 'big': 123456789012345678901234567890}
+>>> loads(b'[0.0011428193144282783, 12345678901234567890.5]')
+[0.0011428193144282783, 1.2345678901234567e+19]
 >>> loads(b'[NaN, "\\\\udcff"]'), loads('{"text": "é"}')
 ([nan, '\\udcff'], {'text': 'é'})
 >>> loads(b'{"torn": ')
@@ -29,6 +33,8 @@ __all__ = ["loads"]
 # regular expression over text full of 16-digit floats)
 _ZEROS = bytes.maketrans(b"123456789", b"000000000")
 _LONG_RUN = b"0" * 19
+_DOT = ord(".")
+_ZERO = ord("0")
 _orjson: Any = None  # the module, False when it is not installed, None before the first call
 
 
@@ -54,9 +60,24 @@ def loads(data: bytes | str) -> Any:
             raw = data.encode("utf-8")  # type: ignore[union-attr]
         except (UnicodeEncodeError, AttributeError):  # a lone surrogate (or not text): json's answer
             return json.loads(data)
-    if _LONG_RUN in raw.translate(_ZEROS):  # type: ignore[arg-type]
+    if _may_hold_a_long_integer(raw.translate(_ZEROS)):  # type: ignore[arg-type]
         return json.loads(data)
     try:
         return fast.loads(raw)
     except fast.JSONDecodeError:
         return json.loads(data)
+
+
+def _may_hold_a_long_integer(zeros: bytes) -> bool:
+    """Whether ``zeros`` (the text with every digit as ``0``) has a run of 19 digits not right after a
+    ``.``: an integer orjson would turn into a float may be there. (``find`` returns where a run begins:
+    a match one byte earlier would have been found first.)"""
+    pos = zeros.find(_LONG_RUN)
+    while pos >= 0:
+        if pos == 0 or zeros[pos - 1] != _DOT:
+            return True
+        end = pos + len(_LONG_RUN)
+        while end < len(zeros) and zeros[end] == _ZERO:
+            end += 1
+        pos = zeros.find(_LONG_RUN, end)
+    return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import given
@@ -50,7 +51,8 @@ def test_every_value_json_writes_is_read_back_as_json_reads_it(value: Any, ascii
     "text",
     [b"9223372036854775807", b"-9223372036854775808", b"18446744073709551616", b"[1e400, -1e400]",
      b"NaN", b'"\\udcff"', b'{"a": 1, "a": 2}', b"-0", b"-0.0", b"1E+2", b"5e-324", b" [1] ",
-     b"\xef\xbb\xbf[1]"],
+     b"\xef\xbb\xbf[1]", b"[0.0011428193144282783, -0.00000000000000000000123]", b"1234567890123456789.5",
+     b"[1.5, 12345678901234567890]", b"1.5e0000000000000000000001", b'"v1.0000000000000000000"'],
 )
 def test_the_inputs_where_orjson_differs_get_jsons_answer(text: bytes) -> None:
     assert _same(fast_json.loads(text), json.loads(text))
@@ -66,6 +68,14 @@ def test_what_json_refuses_fails_with_jsons_error(text: bytes | str) -> None:
     with pytest.raises(type(expected.value)) as got:
         fast_json.loads(text)
     assert str(got.value) == str(expected.value)
+
+
+@given(st.integers(min_value=0, max_value=10**18 - 1), st.text("0123456789", min_size=19, max_size=40))
+def test_long_fractions_skip_the_slow_path_and_keep_jsons_answer(whole: int, fraction: str) -> None:
+    text = f"[{whole}.{fraction}, -{whole}.{fraction}]"
+    expected = json.loads(text)
+    with mock.patch.object(fast_json.json, "loads", None):  # no long integer here: orjson alone
+        assert _same(fast_json.loads(text.encode()), expected)
 
 
 def test_without_orjson_it_is_json_loads(monkeypatch: pytest.MonkeyPatch) -> None:
