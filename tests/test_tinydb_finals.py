@@ -20,7 +20,7 @@ from pytest_sacredx.observers.tinydb_finals import (
     skim_effects,
 )
 from pytest_sacredx.observers.tinydb_hashfs import TinyDbObserver, TinyDbReader
-from pytest_sacredx.observers.tinydb_index import DOC, HEAVY, classify
+from pytest_sacredx.observers.tinydb_index import DOC, HEAVY, PATCH, classify
 
 NAMES = st.sampled_from(["loss", "acc", 'we"ird', "back\\slash", "ünï", "values", "]", ","])
 SCALARS = st.one_of(
@@ -131,7 +131,7 @@ def test_the_writers_layouts_are_read_without_decoding() -> None:
     assert final_values([{"doc": {"metrics": {"x": {"values": []}}}}], 3, "runs") is None
 
 
-def record(observer: TinyDbObserver, i: int, batches: int) -> None:
+def record(observer: TinyDbObserver, i: int, batches: int, finish: bool = True) -> None:
     t = dt.datetime(2024, 1, 1) + dt.timedelta(seconds=i)
     observer.started_event({"name": "f", "base_dir": "/", "sources": []}, "main", {}, t, {"i": i}, {},
                            None)
@@ -139,7 +139,8 @@ def record(observer: TinyDbObserver, i: int, batches: int) -> None:
         observer.log_metrics({"loss": {"steps": [b], "values": [i + b / 10], "timestamps": [t]},
                               "acc": {"steps": [b], "values": [float("nan") if b == 1 else b],
                                       "timestamps": [t]}}, {})
-    observer.completed_event(t, i)
+    if finish:  # the line that ends the run carries its final values (fin)
+        observer.completed_event(t, i)
 
 
 def test_a_listing_gives_the_final_values_the_loaded_metrics_give(tmp_path: Any) -> None:
@@ -164,7 +165,7 @@ def test_the_metric_lines_are_read_only_when_a_final_value_is_asked_for(
 ) -> None:
     observer = TinyDbObserver(tmp_path)
     for i in range(4):
-        record(observer, i, batches=3)
+        record(observer, i, batches=3, finish=False)  # running runs: no fin line yet
     skimmed: list[int] = []
     real = tinydb_hashfs.final_values
     monkeypatch.setattr(tinydb_hashfs, "final_values",
@@ -179,7 +180,7 @@ def test_the_metric_lines_are_read_only_when_a_final_value_is_asked_for(
 def test_final_values_asked_after_a_compaction_come_from_the_log_as_listed(tmp_path: Any) -> None:
     observer = TinyDbObserver(tmp_path)
     for i in range(3):
-        record(observer, i, batches=3)
+        record(observer, i, batches=3, finish=False)
     listed = list(TinyDbReader(tmp_path).list_runs())
     assert [r.config["i"] for r in listed] == [0, 1, 2]  # light parts read, metric lines not yet
     observer.db.storage.compact()  # the log is replaced; the listing keeps the one it read open
@@ -190,13 +191,82 @@ def test_final_values_asked_after_a_compaction_come_from_the_log_as_listed(tmp_p
 def test_a_listing_whose_log_is_gone_loads_the_runs_from_the_new_log(tmp_path: Any) -> None:
     observer = TinyDbObserver(tmp_path)
     for i in range(3):
-        record(observer, i, batches=3)
+        record(observer, i, batches=3, finish=False)
     listed = list(TinyDbReader(tmp_path).list_runs())
     assert [r.config["i"] for r in listed] == [0, 1, 2]
     observer.db.storage.compact()
     listed[0]._loader.args[0].close()  # the listing's log closed: reopening finds the replacement
     assert [r.final_metrics() for r in listed] == [{"loss": i + 0.2, "acc": 2} for i in range(3)]
     assert all(r.is_loaded for r in listed)  # the skim refused the new log: each run loaded whole
+
+
+def test_a_finished_run_lists_its_final_values_without_reading_a_metric_line(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    observer = TinyDbObserver(tmp_path)
+    for i in range(3):
+        record(observer, i, batches=3)
+    record(observer, 3, batches=2, finish=False)  # still running: skimmed
+    skimmed: list[int] = []
+    real = tinydb_hashfs._skim_finals
+    monkeypatch.setattr(tinydb_hashfs, "_skim_finals",
+                        lambda index, handle, doc_id, *a: skimmed.append(doc_id) or real(index, handle, doc_id, *a))
+    for compacted in (False, True):  # the ending line's fin, then the compaction's fin line
+        listed = list(TinyDbReader(tmp_path).list_runs())
+        finals = [r.final_metrics() for r in listed]
+        assert not any(r.is_loaded for r in listed)
+        assert same(finals, [{"loss": i + 0.2, "acc": 2} for i in range(3)] + [{"loss": 3.1, "acc": math.nan}])
+        assert skimmed == [4], compacted  # after a compaction the running run has a fin line too
+        observer.db.storage.compact()
+    fins = [json.loads(line) for line in (tmp_path / "metadata.json").read_text().splitlines() if '"fin"' in line]
+    assert len(fins) == 4  # every line carrying final values is a light change to any reader's index
+    assert {classify(line, "runs")[0] for line in fins} == {PATCH}
+
+
+@st.composite
+def late_lines(draw: Any) -> list[dict[str, Any]]:
+    """Lines another writer appends after a run ended: more points, a new metric, a status change."""
+    out = []
+    for _ in range(draw(st.integers(0, 2))):
+        name = draw(st.sampled_from(["loss", "acc", "new"]))
+        kind = draw(st.sampled_from(["ext", "set", "status", "empty"]))
+        if kind == "ext":
+            out.append({"ext": [(["metrics", name, "values"], draw(st.lists(SCALARS, max_size=2)))]})
+        elif kind == "set":
+            out.append({"set": {"metrics": {name: {"steps": [0], "values": draw(st.lists(SCALARS, max_size=2)),
+                                                   "timestamps": []}}}})
+        elif kind == "status":
+            out.append({"set": {"status": "FAILED"}})
+        else:  # points without values
+            out.append({"ext": [(["metrics", name, "steps"], [9])]})
+    return out
+
+
+@given(st.lists(st.dictionaries(st.sampled_from(["loss", "acc"]), st.lists(SCALARS, max_size=2),
+                                max_size=2), max_size=3),
+       late_lines(), st.booleans())
+def test_listed_final_values_are_the_loaded_runs_whatever_follows_the_ending_line(
+    beats: list[dict[str, list[Any]]], late: list[dict[str, Any]], compact: bool
+) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as root:
+        observer = TinyDbObserver(root)
+        t = dt.datetime(2024, 1, 1)
+        observer.started_event({"name": "f", "base_dir": "/", "sources": []}, "main", {}, t, {}, {}, None)
+        for beat in beats:
+            observer.log_metrics({n: {"steps": list(range(len(v))), "values": v, "timestamps": [t] * len(v)}
+                                  for n, v in beat.items()}, {})
+        observer.completed_event(t, 1)
+        storage = observer.db.storage
+        for line in late:
+            storage.patch("runs", observer.db_run_id, **line)
+        if compact:
+            storage.compact()
+        light = next(iter(TinyDbReader(root).list_runs()))
+        loaded = TinyDbReader(root).load_run(light.id)
+        assert same(light.final_metrics(), loaded.final_metrics())
+        assert light.metric_names() == loaded.metric_names()
 
 
 def test_a_light_record_keeps_none_of_the_runs_output_alive(tmp_path: Any) -> None:
@@ -206,10 +276,13 @@ def test_a_light_record_keeps_none_of_the_runs_output_alive(tmp_path: Any) -> No
     for beat in range(20):
         observer.heartbeat_event({"beat": beat, "blob": "i" * 1000}, "out" * 1000 + str(beat), t, None)
         observer.log_metrics({"loss": {"steps": [beat], "values": [beat / 10], "timestamps": [t]}}, {})
-    observer.completed_event(t, 1)
-    (rec,) = TinyDbReader(tmp_path).list_runs()
-    assert rec.config == {"i": 0}
-    pending = rec._finals  # what the record holds until its final values are asked for
-    kept = json.dumps([a for a in pending.args if isinstance(a, dict)], default=str)
-    assert "out" * 1000 not in kept and "i" * 1000 not in kept
-    assert rec.final_metrics() == {"loss": 1.9}
+    for finished in (False, True):  # skimmed when asked for; the ending line's fin
+        if finished:
+            observer.completed_event(t, 1)
+        (rec,) = TinyDbReader(tmp_path).list_runs()
+        assert rec.config == {"i": 0}
+        pending = rec._finals  # what the record holds until its final values are asked for
+        held = pending.args if hasattr(pending, "args") else [c.cell_contents for c in pending.__closure__]
+        kept = json.dumps([a for a in held if isinstance(a, dict)], default=str)
+        assert "out" * 1000 not in kept and "i" * 1000 not in kept
+        assert rec.final_metrics() == {"loss": 1.9}

@@ -545,8 +545,11 @@ class LogStorage(Storage):
         set: Mapping[str, Any] | None = None,  # noqa: A002
         ext: list[tuple[list[str], list[Any]]] | None = None,
         cat: Mapping[str, str] | None = None,
+        fin: Mapping[str, Any] | None = None,
     ) -> None:
-        """Change one document by appending one line: the O(1) write path of the observer."""
+        """Change one document by appending one line: the O(1) write path of the observer. ``fin``,
+        the run's final metric values after this change, goes with the line, not into the document
+        (:mod:`~pytest_sacredx.observers.tinydb_finals`)."""
         rec: dict[str, Any] = {"t": table, "id": int(doc_id)}
         if set:
             rec["set"] = dict(set)
@@ -554,6 +557,8 @@ class LogStorage(Storage):
             rec["ext"] = [[list(p), list(items)] for p, items in ext]
         if cat:
             rec["cat"] = dict(cat)
+        if fin is not None:
+            rec["fin"] = dict(fin)
         if self._lean(table):
             with self._writing():
                 self._lean_append([rec])
@@ -607,7 +612,10 @@ class LogStorage(Storage):
         """Rewrite the log as one line per document and rename it into place (under the lock).
 
         A run's bulk (``captured_out``, ``metrics``) goes into a second line of its own, so that a
-        listing reads the first line only."""
+        listing reads the first line only, and the last value of each metric into a third (``fin``),
+        so that it need not read the second."""
+        from .tinydb_finals import finals_of
+
         tables = self._tables if tables is None else tables
         lines = [_dumps({"t": name}) for name in tables]
         for name, docs in tables.items():
@@ -617,6 +625,12 @@ class LogStorage(Storage):
                 lines.append(_dumps({"t": name, "id": int(i), "doc": light}))
                 if heavy:
                     lines.append(_dumps({"t": name, "id": int(i), "set": heavy}))
+                    fin = finals_of(d.get("metrics") or {})
+                    if fin is not None and "status" in d:
+                        # setting the status it has: a change every reader (older ones too) reads as
+                        # a light line and folds to nothing
+                        lines.append(_dumps({"t": name, "id": int(i), "set": {"status": d["status"]},
+                                             "fin": fin}))
         body = "".join(line + "\n" for line in lines).encode("utf-8")
         header = (_dumps({_HEADER_KEY: 1, "snapshot_bytes": len(body)}) + "\n").encode()
         write_bytes_atomic(self.path, header + body)

@@ -149,6 +149,10 @@ class TinyDbObserver(RunObserver):
         self.db_run_id: int | None = None
         self._local: dict[str, Any] | None = None  # the run document when the storage is not ours
         self._cout = ""
+        #: the last value logged of each metric of the running run, and the metrics logged without
+        #: a value yet: the line that ends the run carries them (``fin``) when every metric has one
+        self._finals: dict[str, Any] = {}
+        self._no_value: set[str] = set()
         self._put_cache: dict[tuple[str, int, int], str] = {}
         #: the last beat of the running run, written with its terminal event
         self._pending: tuple[dict[str, Any], dict[str, str] | None] | None = None
@@ -246,6 +250,7 @@ class TinyDbObserver(RunObserver):
 
     def _new_run(self, entry: dict[str, Any], _id: Any) -> str:
         self._cout = ""
+        self._finals, self._no_value = {}, set()
         log = self._log
         if self.overwrite is not None:
             if self._overwrite_used:
@@ -285,12 +290,13 @@ class TinyDbObserver(RunObserver):
         set: Mapping[str, Any] | None = None,  # noqa: A002
         ext: list[tuple[list[str], list[Any]]] | None = None,
         cat: Mapping[str, str] | None = None,
+        fin: Mapping[str, Any] | None = None,
     ) -> None:
         if self.db_run_id is None:
             raise RuntimeError("TinyDbObserver got a run event before started_event/queued_event")
         log = self._log
         if log is not None:
-            log.patch(_TABLE, self.db_run_id, set=set, ext=ext, cat=cat)
+            log.patch(_TABLE, self.db_run_id, set=set, ext=ext, cat=cat, fin=fin)
             return
         assert self._local is not None
         apply_patch(self._local, set, ext, cat)
@@ -367,10 +373,11 @@ class TinyDbObserver(RunObserver):
 
     def _finish(self, fields: dict[str, Any]) -> None:
         pending, self._pending = self._pending, None
+        fin = None if self._no_value else self._finals
         if pending is None:
-            self._patch(set=fields)
+            self._patch(set=fields, fin=fin)
         else:
-            self._patch(set={**pending[0], **fields}, cat=pending[1])
+            self._patch(set={**pending[0], **fields}, cat=pending[1], fin=fin)
 
     def completed_event(self, stop_time: _dt.datetime, result: Any) -> None:
         if self._sacred:
@@ -417,6 +424,11 @@ class TinyDbObserver(RunObserver):
         ext: list[tuple[list[str], list[Any]]] = []
         for name, part in document.metrics_delta(metrics_by_name).items():
             ext += [(["metrics", name, key], part[key]) for key in ("steps", "values", "timestamps")]
+            if part["values"]:
+                self._finals[name] = part["values"][-1]
+                self._no_value.discard(name)
+            elif name not in self._finals:
+                self._no_value.add(name)
         if ext:
             self._patch(ext=ext)
 
@@ -671,6 +683,7 @@ class TinyDbReader:
         lines: list[dict[str, Any]] = []
         parsed: dict[int, Any] = {}  # their effects on the metrics, by their place among the run's
         plain = True
+        fin_at, fin = -1, None  # the last line carrying the run's final metric values, and those
         light = [e for e in entries if e[2] != HEAVY]
         read = _span_reader(handle.fd(), light)
         for i, entry in enumerate(entries):
@@ -685,6 +698,12 @@ class TinyDbReader:
             # what the skim will need of it: its effects on the metrics only (a light line may carry
             # the run's output and info, which the record must not keep alive until they are asked for)
             parsed[i] = _light_effects(line, raw, kind)
+            if "fin" in line:
+                fin_at, fin = i, line["fin"]
+        if isinstance(fin, dict) and all(
+            entries[j][2] != HEAVY and parsed[j] == [] for j in range(fin_at + 1, len(entries))
+        ):  # nothing after the fin line changes the metrics: it answers, no metric line is read
+            return fold(lines, True), lambda: fin, plain
         if len(light) == len(entries):  # no metric lines: the document's own metrics answer
             try:
                 finals = final_values(lines, doc_id, _TABLE)
