@@ -639,3 +639,49 @@ def test_a_listed_runs_final_values_are_decoded_and_a_vanished_run_says_so(tmp_p
     shutil.rmtree(tmp_path / "runs" / "1")  # removed after it was listed
     with pytest.raises(KeyError, match="1"):
         again[0].final_metrics()
+
+
+_NAMES = st.sampled_from(["loss", "acc", 'we"ird', "back\\slash", "ünï", "values", "]", ",", "a,b"])
+_POINTS = st.one_of(
+    st.integers(-(10**20), 10**20), st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
+    st.text(max_size=3), st.lists(st.integers(), max_size=2),
+)
+
+
+@given(
+    st.lists(st.dictionaries(_NAMES, st.lists(_POINTS, max_size=3), max_size=3), max_size=4),
+    st.sampled_from(["", '{"loss":{"st', "not json", '{"x":{"steps":[0],"timestamps":["]"],"values":[1]}}']),
+)
+@settings(max_examples=60)
+def test_final_values_skimmed_from_metrics_jsonl_are_the_full_reads(
+    tmp_path_factory: pytest.TempPathFactory, beats: list[dict[str, list[Any]]], tail: str
+) -> None:
+    root = tmp_path_factory.mktemp("runs")
+    obs = FileStorageObserver(root)
+    start(obs)
+    for beat in beats:
+        obs.log_metrics({n: {"name": n, "steps": list(range(len(v))), "values": v, "timestamps": [T] * len(v)}
+                         for n, v in beat.items()}, {})
+    if tail:  # a torn line, a foreign one, or one whose timestamp holds a bracket
+        with open(root / "1" / "metrics.jsonl", "a") as fh:
+            fh.write(tail + "\n")
+    obs.completed_event(T, 1)
+    (listed,) = FileStorageReader(root).list_runs()
+    loaded = FileStorageReader(root).load_run("1")
+    assert json.dumps(listed.final_metrics(), sort_keys=True) == json.dumps(loaded.final_metrics(), sort_keys=True)
+    assert sorted(listed.metric_names()) == sorted(loaded.metric_names())
+
+
+def test_the_writers_metrics_lines_are_skimmed_and_odd_ones_refused(tmp_path: Path) -> None:
+    obs = FileStorageObserver(tmp_path / "runs")
+    start(obs)
+    obs.log_metrics({"loss": {"name": "loss", "steps": [0, 1], "values": [0.5, 1e-05], "timestamps": [T, T]},
+                     "acc": {"name": "acc", "steps": [0], "values": [float("nan")], "timestamps": [T]}}, {})
+    (line,) = (tmp_path / "runs" / "1" / "metrics.jsonl").read_text().splitlines()
+    skimmed = file_storage._skim_line(line)
+    assert skimmed is not None and skimmed["loss"] == (True, 1e-05) and skimmed["acc"][1] != skimmed["acc"][1]
+    for odd in ['{"x":{"steps":[0],"timestamps":["]"],"values":[1]}}',  # a bracket inside a string
+                '{"x":{"steps":[0],"timestamps":["a"],"values":[[1]]}}',  # a nested value
+                '{"x\\"y":{"steps":[0],"timestamps":["a"],"values":[1]}}',  # an escape in the name
+                '{"x":{"steps":[0],"values":[1],"timestamps":["a"]}}']:  # another key order
+        assert file_storage._skim_line(odd) is None, odd

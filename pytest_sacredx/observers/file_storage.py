@@ -68,6 +68,8 @@ from .atomic import (
 from .base import RESERVED_ARTIFACT_NAMES, RunObserver, check_artifact_name, deprecated_create
 from .lazy_record import FINAL_METRICS, LazyRunRecord, gc_paused
 from .record import RunRecord, RunTail
+from .tinydb_finals import flat_numbers as _flat
+from .tinydb_finals import last_number as _last
 
 __all__ = ["FileStorageObserver", "FileStorageReader", "RESERVED_NAMES"]
 
@@ -498,6 +500,95 @@ class FileStorageObserver(RunObserver):
         return FileStorageReader(self.basedir).load_run(run_id)
 
 
+_UNREAD = object()
+_STEPS, _STAMPS, _VALUES = '":{"steps":[', '],"timestamps":[', '],"values":['
+
+
+def _skim_jsonl_finals(path: str) -> Any:
+    """The last value of each metric in ``metrics.jsonl`` without decoding its series: each line is
+    read in the layout our writer gives it (sorted keys, no spaces, flat arrays of numbers, timestamps
+    as plain strings; :func:`_skim_line`), a line in any other layout or torn decoded as
+    :meth:`FileStorageReader._metrics_from_jsonl` does. None when a metric has no value, ``_UNREAD``
+    when there is no such file (the caller reads ``metrics.json``).
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "metrics.jsonl")
+    >>> with open(path, "w") as fh:
+    ...     _ = fh.write('{"loss":{"steps":[0,1],"timestamps":["a","b"],"values":[0.5,0.25]}}\\n')
+    ...     _ = fh.write('{"acc":{"steps":[0],"timestamps":["c"],"values":[NaN]}}\\n{"loss":{"st')
+    >>> _skim_jsonl_finals(path)
+    {'loss': 0.25, 'acc': nan}
+    """
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        return _UNREAD
+    state: dict[str, tuple[bool, Any]] = {}
+    for raw in data.split(b"\n"):
+        if not raw:
+            continue
+        effects = _skim_line(raw.decode("utf-8", "surrogateescape"))
+        if effects is None:
+            try:
+                delta = json_loads(raw)
+            except ValueError:  # empty, or torn by a killed writer: skipped, as a full read does
+                continue
+            effects = {
+                str(name): (True, part["values"][-1]) if part.get("values") else (False, None)
+                for name, part in delta.items()
+            }
+        for name, got in effects.items():
+            if got[0] or name not in state:
+                state[name] = got
+    if not all(got[0] for got in state.values()):
+        return None
+    return {name: document.decode(got[1]) for name, got in state.items()}
+
+
+def _skim_line(line: str) -> dict[str, tuple[bool, Any]] | None:
+    """``{name: (has values, last value)}`` of one ``metrics.jsonl`` line in our writer's layout, found
+    by plain text search; None for any other text. Exact for a line our writer wrote whole or in part
+    (JSON, or the start of it): a ``"`` inside a string is escaped and a name with an escape is
+    refused, so each marker found can only be the line's structure."""
+    if not (line.startswith('{"') and line.endswith("]}}")):
+        return None
+    out: dict[str, tuple[bool, Any]] = {}
+    pos = 1
+    while True:
+        name_end = line.find(_STEPS, pos + 1)
+        if line[pos] != '"' or name_end < 0:
+            return None
+        name = line[pos + 1 : name_end]
+        if '"' in name or "\\" in name:
+            return None
+        start = name_end + len(_STEPS)
+        end = line.find("]", start)
+        if end < 0 or not _flat(line[start:end]) or not line.startswith(_STAMPS, end):
+            return None
+        start = end + len(_STAMPS)
+        end = line.find("]", start)
+        stamps = line[start:end]
+        # a ']' inside a string cannot be followed by '],"values":[' (the quote would end the string)
+        if end < 0 or "[" in stamps or "{" in stamps or not line.startswith(_VALUES, end):
+            return None
+        start = end + len(_VALUES)
+        end = line.find("]", start)
+        values = line[start:end]
+        if end < 0 or not _flat(values) or not line.startswith("]}", end):
+            return None
+        try:
+            out[name] = _last(values)
+        except ValueError:
+            return None
+        pos = end + 2
+        if pos == len(line) - 1:  # the closing brace of the line
+            return out
+        if line[pos] != ",":
+            return None
+        pos += 1
+
+
 def _has_run_json(path: str) -> bool:
     try:
         return stat.S_ISREG(os.stat(path).st_mode)
@@ -631,13 +722,18 @@ class FileStorageReader:
 
     @staticmethod
     def _json(run_dir: str, name: str, default: Any) -> Any:
+        return FileStorageReader._json_text(run_dir, name, default)[0]
+
+    @staticmethod
+    def _json_text(run_dir: str, name: str, default: Any) -> tuple[Any, bool]:
+        """The file's JSON value, and whether its text is plain (:func:`document.plain_text`)."""
         # bytes to json.loads: reading text through a decoder first costs more than the parse
         try:
             with open(f"{run_dir}/{name}", "rb") as fh:
                 data = fh.read()
         except FileNotFoundError:
-            return default
-        return json_loads(data)
+            return default, True
+        return json_loads(data), document.plain_text(data)
 
     @staticmethod
     def _metrics_from_jsonl(path: str) -> dict[str, dict[str, list[Any]]] | None:
@@ -679,12 +775,16 @@ class FileStorageReader:
         if full:
             metrics = self._metrics(run_dir)
             captured_out = self._cout(run_dir)
+        config, plain_config = self._json_text(run_dir, "config.json", {})
+        info, plain_info = self._json_text(run_dir, "info.json", {})
         values = document.record_values(
             entry,
             store=f"file:{self.basedir}",
+            # none of the files holds a form decode changes: nothing to walk
+            plain=plain_config and plain_info and document.plain_text(data),
             id=name,
-            config=self._json(run_dir, "config.json", {}),
-            info=self._json(run_dir, "info.json", {}),
+            config=config,
+            info=info,
             captured_out=captured_out,
             metrics=metrics,
         )
@@ -699,6 +799,9 @@ class FileStorageReader:
         try:
             if not _has_run_json(f"{run_dir}/run.json"):  # gone since it was listed: the load says so
                 return None
+            skimmed = _skim_jsonl_finals(f"{run_dir}/metrics.jsonl")
+            if skimmed is not _UNREAD:
+                return skimmed
             metrics = self._metrics(run_dir)
             out: dict[str, Any] = {}
             for metric, series in metrics.items():

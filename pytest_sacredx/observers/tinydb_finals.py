@@ -31,7 +31,9 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["final_values", "fast_effects", "skim_effects", "effects_of", "finals_of"]
+__all__ = [
+    "final_values", "fast_effects", "skim_effects", "effects_of", "finals_of", "flat_numbers", "last_number",
+]
 
 _decoder = json.JSONDecoder()
 _decode_at = _decoder.raw_decode
@@ -259,7 +261,7 @@ def skim_effects(s: str, doc_id: int, table: str) -> list[Effect]:
     return out
 
 
-def _flat(seg: str) -> bool:
+def flat_numbers(seg: str) -> bool:
     """Whether ``seg`` (the text between an array's ``[`` and the first ``]`` after it) is the whole
     array: no nested value, no string (so no ``]`` inside one)."""
     return '"' not in seg and "[" not in seg and "{" not in seg
@@ -280,7 +282,8 @@ def _scalar(tok: str) -> Any:
     return json.loads(tok)
 
 
-def _last(seg: str) -> tuple[bool, Any]:
+def last_number(seg: str) -> tuple[bool, Any]:
+    """``(non-empty, last element)`` of a flat array's text between its brackets (:func:`flat_numbers`)."""
     return (True, _scalar(seg[seg.rfind(",") + 1 :].strip())) if seg.strip() else _NO
 
 
@@ -325,9 +328,9 @@ def fast_effects(s: str, doc_id: int, table: str) -> list[Effect] | None:
             if path[2] == "values":
                 end = s.find("]", start)
                 seg = s[start:end]
-                if end < 0 or not _flat(seg):
+                if end < 0 or not flat_numbers(seg):
                     return None
-                has, last = _last(seg)
+                has, last = last_number(seg)
                 out.append(("ext", path, has, last))
             else:
                 out.append(("ext", path, False, None))
@@ -343,14 +346,14 @@ def fast_effects(s: str, doc_id: int, table: str) -> list[Effect] | None:
             if "\\" in name or s[quote - 1] not in "{,":
                 return None
             steps_end = s.find("]", pos + len(_STEPS))
-            if steps_end < 0 or not _flat(s[pos + len(_STEPS) : steps_end]):
+            if steps_end < 0 or not flat_numbers(s[pos + len(_STEPS) : steps_end]):
                 return None
             if not s.startswith(_VALUES, steps_end):
                 return None
             start = steps_end + len(_VALUES)
             end = s.find("]", start)
             seg = s[start:end]
-            if end < 0 or not _flat(seg) or not s.startswith(_STAMPS, end):
+            if end < 0 or not flat_numbers(seg) or not s.startswith(_STAMPS, end):
                 return None
             stamps = end + len(_STAMPS)
             stamps_end = s.find("]", stamps)
@@ -358,7 +361,7 @@ def fast_effects(s: str, doc_id: int, table: str) -> list[Effect] | None:
             if (stamps_end < 0 or "\\" in seg_t or "[" in seg_t or "{" in seg_t
                     or seg_t.count('"') % 2 or s[stamps_end + 1 : stamps_end + 2] != "}"):
                 return None
-            state[name] = _last(seg)
+            state[name] = last_number(seg)
             found += 1
             pos = s.find(_STEPS, stamps_end)
         return [("set", state)] if found + 2 == s.count('":{') else None
