@@ -479,7 +479,8 @@ def test_many_runs_asked_about_are_read_in_one_go(obs: SqlObserver, tmp_path: Pa
         drive(obs, tmp_path, result=i)
     asked: list[Any] = []
     real_finals, real_heavy = obs._final_values, obs._heavy
-    monkeypatch.setattr(obs, "_final_values", lambda ids: asked.append(("finals", ids)) or real_finals(ids))
+    monkeypatch.setattr(obs, "_final_values",
+                        lambda ids, listed=None: asked.append(("finals", ids)) or real_finals(ids, listed))
     monkeypatch.setattr(obs, "_heavy", lambda ids: asked.append(("heavy", ids)) or real_heavy(ids))
     listed = list(obs.list_runs())
     assert [_same(r.final_metrics(), obs.load_run(r.id).final_metrics()) for r in listed] == [True] * 4
@@ -487,6 +488,42 @@ def test_many_runs_asked_about_are_read_in_one_go(obs: SqlObserver, tmp_path: Pa
     # one run by itself, then every run in one query (for output and series alike)
     assert asked == [("finals", [listed[0].id]), ("finals", None), ("heavy", [listed[0].id]),
                      ("heavy", None)]
+
+
+def test_finished_runs_list_their_final_values_from_one_row_each(
+    obs: SqlObserver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_sacredx.observers import sql
+
+    monkeypatch.setattr(sql._Bulk, "FINALS_ONE_BY_ONE", 0)
+    ids = [drive(obs, tmp_path, result=i) for i in range(3)]
+    obs.started_event(ex_info(tmp_path), "main", HOST, T0, {"lr": 0.1}, META, None)  # running: no finals row
+    obs.log_metrics({"acc": {"name": "acc", "steps": [0], "values": [0.5], "timestamps": [T0]}}, {})
+    running = obs.run_id
+    aggregated: list[Any] = []
+    real = obs._aggregate_finals
+    monkeypatch.setattr(obs, "_aggregate_finals", lambda ids: aggregated.append(ids) or real(ids))
+    listed = list(obs.list_runs())
+    assert [_same(r.final_metrics(), obs.load_run(r.id).final_metrics()) for r in listed] == [True] * 4
+    assert aggregated == [[running]]  # the metric rows of the running run only
+    assert listed[-1].final_metrics() == {"acc": 0.5} and not any(r.is_loaded for r in listed[:3])
+    with obs.engine.connect() as conn:  # the finished runs' rows, as the metric rows read back
+        rows = dict(conn.execute(sa.text("SELECT run_id, finals FROM metric_finals")).all())
+    assert sorted(rows) == sorted(ids) and math.isnan(json.loads(rows[ids[1]])["loss"])
+
+
+def test_a_database_without_the_finals_table_lists_from_the_metric_rows(
+    obs: SqlObserver, db_url: str, tmp_path: Path
+) -> None:
+    ids = [drive(obs, tmp_path, result=i) for i in range(2)]
+    with obs.engine.begin() as conn:  # as a database of Sacred's or of an older version has it
+        conn.execute(sa.text("DROP TABLE metric_finals"))
+    reader = SqlObserver(db_url)
+    listed = list(reader.list_runs())
+    assert [r.id for r in listed] == ids
+    assert [_same(r.final_metrics(), reader.load_run(r.id).final_metrics()) for r in listed] == [True, True]
+    assert listed[0].final_metrics()["acc"] == 0.25
+    reader.engine.dispose()
 
 
 def test_a_listing_decodes_what_only_the_host_or_an_escape_holds(obs: SqlObserver, tmp_path: Path) -> None:

@@ -203,6 +203,9 @@ class SqlObserver(RunObserver):
         self._host_ids: dict[str, int] = {}
         self.run_pk: int | None = None
         self.run_id: str | None = None
+        #: the last value written of each metric of the running run (as the metrics table reads it
+        #: back), stored in ``metric_finals`` with its final status
+        self._finals: dict[str, float] = {}
 
     def __repr__(self) -> str:
         return f"SqlObserver({self.url!r}, priority={self.priority})"
@@ -462,6 +465,7 @@ class SqlObserver(RunObserver):
         self._experiment_ids.setdefault(_md5_of(ex_info), ids["experiment"])
         self._host_ids.setdefault(_md5_of(host_info), ids["host"])
         self.run_pk, self.run_id = pk, run_id
+        self._finals = {}
         # A string like FileStorage's ("1"): RunRecord ids are strings, and Sacred's SQL observer
         # already mixed int and str (its first run came back as "0").
         return _id if _id is not None else run_id
@@ -498,7 +502,9 @@ class SqlObserver(RunObserver):
             )
             return self._insert_run({**doc, "queue_time": queue_time}, _id)
 
-    def _update_run(self, **values: Any) -> None:
+    def _update_run(self, *, final: bool = False, **values: Any) -> None:
+        """Change the run's row; ``final``: the run ends, and its final metric values are stored in
+        the same transaction."""
         import sqlalchemy as sa
 
         with self._lock:
@@ -506,7 +512,18 @@ class SqlObserver(RunObserver):
                 return
             table = _bases().Run.__table__
             stmt = sa.update(table).where(table.c.id == self.run_pk).values(**values)
-            self._transaction(lambda session: session.execute(stmt))
+            if not final or self.run_id is None or self._gaps().finals_table:
+                self._transaction(lambda session: session.execute(stmt))
+                return
+            finals = _bases().MetricFinals.__table__
+            row = {"run_id": self.run_id, "finals": json.dumps(self._finals)}
+
+            def work(session: Session) -> None:
+                session.execute(stmt)
+                session.execute(sa.delete(finals).where(finals.c.run_id == row["run_id"]))
+                session.execute(sa.insert(finals).values(**row))
+
+            self._transaction(work)
 
     def heartbeat_event(
         self, info: dict[str, Any], captured_out: str, beat_time: _dt.datetime, result: Any
@@ -522,6 +539,7 @@ class SqlObserver(RunObserver):
     def completed_event(self, stop_time: _dt.datetime, result: Any) -> None:
         fields = document.completed(stop_time, result, native_times=True)
         self._update_run(
+            final=True,
             stop_time=_naive_utc(fields["stop_time"]),
             status=self._status(fields["status"]),
             **_result_columns(fields["result"]),
@@ -529,11 +547,14 @@ class SqlObserver(RunObserver):
 
     def interrupted_event(self, interrupt_time: _dt.datetime, status: str) -> None:
         fields = document.interrupted(interrupt_time, status, native_times=True)
-        self._update_run(stop_time=_naive_utc(fields["stop_time"]), status=self._status(fields["status"][:32]))
+        self._update_run(
+            final=True, stop_time=_naive_utc(fields["stop_time"]), status=self._status(fields["status"][:32])
+        )
 
     def failed_event(self, fail_time: _dt.datetime, fail_trace: list[str] | str) -> None:
         fields = document.failed(fail_time, fail_trace, native_times=True)
         self._update_run(
+            final=True,
             stop_time=_naive_utc(fields["stop_time"]),
             status=self._status(fields["status"]),
             fail_trace=self._text(_trace_text(fields["fail_trace"])),
@@ -618,6 +639,9 @@ class SqlObserver(RunObserver):
                 stamps = metric["timestamps"] or [None] * len(steps)
                 for step, value, stamp in zip(steps, values, stamps, strict=False):
                     number = _numeric(value)
+                    self._finals[str(name)] = (
+                        float("nan") if number is None or math.isnan(number) else float(number)
+                    )
                     rows.append(
                         {
                             "run_id": self.run_id,
@@ -771,13 +795,39 @@ class SqlObserver(RunObserver):
             metric["timestamps"].append(stamp)
         return out
 
-    def _final_values(self, run_ids: list[str] | None) -> dict[str, dict[str, Any]]:
+    def _final_values(
+        self, run_ids: list[str] | None, listed: list[str] | None = None
+    ) -> dict[str, dict[str, Any]]:
         """``{run id: {metric: last value}}``: the value of each metric's last row (by ``metric_id``,
-        the order they were logged in; NaN for NULL, as :meth:`_metrics` reads it), the series unread."""
+        the order they were logged in; NaN for NULL, as :meth:`_metrics` reads it), the series unread:
+        from ``metric_finals`` for the runs that finished, from the metric rows for the others (of
+        ``run_ids``, or of ``listed`` when every run is asked for)."""
         import sqlalchemy as sa
 
-        if self._gaps().metrics_table:
+        gaps = self._gaps()
+        if gaps.metrics_table:
             return {}
+        known: dict[str, dict[str, Any]] = {}
+        if not gaps.finals_table:  # the finished runs' own row
+            finals = _bases().MetricFinals.__table__
+            stmt = sa.select(finals.c.run_id, finals.c.finals)
+            if run_ids is not None:
+                stmt = stmt.where(finals.c.run_id.in_(run_ids))
+            with self.engine.connect() as conn:
+                known = {rid: json_loads(text) for rid, text in conn.execute(stmt).all()}
+        wanted = run_ids if run_ids is not None else listed
+        missing = None if wanted is None else [rid for rid in wanted if rid not in known]
+        if missing == []:
+            return known
+        # running runs (and runs Sacred or an older version wrote): their own rows, or every run's
+        out = self._aggregate_finals(missing if missing is not None and len(missing) <= 500 else run_ids)
+        out.update(known)
+        return out
+
+    def _aggregate_finals(self, run_ids: list[str] | None) -> dict[str, dict[str, Any]]:
+        """:meth:`_final_values` from the metric rows themselves: every row of the runs is looked at."""
+        import sqlalchemy as sa
+
         table = _bases().Metric.__table__
         last = sa.select(sa.func.max(table.c.metric_id)).group_by(table.c.run_id, table.c.name)
         if run_ids is not None:
@@ -846,7 +896,7 @@ class _Bulk:
                 self._finals_asked += 1
                 if self._finals_asked <= self.FINALS_ONE_BY_ONE:
                     return self.reader._final_values([run_id]).get(run_id, {})
-                self._finals = self.reader._final_values(None)
+                self._finals = self.reader._final_values(None, self.run_ids)
             return self._finals.get(run_id, {})
 
     def heavy(self, run_id: str) -> tuple[str, dict[str, Any]]:

@@ -258,6 +258,16 @@ class Metric(Base):
     timestamp: Mapped[_dt.datetime | None] = mapped_column(sa.DateTime, nullable=True)
 
 
+class MetricFinals(Base):
+    """The last value of each metric of a finished run, as JSON ``{name: value}`` (NaN for a value that
+    is not a real number, as the metrics table reads back): written with the run's final status, so
+    that a listing of thousands of runs reads one row per run instead of every metric row."""
+
+    __tablename__ = "metric_finals"
+    run_id: Mapped[str] = mapped_column(sa.String(24), primary_key=True)
+    finals: Mapped[str] = mapped_column(sa.Text)
+
+
 class Run(Base):
     """One run. ``id`` is the autoincrement key (first run 1); ``run_id`` the id users see."""
 

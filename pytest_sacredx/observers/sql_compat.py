@@ -45,6 +45,8 @@ class SchemaGaps:
 
     columns: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
     metrics_table: bool = False
+    #: ``metric_finals`` is missing (a database of Sacred or of an older version, opened to read)
+    finals_table: bool = False
     #: the PostgreSQL enum type of ``run.status`` (Sacred's ``status_enum``), None for a text column
     status_enum: str | None = None
 
@@ -72,7 +74,8 @@ def schema_gaps(bind: Any) -> SchemaGaps:
     for column in inspector.get_columns("run"):
         if column["name"] == "status" and isinstance(column["type"], sa.Enum):
             enum = column["type"].name
-    return SchemaGaps(columns=columns, metrics_table="metrics" not in tables, status_enum=enum)
+    return SchemaGaps(columns=columns, metrics_table="metrics" not in tables,
+                      finals_table="metric_finals" not in tables, status_enum=enum)
 
 
 def load_options(gaps: SchemaGaps) -> list[Any]:
