@@ -467,6 +467,9 @@ def test_a_listing_is_lazy_and_gives_what_load_run_gives(obs: SqlObserver, tmp_p
         assert {f.name: _same(getattr(rec, f.name), getattr(full, f.name))
                 for f in attrs.fields(RunRecord)} == {f.name: True for f in attrs.fields(RunRecord)}
         assert _same(rec.final_metrics(), full.final_metrics())
+    listed[0].host["hostname"] = "changed"  # one record's host is its own, as load_run's is
+    listed[0].experiment["name"] = "changed"
+    assert listed[1].host["hostname"] == "box" and listed[2].experiment["name"] == "demo"
 
 
 def test_many_runs_asked_about_are_read_in_one_go(obs: SqlObserver, tmp_path: Path,

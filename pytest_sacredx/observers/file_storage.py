@@ -500,6 +500,24 @@ class FileStorageObserver(RunObserver):
         return FileStorageReader(self.basedir).load_run(run_id)
 
 
+def _read_bytes(path: str) -> bytes:
+    """The whole file, read with one system call when it is small: a listing reads three files per run,
+    and a buffered file object costs more than the read."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        data = os.read(fd, _READ_AT_ONCE)
+        if len(data) < _READ_AT_ONCE:  # a regular file gives less than asked only at its end
+            return data
+        parts = [data]
+        while data:
+            data = os.read(fd, _READ_AT_ONCE)
+            parts.append(data)
+        return b"".join(parts)
+    finally:
+        os.close(fd)
+
+
+_READ_AT_ONCE = 1 << 18
 _UNREAD = object()
 _STEPS, _STAMPS, _VALUES = '":{"steps":[', '],"timestamps":[', '],"values":['
 
@@ -520,8 +538,7 @@ def _skim_jsonl_finals(path: str) -> Any:
     {'loss': 0.25, 'acc': nan}
     """
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        data = _read_bytes(path)
     except FileNotFoundError:
         return _UNREAD
     state: dict[str, tuple[bool, Any]] = {}
@@ -729,8 +746,7 @@ class FileStorageReader:
         """The file's JSON value, and whether its text is plain (:func:`document.plain_text`)."""
         # bytes to json.loads: reading text through a decoder first costs more than the parse
         try:
-            with open(f"{run_dir}/{name}", "rb") as fh:
-                data = fh.read()
+            data = _read_bytes(f"{run_dir}/{name}")
         except FileNotFoundError:
             return default, True
         return json_loads(data), document.plain_text(data)
@@ -738,8 +754,7 @@ class FileStorageReader:
     @staticmethod
     def _metrics_from_jsonl(path: str) -> dict[str, dict[str, list[Any]]] | None:
         try:
-            with open(path, "rb") as fh:
-                data = fh.read()
+            data = _read_bytes(path)
         except FileNotFoundError:
             return None
         metrics: dict[str, dict[str, list[Any]]] = {}
@@ -765,8 +780,7 @@ class FileStorageReader:
         if name.startswith(("_", ".")) or os.sep in name or (os.altsep and os.altsep in name):
             raise run_not_found(run_id, f"file:{self.basedir}")
         try:
-            with open(f"{run_dir}/run.json", "rb") as fh:
-                data = fh.read()
+            data = _read_bytes(f"{run_dir}/run.json")
         except (FileNotFoundError, NotADirectoryError):
             raise run_not_found(run_id, f"file:{self.basedir}") from None
         entry = json_loads(data)

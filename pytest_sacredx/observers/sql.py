@@ -929,6 +929,23 @@ class _ListingParts:
     experiments: dict[Any, dict[str, Any]]
     artifacts: dict[str, list[str]]
     resources: dict[str, list[list[str]]]
+    #: per host and experiment, a function that gives a new copy of it decoded
+    _copies: dict[tuple[str, Any], Callable[[], Any]] = attrs.field(factory=dict)
+
+    def decoded_copy(self, kind: str, key: Any, value: Any) -> Any:
+        """A new decoded copy of the listing's host or experiment ``key`` (``value``): decoded once,
+        then copied by decoding its JSON text (C speed), when that gives it back exactly."""
+        copy = self._copies.get((kind, key))
+        if copy is None:
+            decoded = document.decode(value)
+            try:
+                text = json.dumps(decoded, allow_nan=True)
+                exact = json_loads(text) == decoded and "NaN" not in text  # (NaN equals nothing)
+            except (TypeError, ValueError):
+                exact = False
+            copy = functools.partial(json_loads, text) if exact else functools.partial(document.decode, value)
+            self._copies[(kind, key)] = copy
+        return copy()
 
 
 def _by_key(session: Session, model: Any, key: str, gaps: Any) -> dict[Any, dict[str, Any]]:
@@ -997,12 +1014,12 @@ def _row_values(parts: _ListingParts, names: list[str], store: str, row: Any) ->
         "fail_trace": stored_trace(get("fail_trace")),
         "info": json_loads(info) if info else {},
     }
-    # the run's JSON columns hold none of the forms decode changes: walk only its host and experiment
-    # (each record gets its own copies of them, as load_run gives), as TinyDB does for plain lines
+    # the run's JSON columns hold none of the forms decode changes: only its host and experiment need
+    # decoding (each record gets its own copies of them, as load_run gives), as TinyDB does for plain lines
     plain = all(document.plain_text(t) for t in (result_json, meta, config, info) if t)
     if plain:
-        data["host"] = document.decode(data["host"])
-        data["experiment"] = document.decode(data["experiment"])
+        data["host"] = parts.decoded_copy("host", get("host_id"), data["host"])
+        data["experiment"] = parts.decoded_copy("experiment", get("experiment_id"), data["experiment"])
     values = document.record_values(data, store=store, id=str(run_id), metrics={}, plain=plain,
                                     artifacts=list(parts.artifacts.get(run_id, [])))
     for name in HEAVY_FIELDS:

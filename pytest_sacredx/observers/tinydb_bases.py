@@ -612,8 +612,8 @@ class LogStorage(Storage):
         """Rewrite the log as one line per document and rename it into place (under the lock).
 
         A run's bulk (``captured_out``, ``metrics``) goes into a second line of its own, so that a
-        listing reads the first line only, and the last value of each metric into a third (``fin``),
-        so that it need not read the second."""
+        listing reads the first line only; the first line also carries the last value of each metric
+        (``fin``, covering the one line after it), so that a listing need not read the second."""
         from .tinydb_finals import finals_of
 
         tables = self._tables if tables is None else tables
@@ -622,15 +622,13 @@ class LogStorage(Storage):
             for i, d in docs.items():
                 heavy = {k: d[k] for k in _BULK if d.get(k)} if name == self.index_table else {}
                 light = {k: v for k, v in d.items() if k not in heavy} if heavy else d
-                lines.append(_dumps({"t": name, "id": int(i), "doc": light}))
+                line: dict[str, Any] = {"t": name, "id": int(i), "doc": light}
+                fin = finals_of(d.get("metrics") or {}) if heavy else None
+                if fin is not None:
+                    line["fin"], line["fin_covers"] = fin, 1
+                lines.append(_dumps(line))
                 if heavy:
                     lines.append(_dumps({"t": name, "id": int(i), "set": heavy}))
-                    fin = finals_of(d.get("metrics") or {})
-                    if fin is not None and "status" in d:
-                        # setting the status it has: a change every reader (older ones too) reads as
-                        # a light line and folds to nothing
-                        lines.append(_dumps({"t": name, "id": int(i), "set": {"status": d["status"]},
-                                             "fin": fin}))
         body = "".join(line + "\n" for line in lines).encode("utf-8")
         header = (_dumps({_HEADER_KEY: 1, "snapshot_bytes": len(body)}) + "\n").encode()
         write_bytes_atomic(self.path, header + body)

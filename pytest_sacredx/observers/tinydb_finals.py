@@ -14,10 +14,10 @@ The lines of a run (a ``doc``, then patches ``set``/``ext``, in log order) chang
 
 Cheaper still is not to read the metric lines at all: the observer knows the last value it logged of
 each metric, so the line that ends a run carries them as ``"fin": {name: value}`` (outside the
-document: folding ignores it), and a compaction writes one after each run's metric line
-(:func:`finals_of` its metrics, on a line that sets the status the run has: a light line to every
-reader, older versions too, that changes nothing). A ``fin`` answers for the run when no line after
-it changes the metrics; otherwise the lines are skimmed as before.
+document: folding ignores it, older readers too), and a compaction puts them (:func:`finals_of` its
+metrics) on each run's document line with ``"fin_covers": 1``: they hold for the metric line written
+right after it. A ``fin`` answers for the run when no line after the ones it covers changes the
+metrics; otherwise the lines are skimmed as before.
 
 >>> doc = {"t": "runs", "id": 1, "doc": {"_id": "a", "metrics": {}}}
 >>> line = '{"t":"runs","id":1,"ext":[[["metrics","loss","steps"],[0,1]],[["metrics","loss","values"],[0.5,0.25]]]}'

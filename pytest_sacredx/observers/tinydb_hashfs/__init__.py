@@ -683,7 +683,9 @@ class TinyDbReader:
         lines: list[dict[str, Any]] = []
         parsed: dict[int, Any] = {}  # their effects on the metrics, by their place among the run's
         plain = True
-        fin_at, fin = -1, None  # the last line carrying the run's final metric values, and those
+        # the last line carrying the run's final metric values, the lines after it that they cover
+        # (a compaction's document line covers the metric line it wrote after it), and the values
+        fin_at, covers, fin = -1, 0, None
         light = [e for e in entries if e[2] != HEAVY]
         read = _span_reader(handle.fd(), light)
         for i, entry in enumerate(entries):
@@ -699,10 +701,10 @@ class TinyDbReader:
             # the run's output and info, which the record must not keep alive until they are asked for)
             parsed[i] = _light_effects(line, raw, kind)
             if "fin" in line:
-                fin_at, fin = i, line["fin"]
-        if isinstance(fin, dict) and all(
-            entries[j][2] != HEAVY and parsed[j] == [] for j in range(fin_at + 1, len(entries))
-        ):  # nothing after the fin line changes the metrics: it answers, no metric line is read
+                fin_at, covers, fin = i, line.get("fin_covers", 0), line["fin"]
+        if isinstance(fin, dict) and type(covers) is int and all(
+            entries[j][2] != HEAVY and parsed[j] == [] for j in range(fin_at + 1 + covers, len(entries))
+        ):  # nothing after what the fin covers changes the metrics: it answers, no metric line is read
             return fold(lines, True), lambda: fin, plain
         if len(light) == len(entries):  # no metric lines: the document's own metrics answer
             try:
