@@ -176,8 +176,20 @@ def rows(
 ) -> list[dict[str, Any]]:
     """One dict per run, keyed by the columns' canonical names."""
     fields = [c if isinstance(c, Field) else parse_field(c, "column") for c in columns]
-    getters = [(f.text, f.getter()) for f in fields]
-    return [{text: get(rec, now) for text, get in getters} for rec in records]
+    # a one-key config column (most of a sweep's table) is read from the row's config, fetched once
+    plan = [(f.text, f.parts[0] if f.root == "config" and len(f.parts) == 1 else None, f.getter())
+            for f in fields]
+    if all(key is None for _, key, _ in plan):
+        return [{text: get(rec, now) for text, _, get in plan} for rec in records]
+    out = []
+    for rec in records:
+        config = rec.config
+        if config.__class__ is dict:
+            cget = config.get
+            out.append({text: get(rec, now) if key is None else cget(key) for text, key, get in plan})
+        else:
+            out.append({text: get(rec, now) for text, _, get in plan})
+    return out
 
 
 def tidy_rows(records: Sequence[RunRecord], now: _dt.datetime | None = None) -> list[dict[str, Any]]:

@@ -503,6 +503,35 @@ def _skim_finals(
         return None
 
 
+def _compacted_light(
+    index: Any, handle: _LogHandle, doc_id: int, entries: list[tuple[int, int, int]]
+) -> tuple[dict[str, Any], Callable[[], dict[str, Any] | None], bool] | None:
+    """:meth:`TinyDbReader._light` of the shape a compaction leaves (and of a run that has only its
+    document line): one document line, then metric lines its ``fin`` covers. One read, one decode,
+    no fold; None for anything else (the general path decides then)."""
+    if any(e[2] != HEAVY for e in entries[1:]):
+        return None
+    off, length, _ = entries[0]
+    raw, line = check_line_bytes(os.pread(handle.fd(), length + 1, off), off, length, DOC, doc_id,
+                                 index.table)
+    doc = line["doc"]
+    if doc.__class__ is not dict:
+        return None
+    if len(entries) > 1:
+        fin, covers = line.get("fin"), line.get("fin_covers")
+        if fin.__class__ is not dict or type(covers) is not int or covers < len(entries) - 1:
+            return None
+        finals = fin
+    else:
+        metrics = doc.get("metrics")
+        if not (metrics is None or (metrics.__class__ is dict and not metrics)):
+            return None  # its own series answer (or an odd value): the general path reads them
+        finals = {}
+    doc = {k: v for k, v in doc.items() if k not in _HEAVY_FIELDS}
+    return doc, lambda: finals, document.plain_text(raw)
+
+
+_HEAVY_FIELDS = frozenset({"captured_out", "metrics"})
 # effects_of a line whose text names no metrics (shared, never changed): a document resets them
 _NO_EFFECTS: list[Any] = []
 _DOC_WITHOUT_METRICS: list[Any] = [("doc", {})]
@@ -680,6 +709,10 @@ class TinyDbReader:
         :mod:`~pytest_sacredx.observers.tinydb_finals`; None when that cannot tell); and whether its
         lines hold only plain values (nothing to decode). The metric lines are not read here: a
         ``--where`` over the config reads them only for the runs it keeps."""
+        if entries and entries[0][2] == DOC and (len(entries) == 1 or entries[1][2] == HEAVY):
+            compacted = _compacted_light(index, handle, doc_id, entries)
+            if compacted is not None:
+                return compacted
         lines: list[dict[str, Any]] = []
         parsed: dict[int, Any] = {}  # their effects on the metrics, by their place among the run's
         plain = True
