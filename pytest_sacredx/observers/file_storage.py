@@ -517,7 +517,7 @@ def _read_bytes(path: str) -> bytes:
         os.close(fd)
 
 
-_READ_AT_ONCE = 1 << 18
+_READ_AT_ONCE = 1 << 16  # below malloc's mmap threshold: a bigger buffer costs a mapping per read
 _UNREAD = object()
 _STEPS, _STAMPS, _VALUES = '":{"steps":[', '],"timestamps":[', '],"values":['
 

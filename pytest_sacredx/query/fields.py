@@ -373,9 +373,9 @@ def _config_paths(records: Sequence[RunRecord]) -> set[str]:
     for rec in records:
         config = rec.config
         keys = tuple(config)
-        if keys in seen_keys and all(
+        if keys in seen_keys and (_PLAIN.issuperset(map(type, config.values())) or all(
             v.__class__ in _PLAIN or not isinstance(v, Mapping) for v in config.values()
-        ):
+        )):
             continue  # a sweep's runs share their keys: flatten each shape once
         seen_keys.add(keys)
         flat = flatten(rec.config)
