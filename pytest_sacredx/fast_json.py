@@ -54,6 +54,11 @@ def loads(data: bytes | str) -> Any:
     fast = _orjson if _orjson is not None else _load_orjson()
     if fast is False:
         return json.loads(data)
+    if len(data) < len(_LONG_RUN):  # too short to hold a long integer (a result, "{}"): orjson at once
+        try:
+            return fast.loads(data)
+        except fast.JSONDecodeError:
+            return json.loads(data)
     raw = data
     if raw.__class__ is not bytes:
         try:
