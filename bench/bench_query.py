@@ -69,12 +69,18 @@ def record(observer: Any, runs: int) -> None:
         observer.completed_event(start + dt.timedelta(seconds=1), result)
 
 
+#: what a reused store must have been written with: stores of an older writer are recorded again
+#: (2: final metric values stored with a run's end — TinyDB's fin, SQL's metric_finals)
+STORE_FORMAT = "2"
+
+
 def make_store(kind: str, folder: Path, runs: int) -> str:
-    """A store of ``runs`` runs (reused when a complete one is there); returns its URI."""
+    """A store of ``runs`` runs (reused when a complete one of this writer's format is there);
+    returns its URI."""
     done = folder / f"{kind}-{runs}.done"
     path = folder / f"{kind}-{runs}"
     uri = {"tinydb": f"tinydb:{path}", "file": f"file:{path}", "sqlite": f"sqlite:///{path}.db"}[kind]
-    if done.exists():
+    if done.exists() and done.read_text() == STORE_FORMAT:
         return uri
     if path.exists():
         shutil.rmtree(path)
@@ -96,7 +102,7 @@ def make_store(kind: str, folder: Path, runs: int) -> str:
         observer = SqlObserver(uri)
     record(observer, runs)
     print(f"  recorded {runs} runs into {kind} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
-    done.write_text("")
+    done.write_text(STORE_FORMAT)
     return uri
 
 

@@ -501,23 +501,27 @@ class FileStorageObserver(RunObserver):
 
 
 def _read_bytes(path: str) -> bytes:
-    """The whole file, read with one system call when it is small: a listing reads three files per run,
-    and a buffered file object costs more than the read."""
+    """The whole file, read into a buffer kept for the thread: a listing reads three small files per
+    run, and fresh memory for each read (a buffered file's, or ``os.read``'s) costs more than the read."""
+    buf = getattr(_BUFFER, "view", None)
+    if buf is None:
+        buf = _BUFFER.view = memoryview(bytearray(_READ_AT_ONCE))
     fd = os.open(path, os.O_RDONLY)
     try:
-        data = os.read(fd, _READ_AT_ONCE)
-        if len(data) < _READ_AT_ONCE:  # a regular file gives less than asked only at its end
-            return data
-        parts = [data]
-        while data:
-            data = os.read(fd, _READ_AT_ONCE)
-            parts.append(data)
+        n = os.readv(fd, [buf])
+        if n < len(buf):  # a regular file gives less than asked only at its end
+            return bytes(buf[:n])
+        parts = [bytes(buf)]
+        while n:
+            n = os.readv(fd, [buf])
+            parts.append(bytes(buf[:n]))
         return b"".join(parts)
     finally:
         os.close(fd)
 
 
-_READ_AT_ONCE = 1 << 16  # below malloc's mmap threshold: a bigger buffer costs a mapping per read
+_READ_AT_ONCE = 1 << 20
+_BUFFER = threading.local()
 _UNREAD = object()
 _STEPS, _STAMPS, _VALUES = '":{"steps":[', '],"timestamps":[', '],"values":['
 
