@@ -685,3 +685,11 @@ def test_the_writers_metrics_lines_are_skimmed_and_odd_ones_refused(tmp_path: Pa
                 '{"x\\"y":{"steps":[0],"timestamps":["a"],"values":[1]}}',  # an escape in the name
                 '{"x":{"steps":[0],"values":[1],"timestamps":["a"]}}']:  # another key order
         assert file_storage._skim_line(odd) is None, odd
+
+
+@pytest.mark.parametrize("size", [0, 5, file_storage._READ_AT_ONCE, 2 * file_storage._READ_AT_ONCE + 7])
+def test_read_bytes_gives_the_whole_file_whatever_its_size(tmp_path: Path, size: int) -> None:
+    data = os.urandom(size)
+    (tmp_path / "f").write_bytes(data)
+    assert file_storage._read_bytes(str(tmp_path / "f")) == data
+    assert file_storage._read_bytes(str(tmp_path / "f")) == data  # the kept buffer holds no old bytes
