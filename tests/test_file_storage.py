@@ -600,7 +600,7 @@ def test_final_values_of_a_listed_run_are_read_without_its_series(
                      "acc": {"name": "acc", "steps": [0], "values": [1], "timestamps": [T]}}, {})
     obs.completed_event(T, 1)
     (rec,) = FileStorageReader(tmp_path / "runs").list_runs()
-    assert rec.config is not None  # the light parts, as a --where reads them
+    assert rec.config is not None and rec.status == "COMPLETED"  # the light parts, as a listing reads them
     converted: list[Any] = []
     monkeypatch.setattr(file_storage.document, "metric_series",
                         lambda m: converted.append(m) or pytest.fail("series converted"))
@@ -693,3 +693,34 @@ def test_read_bytes_gives_the_whole_file_whatever_its_size(tmp_path: Path, size:
     (tmp_path / "f").write_bytes(data)
     assert file_storage._read_bytes(str(tmp_path / "f")) == data
     assert file_storage._read_bytes(str(tmp_path / "f")) == data  # the kept buffer holds no old bytes
+
+
+def test_a_where_over_the_config_reads_only_config_json_of_the_runs_it_drops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    obs = FileStorageObserver(tmp_path / "runs")
+    for i in range(3):
+        start(obs)
+        obs.completed_event(T, i)
+    listed = list(FileStorageReader(tmp_path / "runs").list_runs())
+    opened: list[str] = []
+    real = file_storage._read_bytes
+    monkeypatch.setattr(file_storage, "_read_bytes", lambda p: opened.append(os.path.basename(p)) or real(p))
+    assert [r.config for r in listed] == [{"a": 1}] * 3 and opened == ["config.json"] * 3
+    opened.clear()
+    assert listed[1].result == 1 and opened == ["run.json", "info.json"]  # config.json not again
+    assert listed[1] == FileStorageReader(tmp_path / "runs").load_run(listed[1].id)
+
+
+def test_a_peeked_config_that_is_damaged_or_gone_says_so_as_the_light_load_does(tmp_path: Path) -> None:
+    obs = FileStorageObserver(tmp_path / "runs")
+    for _ in range(2):
+        start(obs)
+        obs.completed_event(T, 1)
+    listed = list(FileStorageReader(tmp_path / "runs").list_runs())
+    (tmp_path / "runs" / "1" / "config.json").write_text("{torn")
+    shutil.rmtree(tmp_path / "runs" / "2")
+    with pytest.raises(StoreFormatError, match="config|Expecting|JSON"):
+        _ = listed[0].config
+    with pytest.raises(KeyError, match="2"):
+        _ = listed[1].config

@@ -10,7 +10,7 @@ import attrs
 import pytest
 
 from pytest_sacredx.errors import RunNotFoundError
-from pytest_sacredx.observers.lazy_record import LazyRunRecord
+from pytest_sacredx.observers.lazy_record import NOT_PEEKED, LazyRunRecord
 from pytest_sacredx.observers.record import RunRecord
 
 FULL = {"id": "r1", "status": "COMPLETED", "config": {"lr": 0.1}, "result": 0.5,
@@ -82,3 +82,23 @@ def test_a_heavy_loader_reads_each_bulky_field_on_its_own() -> None:
     assert rec.captured_out == "hello\n" and calls == ["metrics", False, "captured_out"]
     assert rec.is_loaded and rec == RunRecord(**{**FULL, "store": "x:"})  # type: ignore[arg-type]
     assert calls == ["metrics", False, "captured_out"]
+
+
+def test_a_config_peek_answers_the_config_alone_and_the_light_load_keeps_it() -> None:
+    calls: list[bool] = []
+    peeks: list[str] = []
+    rec = LazyRunRecord.lazy(loader(calls), None, lambda: peeks.append("peek") or {"lr": 0.1})
+    assert rec.config == {"lr": 0.1} and rec.config == {"lr": 0.1}
+    assert peeks == ["peek"] and calls == []  # once, and nothing else read
+    assert rec.status == "COMPLETED" and calls == [False]
+    assert rec == RunRecord(**FULL) and calls == [False, True]  # type: ignore[arg-type]
+    assert pickle.loads(pickle.dumps(rec)) == RunRecord(**FULL)  # type: ignore[arg-type]
+
+
+def test_a_peek_that_cannot_tell_leaves_the_config_to_the_light_load() -> None:
+    calls: list[bool] = []
+    rec = LazyRunRecord.lazy(loader(calls), None, lambda: NOT_PEEKED)
+    assert rec.config == {"lr": 0.1} and calls == [False]
+    later: list[bool] = []
+    loaded_first = LazyRunRecord.lazy(loader(later), None, lambda: pytest.fail("peeked"))
+    assert loaded_first.status == "COMPLETED" and loaded_first.config == {"lr": 0.1} and later == [False]

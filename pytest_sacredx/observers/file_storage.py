@@ -66,7 +66,7 @@ from .atomic import (
     write_json_atomic,
 )
 from .base import RESERVED_ARTIFACT_NAMES, RunObserver, check_artifact_name, deprecated_create
-from .lazy_record import FINAL_METRICS, LazyRunRecord, gc_paused
+from .lazy_record import FINAL_METRICS, NOT_PEEKED, LazyRunRecord, gc_paused
 from .record import RunRecord, RunTail
 from .tinydb_finals import flat_numbers as _flat
 from .tinydb_finals import last_number as _last
@@ -697,16 +697,36 @@ class FileStorageReader:
 
     def _lazy(self, run_ids: Iterable[str]) -> list[RunRecord]:
         store = f"file:{self.basedir}"
+        peeked: dict[str, tuple[Any, bool]] = {}  # configs read by a peek, for the light load to take
         with gc_paused():
             return [
-                LazyRunRecord.lazy(functools.partial(self._values, run_id),
-                                   functools.partial(self._heavy, run_id), id=run_id, store=store)
+                LazyRunRecord.lazy(functools.partial(self._values, run_id, peeked=peeked),
+                                   functools.partial(self._heavy, run_id),
+                                   functools.partial(self._peek_config, run_id, peeked),
+                                   id=run_id, store=store)
                 for run_id in run_ids
             ]
 
-    def _values(self, run_id: str, full: bool) -> dict[str, Any]:
+    def _peek_config(self, run_id: str, peeked: dict[str, tuple[Any, bool]]) -> Any:
+        """The run's config from ``config.json`` alone (kept for its light load); NOT_PEEKED when the
+        light load must say what is wrong (the run is gone, the file unreadable)."""
+        run_dir = f"{self.basedir}/{run_id}"
         try:
-            return self._read_values(run_id, full)
+            if not _has_run_json(f"{run_dir}/run.json"):
+                return NOT_PEEKED
+            data = _read_bytes(f"{run_dir}/config.json")
+            config = json_loads(data)
+        except (OSError, ValueError):
+            return NOT_PEEKED
+        plain = document.plain_text(data)
+        peeked[run_id] = (config, plain)
+        return config if plain else document.decode(config)
+
+    def _values(
+        self, run_id: str, full: bool, peeked: dict[str, tuple[Any, bool]] | None = None
+    ) -> dict[str, Any]:
+        try:
+            return self._read_values(run_id, full, peeked)
         except (OSError, ValueError) as e:  # damaged after it was listed: one clear line
             raise StoreFormatError(
                 f"cannot read file:{self.basedir}: run {run_id}: {type(e).__name__}: {e}"
@@ -778,7 +798,9 @@ class FileStorageReader:
     def load_run(self, run_id: Any) -> RunRecord:
         return RunRecord(**self._read_values(run_id, True))
 
-    def _read_values(self, run_id: Any, full: bool) -> dict[str, Any]:
+    def _read_values(
+        self, run_id: Any, full: bool, peeked: dict[str, tuple[Any, bool]] | None = None
+    ) -> dict[str, Any]:
         name = str(run_id)
         run_dir = os.path.join(self.basedir, name)
         if name.startswith(("_", ".")) or os.sep in name or (os.altsep and os.altsep in name):
@@ -793,7 +815,8 @@ class FileStorageReader:
         if full:
             metrics = self._metrics(run_dir)
             captured_out = self._cout(run_dir)
-        config, plain_config = self._json_text(run_dir, "config.json", {})
+        got = peeked.pop(name, None) if peeked else None
+        config, plain_config = got if got is not None else self._json_text(run_dir, "config.json", {})
         info, plain_info = self._json_text(run_dir, "info.json", {})
         values = document.record_values(
             entry,

@@ -11,7 +11,10 @@ given directly and never cost a load. A store that keeps each bulky field apart 
 the final metrics of a run never read its captured output, and the other way round. A loader may add
 :data:`FINAL_METRICS` to the light parts (the last value of every metric, when the store can tell it
 without reading the series): ``final_metrics()`` and ``metric_names()`` then answer without loading the
-metrics.
+metrics. A reader may also give a *config peek*, ``peek()``: the run's config alone, read more cheaply
+than the light parts (a ``--where`` over the config of 10,000 runs reads every config, but the other
+light fields only of the runs it keeps); it returns :data:`NOT_PEEKED` to have the light parts loaded
+instead.
 
 >>> calls = []
 >>> def load(full):
@@ -41,7 +44,9 @@ import attrs
 
 from .record import RunRecord
 
-__all__ = ["LazyRunRecord", "HEAVY_FIELDS", "FINAL_METRICS", "Loader", "HeavyLoader", "gc_paused"]
+__all__ = [
+    "LazyRunRecord", "HEAVY_FIELDS", "FINAL_METRICS", "NOT_PEEKED", "Loader", "HeavyLoader", "gc_paused",
+]
 
 #: the fields that hold a run's bulk (and are loaded only when asked for)
 HEAVY_FIELDS = frozenset({"captured_out", "metrics"})
@@ -52,6 +57,8 @@ FINAL_METRICS = "final_metrics"
 Loader = Callable[[bool], Mapping[str, Any]]
 #: ``heavy(name)``: the value of one of the HEAVY_FIELDS, read on its own
 HeavyLoader = Callable[[str], Any]
+#: what a config peek returns when it cannot tell the config alone (the light parts are loaded then)
+NOT_PEEKED: Any = type("NotPeeked", (), {"__repr__": lambda self: "NOT_PEEKED"})()
 
 # what a record has loaded, as bits: the light fields, then each heavy field
 _NONE, _LIGHT, _FULL = 0, 1, 7
@@ -63,20 +70,29 @@ _SLOTS = {f.name: RunRecord.__dict__[f.name] for f in attrs.fields(RunRecord)}
 class LazyRunRecord(RunRecord):
     """A :class:`RunRecord` that loads its fields on first access (see the module docstring)."""
 
-    __slots__ = ("_loader", "_heavy", "_level", "_given", "_finals")
+    __slots__ = ("_loader", "_heavy", "_level", "_given", "_finals", "_peek")
     _loader: Loader
     _heavy: HeavyLoader | None
     _level: int
     _given: frozenset[str]
     _finals: Any  # a Mapping, None, or a function that gives one of them
+    _peek: Callable[[], Any] | None
 
     @classmethod
-    def lazy(cls, loader: Loader, heavy: HeavyLoader | None = None, **known: Any) -> LazyRunRecord:
-        """A record that calls ``loader`` when a field not in ``known`` is first read (and ``heavy``,
-        when given, for each heavy field on its own)."""
+    def lazy(
+        cls,
+        loader: Loader,
+        heavy: HeavyLoader | None = None,
+        peek: Callable[[], Any] | None = None,
+        **known: Any,
+    ) -> LazyRunRecord:
+        """A record that calls ``loader`` when a field not in ``known`` is first read (``heavy``, when
+        given, for each heavy field on its own; ``peek``, when given, for the config while the light
+        parts are not loaded)."""
         self = object.__new__(cls)
         _set_loader(self, loader)
         _set_heavy(self, heavy)
+        _set_peek(self, peek)
         _set_level(self, _NONE)
         names = tuple(known)
         given = _GIVEN.get(names)
@@ -109,7 +125,26 @@ class LazyRunRecord(RunRecord):
             value = values.get(name, _MISSING)
             slot.__set__(self, _default(name) if value is _MISSING else value)
         _set_finals(self, None if full else values.get(FINAL_METRICS))
+        _set_peek(self, None)
         object.__setattr__(self, "_level", _FULL if full else done | _LIGHT)
+
+    def _peeked(self) -> bool:
+        """Fill ``config`` from the peek, if there is one and it can tell (the light parts then leave
+        it as it is)."""
+        peek = self._peek
+        if peek is None:
+            return False
+        _set_peek(self, None)
+        value = peek()
+        if value is NOT_PEEKED:
+            return False
+        _SLOTS["config"].__set__(self, value)
+        given = self._given
+        more = _GIVEN_PLUS.get(given)
+        if more is None:
+            more = _GIVEN_PLUS[given] = given | {"config"}
+        _set_given(self, more)
+        return True
 
     def _light_finals(self) -> Mapping[str, Any] | None:
         """The loader's final values while the metrics are not loaded (None: ask the metrics)."""
@@ -117,9 +152,9 @@ class LazyRunRecord(RunRecord):
         if level & _BIT["metrics"]:  # the series are loaded: they answer
             return None
         if not level & _LIGHT:
-            if self._heavy is not None:  # the metrics alone are cheaper than the light parts and them
-                return None
-            self._load(_LIGHT)
+            if self._heavy is not None and "config" not in self._given:
+                return None  # nothing read yet: the metrics alone are cheaper than the light parts
+            self._load(_LIGHT)  # (a run whose config was peeked: a listing shows the rest anyway)
         finals = self._finals
         if callable(finals):  # the store reads them when first asked for (and only then)
             finals = finals()
@@ -179,9 +214,12 @@ def _lazy_property(name: str) -> property:
     slot = _SLOTS[name]
     level = _BIT.get(name, _LIGHT)
 
+    peeks = name == "config"
+
     def get(self: LazyRunRecord) -> Any:
         # records made by __init__ (attrs.evolve, unpickling) have no _level: they are complete
-        if not getattr(self, "_level", _FULL) & level and name not in self._given:
+        if (not getattr(self, "_level", _FULL) & level and name not in self._given
+                and not (peeks and self._peeked())):
             self._load(level)
         return slot.__get__(self, type(self))
 
@@ -192,6 +230,7 @@ def _lazy_property(name: str) -> property:
 
 
 _GIVEN: dict[tuple[str, ...], frozenset[str]] = {}
+_GIVEN_PLUS: dict[frozenset[str], frozenset[str]] = {}  # the given fields and config, once peeked
 _PLANS: dict[tuple[frozenset[str], bool, int], list[tuple[str, Any]]] = {}
 _MISSING = object()
 _set_loader = LazyRunRecord._loader.__set__  # type: ignore[attr-defined]
@@ -199,6 +238,7 @@ _set_heavy = LazyRunRecord._heavy.__set__  # type: ignore[attr-defined,union-att
 _set_level = LazyRunRecord._level.__set__  # type: ignore[attr-defined]
 _set_given = LazyRunRecord._given.__set__  # type: ignore[attr-defined]
 _set_finals = LazyRunRecord._finals.__set__  # type: ignore[attr-defined,union-attr]
+_set_peek = LazyRunRecord._peek.__set__  # type: ignore[attr-defined,union-attr]
 
 for _name in _SLOTS:
     setattr(LazyRunRecord, _name, _lazy_property(_name))

@@ -47,7 +47,7 @@ from ..fast_json import loads as json_loads
 from ..redact import redact_url
 from . import document
 from .base import RunObserver, check_artifact_name, deprecated_create
-from .lazy_record import FINAL_METRICS, HEAVY_FIELDS, LazyRunRecord, gc_paused
+from .lazy_record import FINAL_METRICS, HEAVY_FIELDS, NOT_PEEKED, LazyRunRecord, gc_paused
 from .record import RunRecord
 
 if TYPE_CHECKING:
@@ -715,9 +715,11 @@ class SqlObserver(RunObserver):
         bulk = _Bulk(self, [str(row.run_id) for row in rows])
         store = self.url
         light = functools.partial(_row_values, parts, names, store)
+        at = names.index("config")
         with gc_paused():
             records = [
-                LazyRunRecord.lazy(functools.partial(bulk.values, light, row), id=str(row.run_id),
+                LazyRunRecord.lazy(functools.partial(bulk.values, light, row), None,
+                                   functools.partial(_peek_config, row[at]), id=str(row.run_id),
                                    store=store)
                 for row in rows
             ]
@@ -986,6 +988,18 @@ def _resources_by_run(session: Session, b: Any) -> dict[str, list[list[str]]]:
     for rid, filename, md5sum in session.execute(stmt).all():
         out.setdefault(rid, []).append([filename, md5sum])
     return out
+
+
+def _peek_config(text: str | None) -> Any:
+    """A listed run's config from its column alone (what :func:`_row_values` makes of it), without
+    the rest of the row; NOT_PEEKED for text that is no JSON (the light load says so)."""
+    if text is None:
+        return {}
+    try:
+        value = json_loads(text)
+    except ValueError:
+        return NOT_PEEKED
+    return value if document.plain_text(text) else document.decode(value)
 
 
 def _row_values(parts: _ListingParts, names: list[str], store: str, row: Any) -> dict[str, Any]:
