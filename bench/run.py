@@ -112,7 +112,7 @@ WORKLOADS: tuple[Workload, ...] = (
         reps={"quick": 3, "full": 5},
         rows=(
             Row(
-                "import time, minus `python -c pass`",
+                "`from … import Experiment`, minus `python -c pass`",
                 "import_ms",
                 "ms",
                 "ratio",
