@@ -9,9 +9,10 @@ and why:
   one folder each get a distinct id (Sacred's listdir-then-mkdir ran out of retries, issues #283/#473).
 - **No half-written files.** Every JSON file is written to a temporary file in the same directory and
   renamed over the target; a SIGKILL at any moment leaves the previous or the next valid version. The
-  exception proves the rule: ``config.json`` and the empty ``cout.txt`` are written in place *before*
-  the first ``run.json``, while the folder is not a run to any reader yet (a folder without
-  ``run.json`` is never listed), which saves a rename per run.
+  exception proves the rule: ``config.json``, the empty ``cout.txt`` and ``metrics.json`` (``{}``) are
+  written in place *before* the first ``run.json``, while the folder is not a run to any reader yet (a
+  folder without ``run.json`` is never listed), which saves a rename each. (Sacred writes that
+  ``metrics.json`` on the first beat, seconds later; once a run has beaten the folders are the same.)
 - **Output and metrics scale.** ``cout.txt`` is appended with only the new part of the captured output
   (rewritten atomically only when the output filter changed earlier text). Metrics are kept in memory for
   the run and appended to ``metrics.jsonl`` (one line per ``log_metrics``; a torn last line is ignored);
@@ -334,9 +335,11 @@ class FileStorageObserver(RunObserver):
             self.run_entry = {k: v for k, v in doc.items() if k not in _OWN_FILES}
             # In place: no reader looks into the folder before run.json exists.
             write_bytes_new(self._path("config.json"), json_file_bytes(self.config))
-            if started:  # as Sacred: cout.txt exists (empty) from the start
+            if started:  # as Sacred: cout.txt exists (empty) from the start, metrics.json ({}) too
                 write_bytes_new(self._path("cout.txt"), b"")
                 self._cout_made = True
+                write_bytes_new(self._path("metrics.json"), b"{}")
+                self._points_in_json = 0
             self._save_run()
         except BaseException:
             # A start that failed leaves no run folder behind (an empty one would read as a run).
