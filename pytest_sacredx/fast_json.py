@@ -34,6 +34,7 @@ __all__ = ["loads"]
 _ZEROS = bytes.maketrans(b"123456789", b"000000000")
 _LONG_RUN = b"0" * 19
 _DOT = ord(".")
+_TEXT = (bytes, str)
 _ZERO = ord("0")
 _orjson: Any = None  # the module, False when it is not installed, None before the first call
 
@@ -54,7 +55,7 @@ def loads(data: bytes | str) -> Any:
     fast = _orjson if _orjson is not None else _load_orjson()
     if fast is False:
         return json.loads(data)
-    if len(data) < len(_LONG_RUN):  # too short to hold a long integer (a result, "{}"): orjson at once
+    if data.__class__ in _TEXT and len(data) < len(_LONG_RUN):  # too short for a long integer: orjson
         try:
             return fast.loads(data)
         except fast.JSONDecodeError:

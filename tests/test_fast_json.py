@@ -78,6 +78,17 @@ def test_long_fractions_skip_the_slow_path_and_keep_jsons_answer(whole: int, fra
         assert _same(fast_json.loads(text.encode()), expected)
 
 
+@pytest.mark.parametrize("value", [memoryview(b"[1]"), 5, None, bytearray(b"[1, 2]")])
+def test_what_json_does_not_take_as_text_gets_jsons_answer(value: Any) -> None:
+    try:
+        expected: Any = json.loads(value)
+    except TypeError as e:
+        with pytest.raises(TypeError, match=str(e)):
+            fast_json.loads(value)
+    else:
+        assert fast_json.loads(value) == expected
+
+
 def test_without_orjson_it_is_json_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fast_json, "_orjson", False)
     assert fast_json.loads(b'{"a": [1, 2.5, NaN]}').keys() == {"a"}

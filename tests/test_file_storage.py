@@ -724,3 +724,17 @@ def test_a_peeked_config_that_is_damaged_or_gone_says_so_as_the_light_load_does(
         _ = listed[0].config
     with pytest.raises(KeyError, match="2"):
         _ = listed[1].config
+
+
+@pytest.mark.parametrize("line", ['{"m":{"steps":[0],"values":{"a":1}}}',  # a foreign shape
+                                  '{"m":{"steps":[0],"timestamps":["a"],"values":[1,,2]}}'])  # damaged
+def test_an_odd_metrics_line_gives_the_final_values_a_full_read_gives(tmp_path: Path, line: str) -> None:
+    obs = FileStorageObserver(tmp_path / "runs")
+    start(obs)
+    obs.log_metrics({"m": {"name": "m", "steps": [0], "values": [0.5], "timestamps": [T]}}, {})
+    obs.completed_event(T, 1)
+    with open(tmp_path / "runs" / "1" / "metrics.jsonl", "a") as fh:
+        fh.write(line + "\n")
+    (listed,) = FileStorageReader(tmp_path / "runs").list_runs()
+    assert listed.config is not None and listed.status == "COMPLETED"
+    assert listed.final_metrics() == FileStorageReader(tmp_path / "runs").load_run("1").final_metrics()

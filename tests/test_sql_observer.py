@@ -546,3 +546,31 @@ def test_a_listing_decodes_what_only_the_host_or_an_escape_holds(obs: SqlObserve
     assert listed[str(ids[1])].config == {"x": [1, 2]} and listed[str(ids[2])].config == [1]
     listed[str(ids[0])].host["hostname"] = "changed"  # each record has its own dicts
     assert listed[str(ids[1])].host["hostname"] == HOST["hostname"]
+
+
+def test_final_values_are_what_the_metric_rows_read_back_whatever_failed(
+    obs: SqlObserver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    obs.started_event(ex_info(tmp_path), "main", HOST, T0, {"lr": 0.1}, META, None)
+    obs.log_metrics({"loss": {"name": "loss", "steps": [0], "values": [1.0], "timestamps": [T0]},
+                     "zero": {"name": "zero", "steps": [0], "values": [-0.0], "timestamps": [T0]}}, {})
+    real = obs._transaction
+    monkeypatch.setattr(obs, "_transaction", lambda work: (_ for _ in ()).throw(sa.exc.OperationalError(
+        "INSERT", {}, Exception("database is locked"))))
+    with pytest.raises(sa.exc.OperationalError):  # the run engine reports it and goes on
+        obs.log_metrics({"loss": {"name": "loss", "steps": [1], "values": [2.0], "timestamps": [T0]}}, {})
+    monkeypatch.setattr(obs, "_transaction", real)
+    obs.completed_event(T0, 1)
+    (listed,) = obs.list_runs()
+    loaded = obs.load_run(listed.id)
+    assert json.dumps(listed.final_metrics()) == json.dumps(loaded.final_metrics()) == '{"loss": 1.0, "zero": 0.0}'
+
+
+def test_a_running_runs_final_values_come_in_the_order_its_metrics_load(obs: SqlObserver, tmp_path: Path) -> None:
+    obs.started_event(ex_info(tmp_path), "main", HOST, T0, {"lr": 0.1}, META, None)
+    obs.log_metrics({"b": {"name": "b", "steps": [0], "values": [1.0], "timestamps": [T0]},
+                     "a": {"name": "a", "steps": [0], "values": [1.0], "timestamps": [T0]}}, {})
+    obs.log_metrics({"a": {"name": "a", "steps": [1], "values": [2.0], "timestamps": [T0]},
+                     "b": {"name": "b", "steps": [1], "values": [3.0], "timestamps": [T0]}}, {})
+    (listed,) = obs.list_runs()  # still running: read from the metric rows
+    assert listed.metric_names() == obs.load_run(listed.id).metric_names() == ["b", "a"]

@@ -288,3 +288,29 @@ def test_a_light_record_keeps_none_of_the_runs_output_alive(tmp_path: Any) -> No
         kept = json.dumps([a for a in held if isinstance(a, dict)], default=str)
         assert "out" * 1000 not in kept and "i" * 1000 not in kept
         assert rec.final_metrics() == {"loss": 1.9}
+
+
+def test_a_metric_line_that_failed_to_be_written_leaves_the_run_without_final_values(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_sacredx.observers.tinydb_bases import LogStorage
+
+    observer = TinyDbObserver(tmp_path)
+    t = dt.datetime(2024, 1, 1)
+    observer.started_event({"name": "f", "base_dir": "/", "sources": []}, "main", {}, t, {}, {}, None)
+    observer.log_metrics({"loss": {"steps": [0], "values": [1.0], "timestamps": [t]}}, {})
+    real = LogStorage.patch
+
+    def full_disk(self: Any, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("ext"):
+            raise OSError(28, "No space left on device")
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(LogStorage, "patch", full_disk)
+    with pytest.raises(OSError):  # the run engine reports it and goes on to the end of the run
+        observer.log_metrics({"loss": {"steps": [1], "values": [2.0], "timestamps": [t]}}, {})
+    monkeypatch.undo()
+    observer.completed_event(t, 1)
+    assert not any('"fin"' in line for line in (tmp_path / "metadata.json").read_text().splitlines())
+    listed = next(iter(TinyDbReader(tmp_path).list_runs()))
+    assert listed.final_metrics() == {"loss": 1.0} == TinyDbReader(tmp_path).load_run(listed.id).final_metrics()

@@ -558,10 +558,10 @@ def _skim_jsonl_finals(path: str) -> Any:
                 delta = json_loads(raw)
             except ValueError:  # empty, or torn by a killed writer: skipped, as a full read does
                 continue
-            effects = {
-                str(name): (True, part["values"][-1]) if part.get("values") else (False, None)
-                for name, part in delta.items()
-            }
+            effects = {}
+            for name, part in delta.items():  # as _metrics_from_jsonl extends the series
+                values = list(part.get("values", []))
+                effects[name] = (True, values[-1]) if values else (False, None)
         for name, got in effects.items():
             if got[0] or name not in state:
                 state[name] = got
@@ -588,7 +588,7 @@ def _skim_line(line: str) -> dict[str, tuple[bool, Any]] | None:
             return None
         start = name_end + len(_STEPS)
         end = line.find("]", start)
-        if end < 0 or not _flat(line[start:end]) or not line.startswith(_STAMPS, end):
+        if end < 0 or not _numbers(line[start:end]) or not line.startswith(_STAMPS, end):
             return None
         start = end + len(_STAMPS)
         end = line.find("]", start)
@@ -599,7 +599,7 @@ def _skim_line(line: str) -> dict[str, tuple[bool, Any]] | None:
         start = end + len(_VALUES)
         end = line.find("]", start)
         values = line[start:end]
-        if end < 0 or not _flat(values) or not line.startswith("]}", end):
+        if end < 0 or not _numbers(values) or not line.startswith("]}", end):
             return None
         try:
             out[name] = _last(values)
@@ -611,6 +611,12 @@ def _skim_line(line: str) -> dict[str, tuple[bool, Any]] | None:
         if line[pos] != ",":
             return None
         pos += 1
+
+
+def _numbers(seg: str) -> bool:
+    """Whether ``seg`` (between an array's brackets) is a flat list of numbers with no empty item (a
+    damaged line such as ``[1,,2]`` is decoded, and refused, as a full read does)."""
+    return _flat(seg) and ",," not in seg and not seg.startswith(",") and not seg.endswith(",")
 
 
 def _has_run_json(path: str) -> bool:
@@ -854,7 +860,7 @@ class FileStorageReader:
                     return None
                 out[str(metric)] = document.decode(series_values[-1])
             return out
-        except (OSError, ValueError, TypeError, AttributeError):
+        except (OSError, ValueError, TypeError, AttributeError, LookupError):
             return None
 
     def load_artifact(self, run_id: Any, name: str) -> bytes:

@@ -204,8 +204,9 @@ class SqlObserver(RunObserver):
         self.run_pk: int | None = None
         self.run_id: str | None = None
         #: the last value written of each metric of the running run (as the metrics table reads it
-        #: back), stored in ``metric_finals`` with its final status
-        self._finals: dict[str, float] = {}
+        #: back), stored in ``metric_finals`` with its final status; None once a write of metric rows
+        #: failed (nobody can tell then: no row is stored)
+        self._finals: dict[str, float] | None = {}
 
     def __repr__(self) -> str:
         return f"SqlObserver({self.url!r}, priority={self.priority})"
@@ -423,6 +424,13 @@ class SqlObserver(RunObserver):
         ids: dict[str, int] = {}
 
         def work(session: Session) -> tuple[int, str]:
+            pk, run_id = allocate(session)
+            if not self._gaps().finals_table:  # a row left by a deleted run of the same id is not ours
+                finals = b.MetricFinals.__table__
+                session.execute(sa.delete(finals).where(finals.c.run_id == run_id))
+            return pk, run_id
+
+        def allocate(session: Session) -> tuple[int, str]:
             row["experiment_id"] = self._experiment_id(session, ex_info)
             row["host_id"] = self._host_id(session, host_info)
             ids["experiment"], ids["host"] = row["experiment_id"], row["host_id"]
@@ -512,7 +520,7 @@ class SqlObserver(RunObserver):
                 return
             table = _bases().Run.__table__
             stmt = sa.update(table).where(table.c.id == self.run_pk).values(**values)
-            if not final or self.run_id is None or self._gaps().finals_table:
+            if not final or self.run_id is None or self._finals is None or self._gaps().finals_table:
                 self._transaction(lambda session: session.execute(stmt))
                 return
             finals = _bases().MetricFinals.__table__
@@ -633,23 +641,24 @@ class SqlObserver(RunObserver):
             if self.run_id is None:
                 return
             rows = []
+            last: dict[str, float] = {}  # this call's last value of each metric, as read back
             for name, metric in document.metrics_delta(metrics_by_name, native_times=True).items():
                 steps = metric["steps"]
                 values = metric["values"]
                 stamps = metric["timestamps"] or [None] * len(steps)
                 for step, value, stamp in zip(steps, values, stamps, strict=False):
                     number = _numeric(value)
-                    self._finals[str(name)] = (
-                        float("nan") if number is None or math.isnan(number) else float(number)
-                    )
+                    if number is not None and not math.isnan(number):
+                        number += 0.0  # no -0.0: SQLite keeps an integral REAL as an integer, unsigned
+                    else:
+                        number = None
+                    last[str(name)] = float("nan") if number is None else number
                     rows.append(
                         {
                             "run_id": self.run_id,
                             "name": str(name),
                             "step": _numeric(step),
-                            "value": number
-                            if number is not None and not math.isnan(number)
-                            else None,
+                            "value": number,
                             "timestamp": _naive_utc(stamp)
                             if isinstance(stamp, _dt.datetime)
                             else None,
@@ -657,7 +666,11 @@ class SqlObserver(RunObserver):
                     )
             if rows:
                 table = _bases().Metric.__table__
+                finals, self._finals = self._finals, None  # until the rows are committed
                 self._transaction(lambda session: session.execute(sa.insert(table), rows))
+                if finals is not None:
+                    finals.update(last)
+                    self._finals = finals
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -827,22 +840,25 @@ class SqlObserver(RunObserver):
         return out
 
     def _aggregate_finals(self, run_ids: list[str] | None) -> dict[str, dict[str, Any]]:
-        """:meth:`_final_values` from the metric rows themselves: every row of the runs is looked at."""
+        """:meth:`_final_values` from the metric rows themselves: every row of the runs is looked at.
+        Metrics come in the order of their first row, as :meth:`_metrics` gives them."""
         import sqlalchemy as sa
 
         table = _bases().Metric.__table__
-        last = sa.select(sa.func.max(table.c.metric_id)).group_by(table.c.run_id, table.c.name)
+        groups = sa.select(
+            sa.func.min(table.c.metric_id).label("first"), sa.func.max(table.c.metric_id).label("last")
+        ).group_by(table.c.run_id, table.c.name)
         if run_ids is not None:
-            last = last.where(table.c.run_id.in_(run_ids))
-        stmt = (
-            sa.select(table.c.run_id, table.c.name, table.c.value)
-            .where(table.c.metric_id.in_(last.scalar_subquery()))
-            .order_by(table.c.metric_id)
+            groups = groups.where(table.c.run_id.in_(run_ids))
+        ends = groups.subquery()
+        stmt = sa.select(table.c.run_id, table.c.name, table.c.value, ends.c.first).join(
+            ends, table.c.metric_id == ends.c.last
         )
         out: dict[str, dict[str, Any]] = {}
         with self.engine.connect() as conn:
-            for rid, name, value in conn.execute(stmt).all():
-                out.setdefault(rid, {})[name] = float("nan") if value is None else value
+            rows = conn.execute(stmt).all()
+        for rid, name, value, _ in sorted(rows, key=lambda row: row[3]):  # (sorted here: cheaper)
+            out.setdefault(rid, {})[name] = float("nan") if value is None else value
         return out
 
     def _heavy(self, run_ids: list[str] | None) -> tuple[dict[str, str], dict[str, Any]]:

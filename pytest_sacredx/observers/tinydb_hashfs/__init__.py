@@ -149,9 +149,10 @@ class TinyDbObserver(RunObserver):
         self.db_run_id: int | None = None
         self._local: dict[str, Any] | None = None  # the run document when the storage is not ours
         self._cout = ""
-        #: the last value logged of each metric of the running run, and the metrics logged without
-        #: a value yet: the line that ends the run carries them (``fin``) when every metric has one
-        self._finals: dict[str, Any] = {}
+        #: the last value stored of each metric of the running run (None once a metric line failed to
+        #: be written: then nobody can tell), and the metrics stored without a value yet: the line that
+        #: ends the run carries them (``fin``) when every metric has one
+        self._finals: dict[str, Any] | None = {}
         self._no_value: set[str] = set()
         self._put_cache: dict[tuple[str, int, int], str] = {}
         #: the last beat of the running run, written with its terminal event
@@ -373,7 +374,7 @@ class TinyDbObserver(RunObserver):
 
     def _finish(self, fields: dict[str, Any]) -> None:
         pending, self._pending = self._pending, None
-        fin = None if self._no_value else self._finals
+        fin = None if self._no_value or self._finals is None else self._finals
         if pending is None:
             self._patch(set=fields, fin=fin)
         else:
@@ -422,15 +423,22 @@ class TinyDbObserver(RunObserver):
         if self._sacred:
             return _sacred.log_metrics(self, metrics_by_name, info)
         ext: list[tuple[list[str], list[Any]]] = []
-        for name, part in document.metrics_delta(metrics_by_name).items():
+        delta = document.metrics_delta(metrics_by_name)
+        for name, part in delta.items():
             ext += [(["metrics", name, key], part[key]) for key in ("steps", "values", "timestamps")]
+        if not ext:
+            return
+        finals, self._finals = self._finals, None  # until the line is written
+        self._patch(ext=ext)
+        if finals is None:
+            return
+        for name, part in delta.items():
             if part["values"]:
-                self._finals[name] = part["values"][-1]
+                finals[name] = part["values"][-1]
                 self._no_value.discard(name)
-            elif name not in self._finals:
+            elif name not in finals:
                 self._no_value.add(name)
-        if ext:
-            self._patch(ext=ext)
+        self._finals = finals
 
 
 class TinyDbFormatError(SacredxError, ValueError):
