@@ -58,7 +58,7 @@ from ...errors import ArtifactNameError, RunIdExistsError, SacredxError, run_not
 from .. import document
 from .. import tinydb_sacred as _sacred
 from ..base import RunObserver
-from ..lazy_record import FINAL_METRICS, LazyRunRecord, gc_paused
+from ..lazy_record import FINAL_METRICS, HEAVY_FIELDS, LazyRunRecord, gc_paused
 from ..record import RunRecord, RunTail
 from ..sacred_formats import SacredTinyDB, SacredTinyStorage, is_sacred_tinydb
 from ..tinydb_bases import LOG_HEADER, HashStore, LogStorage, LogTinyDB, apply_patch, dumps_line
@@ -535,11 +535,10 @@ def _compacted_light(
         if not (metrics is None or (metrics.__class__ is dict and not metrics)):
             return None  # its own series answer (or an odd value): the general path reads them
         finals = {}
-    doc = {k: v for k, v in doc.items() if k not in _HEAVY_FIELDS}
+    doc = {k: v for k, v in doc.items() if k not in HEAVY_FIELDS}
     return doc, lambda: finals, document.plain_text(raw)
 
 
-_HEAVY_FIELDS = frozenset({"captured_out", "metrics"})
 # effects_of a line whose text names no metrics (shared, never changed): a document resets them
 _NO_EFFECTS: list[Any] = []
 _DOC_WITHOUT_METRICS: list[Any] = [("doc", {})]
