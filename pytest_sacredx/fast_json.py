@@ -34,8 +34,8 @@ __all__ = ["loads"]
 _ZEROS = bytes.maketrans(b"123456789", b"000000000")
 _LONG_RUN = b"0" * 19
 _DOT = ord(".")
-_TEXT = (bytes, str)
 _ZERO = ord("0")
+_TEXT = (bytes, str)
 _orjson: Any = None  # the module, False when it is not installed, None before the first call
 
 

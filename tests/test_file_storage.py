@@ -691,8 +691,10 @@ def test_the_writers_metrics_lines_are_skimmed_and_odd_ones_refused(tmp_path: Pa
 def test_read_bytes_gives_the_whole_file_whatever_its_size(tmp_path: Path, size: int) -> None:
     data = os.urandom(size)
     (tmp_path / "f").write_bytes(data)
+    (tmp_path / "short").write_bytes(b"ab")
     assert file_storage._read_bytes(str(tmp_path / "f")) == data
-    assert file_storage._read_bytes(str(tmp_path / "f")) == data  # the kept buffer holds no old bytes
+    assert file_storage._read_bytes(str(tmp_path / "short")) == b"ab"  # nothing of f in the kept buffer
+    assert file_storage._read_bytes(str(tmp_path / "f")) == data
 
 
 def test_a_where_over_the_config_reads_only_config_json_of_the_runs_it_drops(

@@ -69,8 +69,7 @@ from .atomic import (
 from .base import RESERVED_ARTIFACT_NAMES, RunObserver, check_artifact_name, deprecated_create
 from .lazy_record import FINAL_METRICS, NOT_PEEKED, LazyRunRecord, gc_paused
 from .record import RunRecord, RunTail
-from .tinydb_finals import flat_numbers as _flat
-from .tinydb_finals import last_number as _last
+from .tinydb_finals import SORTED_ORDER, skim_series_map
 
 __all__ = ["FileStorageObserver", "FileStorageReader", "RESERVED_NAMES"]
 
@@ -526,7 +525,6 @@ def _read_bytes(path: str) -> bytes:
 _READ_AT_ONCE = 1 << 20
 _BUFFER = threading.local()
 _UNREAD = object()
-_STEPS, _STAMPS, _VALUES = '":{"steps":[', '],"timestamps":[', '],"values":['
 
 
 def _skim_jsonl_finals(path: str) -> Any:
@@ -571,52 +569,10 @@ def _skim_jsonl_finals(path: str) -> Any:
 
 
 def _skim_line(line: str) -> dict[str, tuple[bool, Any]] | None:
-    """``{name: (has values, last value)}`` of one ``metrics.jsonl`` line in our writer's layout, found
-    by plain text search; None for any other text. Exact for a line our writer wrote whole or in part
-    (JSON, or the start of it): a ``"`` inside a string is escaped and a name with an escape is
-    refused, so each marker found can only be the line's structure."""
-    if not (line.startswith('{"') and line.endswith("]}}")):
-        return None
-    out: dict[str, tuple[bool, Any]] = {}
-    pos = 1
-    while True:
-        name_end = line.find(_STEPS, pos + 1)
-        if line[pos] != '"' or name_end < 0:
-            return None
-        name = line[pos + 1 : name_end]
-        if '"' in name or "\\" in name:
-            return None
-        start = name_end + len(_STEPS)
-        end = line.find("]", start)
-        if end < 0 or not _numbers(line[start:end]) or not line.startswith(_STAMPS, end):
-            return None
-        start = end + len(_STAMPS)
-        end = line.find("]", start)
-        stamps = line[start:end]
-        # a ']' inside a string cannot be followed by '],"values":[' (the quote would end the string)
-        if end < 0 or "[" in stamps or "{" in stamps or not line.startswith(_VALUES, end):
-            return None
-        start = end + len(_VALUES)
-        end = line.find("]", start)
-        values = line[start:end]
-        if end < 0 or not _numbers(values) or not line.startswith("]}", end):
-            return None
-        try:
-            out[name] = _last(values)
-        except ValueError:
-            return None
-        pos = end + 2
-        if pos == len(line) - 1:  # the closing brace of the line
-            return out
-        if line[pos] != ",":
-            return None
-        pos += 1
-
-
-def _numbers(seg: str) -> bool:
-    """Whether ``seg`` (between an array's brackets) is a flat list of numbers with no empty item (a
-    damaged line such as ``[1,,2]`` is decoded, and refused, as a full read does)."""
-    return _flat(seg) and ",," not in seg and not seg.startswith(",") and not seg.endswith(",")
+    """``{name: (has values, last value)}`` of one ``metrics.jsonl`` line in our writer's layout (sorted
+    keys, no spaces), found by plain text search; None for any other text."""
+    got = skim_series_map(line, 0, SORTED_ORDER)
+    return got[0] if got is not None and got[1] == len(line) else None
 
 
 def _has_run_json(path: str) -> bool:

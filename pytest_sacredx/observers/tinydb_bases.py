@@ -63,6 +63,7 @@ from tinydb.table import Table
 
 from ..atomic import write_all
 from .atomic import FileLock, write_bytes_atomic
+from .tinydb_finals import finals_of
 from .tinydb_index import DOC, DROP, IndexFile, classify
 
 __all__ = ["LOG_HEADER", "HashStore", "LogStorage", "LogTable", "LogTinyDB", "apply_patch", "dumps_line"]
@@ -614,8 +615,6 @@ class LogStorage(Storage):
         A run's bulk (``captured_out``, ``metrics``) goes into a second line of its own, so that a
         listing reads the first line only; the first line also carries the last value of each metric
         (``fin``, covering the one line after it), so that a listing need not read the second."""
-        from .tinydb_finals import finals_of
-
         tables = self._tables if tables is None else tables
         lines = [_dumps({"t": name}) for name in tables]
         for name, docs in tables.items():

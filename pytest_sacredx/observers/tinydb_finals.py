@@ -32,7 +32,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = [
-    "final_values", "fast_effects", "skim_effects", "effects_of", "finals_of", "flat_numbers", "last_number",
+    "final_values", "fast_effects", "skim_effects", "effects_of", "finals_of", "skim_series_map",
+    "LOGGED_ORDER", "SORTED_ORDER",
 ]
 
 _decoder = json.JSONDecoder()
@@ -263,8 +264,10 @@ def skim_effects(s: str, doc_id: int, table: str) -> list[Effect]:
 
 def flat_numbers(seg: str) -> bool:
     """Whether ``seg`` (the text between an array's ``[`` and the first ``]`` after it) is the whole
-    array: no nested value, no string (so no ``]`` inside one)."""
-    return '"' not in seg and "[" not in seg and "{" not in seg
+    array: no nested value, no string (so no ``]`` inside one), no empty item (a damaged ``[1,,2]`` is
+    left to the decoder, which refuses it)."""
+    return ('"' not in seg and "[" not in seg and "{" not in seg and ",," not in seg
+            and not seg.startswith(",") and not seg.endswith(","))
 
 
 def _scalar(tok: str) -> Any:
@@ -297,16 +300,70 @@ def _path(text: str) -> Any:
 
 
 _EXT = '[["metrics",'
-_STEPS = '":{"steps":['
-_VALUES = '],"values":['
-_STAMPS = '],"timestamps":['
+#: the key order of a series: in a compacted TinyDB line (as logged), in ``metrics.jsonl`` (sorted)
+LOGGED_ORDER = ("steps", "values", "timestamps")
+SORTED_ORDER = ("steps", "timestamps", "values")
+
+
+def skim_series_map(
+    s: str, at: int, keys: tuple[str, ...]
+) -> tuple[dict[str, tuple[bool, Any]], int] | None:
+    """``({name: (has values, last value)}, end)`` of the JSON object ``s[at:end]`` whose members are
+    series objects with exactly ``keys`` in that order (flat arrays: numbers for ``steps`` and
+    ``values``, strings for ``timestamps``), read by plain text search; None for any other text.
+
+    Exact for JSON, or the start of it: every ``"`` inside a string is escaped and a name holding ``"``
+    or ``\\`` is refused, so each marker found is the text's structure (a ``]`` inside a string cannot
+    be followed by the next marker).
+
+    >>> skim_series_map('{"loss":{"steps":[0,1],"timestamps":["a","b"],"values":[0.5,0.25]}}', 0, SORTED_ORDER)
+    ({'loss': (True, 0.25)}, 67)
+    >>> skim_series_map('{"loss":{"steps":[0],"timestamps":["a]"],"values":[0.5]}}', 0, SORTED_ORDER) is None
+    True
+    """
+    if s.startswith("{}", at):
+        return {}, at + 2
+    first = f'":{{"{keys[0]}":['
+    ends = [f'],"{key}":[' for key in keys[1:]] + ["]}"]
+    out: dict[str, tuple[bool, Any]] = {}
+    pos = at + 1
+    while s.startswith('"', pos):
+        name_end = s.find(first, pos + 1)
+        name = s[pos + 1 : name_end]
+        if name_end < 0 or '"' in name or "\\" in name:
+            return None
+        start = name_end + len(first)
+        last: tuple[bool, Any] = _NO
+        for key, after in zip(keys, ends, strict=True):
+            end = s.find("]", start)
+            seg = s[start:end]
+            if end < 0 or not s.startswith(after, end):
+                return None
+            if key == "timestamps":
+                if "[" in seg or "{" in seg:
+                    return None
+            elif not flat_numbers(seg):
+                return None
+            elif key == "values":
+                try:
+                    last = last_number(seg)
+                except ValueError:
+                    return None
+            start = end + len(after)
+        out[name] = last
+        if s.startswith("}", start):
+            return out, start + 1
+        if not s.startswith(",", start):
+            return None
+        pos = start + 1
+    return None
 
 
 def fast_effects(s: str, doc_id: int, table: str) -> list[Effect] | None:
     """:func:`skim_effects` for the two layouts our writer gives a heavy line (``ext`` of series;
-    ``set`` of all metrics, after a compaction) with flat arrays of numbers, by plain text search;
-    ``None`` for anything else. Exact because a ``"`` inside a JSON string is always escaped: the
-    markers searched for (and the counts that check them) can only be the line's structure."""
+    ``set`` of all metrics, after a compaction: :func:`skim_series_map`) with flat arrays of numbers,
+    by plain text search; ``None`` for anything else. Exact because a ``"`` inside a JSON string is
+    always escaped: the markers searched for can only be the line's structure."""
     head = f'{{"t":{json.dumps(table)},"id":{doc_id},'
     if not s.startswith(head):
         return None
@@ -337,34 +394,8 @@ def fast_effects(s: str, doc_id: int, table: str) -> list[Effect] | None:
             pos = s.find(_EXT, start)
         return out
     if s.startswith('"set":{"metrics":{', at):
-        state: dict[str, tuple[bool, Any] | None] = {}
-        found = 0
-        pos = s.find(_STEPS, at)
-        while pos >= 0:
-            quote = s.rfind('"', 0, pos)
-            name = s[quote + 1 : pos]
-            if "\\" in name or s[quote - 1] not in "{,":
-                return None
-            steps_end = s.find("]", pos + len(_STEPS))
-            if steps_end < 0 or not flat_numbers(s[pos + len(_STEPS) : steps_end]):
-                return None
-            if not s.startswith(_VALUES, steps_end):
-                return None
-            start = steps_end + len(_VALUES)
-            end = s.find("]", start)
-            seg = s[start:end]
-            if end < 0 or not flat_numbers(seg) or not s.startswith(_STAMPS, end):
-                return None
-            stamps = end + len(_STAMPS)
-            stamps_end = s.find("]", stamps)
-            seg_t = s[stamps:stamps_end]
-            if (stamps_end < 0 or "\\" in seg_t or "[" in seg_t or "{" in seg_t
-                    or seg_t.count('"') % 2 or s[stamps_end + 1 : stamps_end + 2] != "}"):
-                return None
-            state[name] = last_number(seg)
-            found += 1
-            pos = s.find(_STEPS, stamps_end)
-        return [("set", state)] if found + 2 == s.count('":{') else None
+        got = skim_series_map(s, at + len('"set":{"metrics":'), LOGGED_ORDER)
+        return [("set", got[0])] if got is not None and s[got[1]:] == "}}" else None
     return None
 
 

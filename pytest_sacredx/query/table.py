@@ -179,8 +179,6 @@ def rows(
     # a one-key config column (most of a sweep's table) is read from the row's config, fetched once
     plan = [(f.text, f.parts[0] if f.root == "config" and len(f.parts) == 1 else None, f.getter())
             for f in fields]
-    if all(key is None for _, key, _ in plan):
-        return [{text: get(rec, now) for text, _, get in plan} for rec in records]
     out = []
     for rec in records:
         config = rec.config

@@ -514,29 +514,29 @@ def _skim_finals(
 def _compacted_light(
     index: Any, handle: _LogHandle, doc_id: int, entries: list[tuple[int, int, int]]
 ) -> tuple[dict[str, Any], Callable[[], dict[str, Any] | None], bool] | None:
-    """:meth:`TinyDbReader._light` of the shape a compaction leaves (and of a run that has only its
-    document line): one document line, then metric lines its ``fin`` covers. One read, one decode,
-    no fold; None for anything else (the general path decides then)."""
+    """:meth:`TinyDbReader._light` of the shape a compaction leaves: one document line, then metric
+    lines its ``fin`` covers. One read, one decode, no fold; None for anything else (the general path
+    decides then)."""
     if any(e[2] != HEAVY for e in entries[1:]):
         return None
     off, length, _ = entries[0]
     raw, line = check_line_bytes(os.pread(handle.fd(), length + 1, off), off, length, DOC, doc_id,
                                  index.table)
     doc = line["doc"]
-    if doc.__class__ is not dict:
+    if doc.__class__ is not dict or not _fin_answers(line, 0, entries, {}):
         return None
-    if len(entries) > 1:
-        fin, covers = line.get("fin"), line.get("fin_covers")
-        if fin.__class__ is not dict or type(covers) is not int or covers < len(entries) - 1:
-            return None
-        finals = fin
-    else:
-        metrics = doc.get("metrics")
-        if not (metrics is None or (metrics.__class__ is dict and not metrics)):
-            return None  # its own series answer (or an odd value): the general path reads them
-        finals = {}
-    doc = {k: v for k, v in doc.items() if k not in HEAVY_FIELDS}
-    return doc, lambda: finals, document.plain_text(raw)
+    finals = line["fin"]
+    return {k: v for k, v in doc.items() if k not in HEAVY_FIELDS}, lambda: finals, document.plain_text(raw)
+
+
+def _fin_answers(line: Mapping[str, Any], at: int, entries: list[tuple[int, int, int]],
+                 parsed: Mapping[int, Any]) -> bool:
+    """Whether the final values on ``line`` (the run's ``at``-th line) are the run's: nothing after the
+    lines they cover changes the metrics (``parsed``: the light lines' effects on them, by place)."""
+    fin, covers = line.get("fin"), line.get("fin_covers", 0)
+    return isinstance(fin, dict) and type(covers) is int and all(
+        entries[j][2] != HEAVY and parsed.get(j) == [] for j in range(at + 1 + covers, len(entries))
+    )
 
 
 # effects_of a line whose text names no metrics (shared, never changed): a document resets them
@@ -716,16 +716,14 @@ class TinyDbReader:
         :mod:`~pytest_sacredx.observers.tinydb_finals`; None when that cannot tell); and whether its
         lines hold only plain values (nothing to decode). The metric lines are not read here: a
         ``--where`` over the config reads them only for the runs it keeps."""
-        if entries and entries[0][2] == DOC and (len(entries) == 1 or entries[1][2] == HEAVY):
+        if len(entries) > 1 and entries[0][2] == DOC and entries[1][2] == HEAVY:
             compacted = _compacted_light(index, handle, doc_id, entries)
             if compacted is not None:
                 return compacted
         lines: list[dict[str, Any]] = []
         parsed: dict[int, Any] = {}  # their effects on the metrics, by their place among the run's
         plain = True
-        # the last line carrying the run's final metric values, the lines after it that they cover
-        # (a compaction's document line covers the metric line it wrote after it), and the values
-        fin_at, covers, fin = -1, 0, None
+        fin_at, fin_line = -1, None  # the last line carrying the run's final metric values
         light = [e for e in entries if e[2] != HEAVY]
         read = _span_reader(handle.fd(), light)
         for i, entry in enumerate(entries):
@@ -741,10 +739,9 @@ class TinyDbReader:
             # the run's output and info, which the record must not keep alive until they are asked for)
             parsed[i] = _light_effects(line, raw, kind)
             if "fin" in line:
-                fin_at, covers, fin = i, line.get("fin_covers", 0), line["fin"]
-        if isinstance(fin, dict) and type(covers) is int and all(
-            entries[j][2] != HEAVY and parsed[j] == [] for j in range(fin_at + 1 + covers, len(entries))
-        ):  # nothing after what the fin covers changes the metrics: it answers, no metric line is read
+                fin_at, fin_line = i, line
+        if fin_line is not None and _fin_answers(fin_line, fin_at, entries, parsed):
+            fin = fin_line["fin"]  # no metric line is read
             return fold(lines, True), lambda: fin, plain
         if len(light) == len(entries):  # no metric lines: the document's own metrics answer
             try:
